@@ -1,0 +1,102 @@
+"""supervise: Erlang/OTP-style supervision trees and typed actors for asyncio.
+
+The public API is re-exported here; everything else lives in private modules.
+Public submodules: `supervise.spec` (tree specs), `supervise.events` (the event
+catalogue).
+"""
+
+from __future__ import annotations
+
+from ._actor import Actor as Actor
+from ._child import ChildState as ChildState
+from ._dead_letters import DeadLetter as DeadLetter
+from ._dead_letters import DeadLetters as DeadLetters
+from ._errors import ActorExitedError as ActorExitedError
+from ._errors import ActorNotRunningError as ActorNotRunningError
+from ._errors import CallFailedError as CallFailedError
+from ._errors import CallingSelfError as CallingSelfError
+from ._errors import CallTimeoutError as CallTimeoutError
+from ._errors import ChildError as ChildError
+from ._errors import ChildNotFoundError as ChildNotFoundError
+from ._errors import MailboxFull as MailboxFull
+from ._errors import MessageTypeError as MessageTypeError
+from ._errors import NameNotFoundError as NameNotFoundError
+from ._errors import NameTakenError as NameTakenError
+from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
+from ._errors import SpecError as SpecError
+from ._errors import StartError as StartError
+from ._errors import SuperviseError as SuperviseError
+from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._reason import ExitKind as ExitKind
+from ._reason import ExitReason as ExitReason
+from ._ref import ActorRef as ActorRef
+from ._ref import SupervisorRef as SupervisorRef
+from ._registry import Registry as Registry
+from ._supervisor import ChildCounts as ChildCounts
+from ._supervisor import ChildInfo as ChildInfo
+from ._supervisor import SupervisorStatistics as SupervisorStatistics
+from ._tree import Tree as Tree
+from ._tree import open_tree as open_tree
+from .events import Event as Event
+from .spec import Backoff as Backoff
+from .spec import ChildSpec as ChildSpec
+from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
+from .spec import MailboxSpec as MailboxSpec
+from .spec import Overflow as Overflow
+from .spec import Restart as Restart
+from .spec import Strategy as Strategy
+from .spec import SupervisorSpec as SupervisorSpec
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Actor",
+    "ActorExitedError",
+    "ActorNotRunningError",
+    "ActorRef",
+    "Backoff",
+    "CallFailedError",
+    "CallTimeoutError",
+    "CallingSelfError",
+    "ChildCounts",
+    "ChildError",
+    "ChildInfo",
+    "ChildNotFoundError",
+    "ChildSpec",
+    "ChildState",
+    "DeadLetter",
+    "DeadLetters",
+    "DynamicSupervisorSpec",
+    "Event",
+    "ExitKind",
+    "ExitReason",
+    "MailboxFull",
+    "MailboxSpec",
+    "MailboxStatistics",
+    "MessageTypeError",
+    "NameNotFoundError",
+    "NameTakenError",
+    "Overflow",
+    "Registry",
+    "Restart",
+    "RestartIntensityExceeded",
+    "SpecError",
+    "StartError",
+    "Strategy",
+    "SuperviseError",
+    "SupervisorRef",
+    "SupervisorSpec",
+    "SupervisorStatistics",
+    "Tree",
+    "open_tree",
+]
+
+# Tracebacks and reprs show the public path (supervise.StartError), not the private module.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("supervise._"):
+        try:
+            _obj.__module__ = "supervise"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj

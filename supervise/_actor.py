@@ -1,0 +1,231 @@
+"""The `Actor` base class: state plus hooks, reached only through an `ActorRef`.
+
+An actor declares the pydantic models it accepts as its type parameter, and
+optionally a config model as the annotation of ``config``::
+
+    class Increment(BaseModel, frozen=True):
+        by: int = 1
+
+    class Get(BaseModel, frozen=True):
+        pass
+
+    class CounterConfig(BaseModel):
+        start: int = 0
+
+    class Counter(Actor[Increment | Get]):
+        config: CounterConfig
+
+        async def on_start(self) -> None:
+            self.value = self.config.start
+
+        async def handle(self, msg: Increment | Get) -> int | None:
+            match msg:
+                case Increment(by=by):
+                    self.value += by
+                case Get():
+                    return self.value
+            return None
+
+Nothing is shared between actors: frozen models whose fields are immutable
+values are passed by reference; any other message model is deep-copied by the
+sender, so the receiver can never see the sender mutate it (or vice versa).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+import typing
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+from pydantic import BaseModel
+
+from ._errors import SpecError
+
+if TYPE_CHECKING:
+    from ._process import ActorProcess
+    from ._reason import ExitReason
+    from ._ref import ActorRef
+    from ._registry import Registry
+
+MsgT = TypeVar("MsgT")
+
+# Field types that cannot be mutated in place; a frozen model made only of these
+# (and of other such models) is safe to pass by reference.
+_IMMUTABLE_ATOMS: frozenset[object] = frozenset(
+    {int, float, complex, bool, str, bytes, type(None), typing.Any}
+)
+
+
+def _is_immutable_annotation(tp: object, seen: set[type]) -> bool:
+    import datetime
+    import decimal
+    import enum
+    import pathlib
+    import uuid
+
+    if tp in _IMMUTABLE_ATOMS:
+        return tp is not typing.Any
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return True
+    if origin is typing.Annotated:
+        return _is_immutable_annotation(typing.get_args(tp)[0], seen)
+    if origin in (typing.Union, types.UnionType, tuple, frozenset):
+        return all(
+            a is Ellipsis or _is_immutable_annotation(a, seen) for a in typing.get_args(tp)
+        )
+    if isinstance(tp, type):
+        if issubclass(tp, BaseModel):
+            return _is_immutable_model(tp, seen)
+        return issubclass(
+            tp,
+            (
+                enum.Enum,
+                datetime.date,
+                datetime.time,
+                datetime.timedelta,
+                decimal.Decimal,
+                uuid.UUID,
+                pathlib.PurePath,
+                tuple,
+                frozenset,
+            ),
+        ) or tp in _IMMUTABLE_ATOMS
+    return False
+
+
+def _is_immutable_model(model: type[BaseModel], seen: set[type] | None = None) -> bool:
+    """True if instances of ``model`` can be shared safely (frozen, immutable fields)."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return True
+    seen.add(model)
+    if not model.model_config.get("frozen", False):
+        return False
+    return all(_is_immutable_annotation(f.annotation, seen) for f in model.model_fields.values())
+
+
+def _declared_message_types(cls: type) -> tuple[type[BaseModel], ...] | None:
+    """The models named in ``Actor[...]`` among ``cls``'s direct bases, if any."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        if typing.get_origin(base) is Actor:
+            (param,) = typing.get_args(base)
+            if isinstance(param, TypeVar):
+                return None
+            args = (
+                typing.get_args(param)
+                if typing.get_origin(param) in (typing.Union, types.UnionType)
+                else (param,)
+            )
+            bad = [a for a in args if not (isinstance(a, type) and issubclass(a, BaseModel))]
+            if bad:
+                raise SpecError(
+                    f"{cls.__module__}:{cls.__qualname__}",
+                    f"Actor[...] takes pydantic models, got {bad!r}; declare each "
+                    f"message as `class MyMsg(BaseModel, frozen=True)`",
+                )
+            return cast(tuple[type[BaseModel], ...], args)
+    return None
+
+
+class Actor(Generic[MsgT]):
+    """Base class of actors: subclass it, declare messages as ``Actor[A | B]``.
+
+    Hooks (all optional except `handle`):
+
+    - `on_start`: runs before the first message; an exception there is a
+      *start failure* (the supervisor's start fails, or the restart is retried).
+    - `handle`: runs for each message, one at a time; for a ``call`` its
+      return value is the reply. An exception crashes the actor.
+    - `on_stop`: runs when the actor stops normally or is shut down, and (best
+      effort) after a crash; not after a kill.
+
+    Attributes available from `on_start` on:
+        path: the actor's tree path, e.g. ``"root/db/pool"``.
+        ref: an `ActorRef` to itself.
+        registry: the tree's `Registry`, to find other actors.
+        config: the validated config model, if the class annotates ``config``.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The message models this actor accepts, from ``Actor[...]``.
+    accepts: ClassVar[tuple[type[BaseModel], ...]] = ()
+    #: The model validating the child spec's ``args``, from the ``config`` annotation.
+    config_model: ClassVar[type[BaseModel] | None] = None
+    # Accepted types whose instances are passed by reference / must be copied.
+    _share_types: ClassVar[frozenset[type]] = frozenset()
+    _copy_types: ClassVar[frozenset[type]] = frozenset()
+    # Whether on_start is overridden; when not, a start needs no round trip.
+    _has_on_start: ClassVar[bool] = False
+
+    _process: ActorProcess
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = _declared_message_types(cls)
+        if declared is not None:
+            cls.accepts = declared
+            cls._share_types = frozenset(t for t in declared if _is_immutable_model(t))
+            cls._copy_types = frozenset(declared) - cls._share_types
+        config_type = inspect.get_annotations(cls).get("config")
+        if isinstance(config_type, str):  # `from __future__ import annotations`
+            module = sys.modules.get(cls.__module__)
+            try:
+                config_type = eval(config_type, vars(module) if module else {}, dict(vars(cls)))
+            except Exception as exc:
+                raise SpecError(
+                    f"{cls.__module__}:{cls.__qualname__}",
+                    f"cannot resolve the `config` annotation {config_type!r} ({exc}); "
+                    f"define the config model before the actor class",
+                ) from exc
+        if config_type is not None:
+            if not (isinstance(config_type, type) and issubclass(config_type, BaseModel)):
+                raise SpecError(
+                    f"{cls.__module__}:{cls.__qualname__}",
+                    f"`config` must be annotated with a pydantic model, got {config_type!r}",
+                )
+            cls.config_model = config_type
+        cls._has_on_start = cls.on_start is not Actor.on_start
+
+    # -- context, set by the runtime --------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """This actor's tree path."""
+        return self._process.path
+
+    @property
+    def ref(self) -> ActorRef[MsgT]:
+        """An `ActorRef` to this actor's child slot."""
+        return cast("ActorRef[MsgT]", self._process.child.ref)
+
+    @property
+    def registry(self) -> Registry:
+        """The tree's registry, to look up other actors by path or name."""
+        return self._process.child.registry
+
+    def stop(self, detail: str | None = None) -> None:
+        """Stop after the current message: reason ``normal``, or ``shutdown`` with ``detail``.
+
+        A transient child that stops this way is not restarted.
+        """
+        from ._reason import NORMAL, shutdown
+
+        self._process.request_stop(NORMAL if detail is None else shutdown(detail))
+
+    # -- hooks ------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Prepare state before the first message. Raising makes the start fail."""
+
+    async def handle(self, msg: MsgT) -> Any:
+        """Handle one message; the return value is the reply to a ``call``."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} must define `async def handle(self, msg)`"
+        )
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        """Clean up. ``reason`` says why the actor is ending."""

@@ -1,0 +1,106 @@
+"""A supervisor's record of one child slot.
+
+The slot outlives incarnations: each (re)start puts a new process in it, and
+the child's `ActorRef`/`SupervisorRef` addresses the slot, so refs stay valid
+across restarts.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from ._ref import ActorRef, SupervisorRef
+from .spec import ChildSpec, DynamicSupervisorSpec, Overflow, SupervisorSpec
+
+if TYPE_CHECKING:
+    from ._dead_letters import DeadLetters
+    from ._process import Process
+    from ._registry import Registry
+    from ._supervisor import Supervisor
+
+
+class ChildState(enum.StrEnum):
+    """Where a child slot stands."""
+
+    #: An incarnation is running.
+    RUNNING = "running"
+    #: Nothing runs (it ended and is not restarted, or was terminated).
+    STOPPED = "stopped"
+    #: It exited and its restart is pending (backoff, or a failed start being retried).
+    RESTARTING = "restarting"
+
+
+class Child:
+    """One child slot of a supervisor."""
+
+    __slots__ = (
+        "accepts",
+        "copy_types",
+        "dead_letters",
+        "fail_when_full",
+        "failures",
+        "incarnation",
+        "last_started_at",
+        "name",
+        "path",
+        "process",
+        "ref",
+        "registry",
+        "restart_count",
+        "restarting",
+        "share_types",
+        "spec",
+        "supervisor",
+    )
+
+    def __init__(
+        self,
+        spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec,
+        path: str,
+        supervisor: Supervisor | None,
+        registry: Registry,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.path = path
+        self.supervisor = supervisor
+        self.registry = registry
+        self.dead_letters = dead_letters
+        #: The running incarnation, or None.
+        self.process: Process | None = None
+        self.restart_count = 0
+        self.incarnation = 0
+        self.restarting = False
+        #: Consecutive failures, for backoff; reset after a long enough run.
+        self.failures = 0
+        self.last_started_at = 0.0
+        self.ref: ActorRef[object] | SupervisorRef
+        if isinstance(spec, ChildSpec):
+            actor = spec.actor
+            self.accepts = actor.accepts
+            self.share_types = actor._share_types
+            self.copy_types = actor._copy_types
+            self.fail_when_full = spec.mailbox.overflow is Overflow.FAIL
+            self.ref = ActorRef(self)
+        else:
+            self.accepts = ()
+            self.share_types = frozenset()
+            self.copy_types = frozenset()
+            self.fail_when_full = False
+            self.ref = SupervisorRef(self)
+
+    @property
+    def state(self) -> ChildState:
+        process = self.process
+        if process is not None and process.reason is None:
+            return ChildState.RUNNING
+        return ChildState.RESTARTING if self.restarting else ChildState.STOPPED
+
+    @property
+    def is_supervisor(self) -> bool:
+        return not isinstance(self.spec, ChildSpec)
+
+    def __repr__(self) -> str:
+        return f"<Child {self.path} {self.state.value} incarnation={self.incarnation}>"

@@ -1,0 +1,56 @@
+"""The dead-letter sink: messages that could not be delivered are logged and counted.
+
+OTP drops such messages silently; we do not. A message is dead-lettered when it
+is cast to an actor that is not running, or is still queued when its actor
+ends (a queued call also fails its caller with `ActorExitedError`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from . import _log
+from .events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One undelivered message.
+
+    Attributes:
+        actor: the tree path it was sent to.
+        message: the message itself.
+        cause: ``not_running`` (nothing ran behind the ref) or ``actor_stopped``
+            (it was queued when the actor ended).
+    """
+
+    actor: str
+    message: object
+    cause: str
+
+
+class DeadLetters:
+    """Counts undelivered messages and keeps the most recent ones.
+
+    Attributes:
+        count: messages dead-lettered since the tree started.
+        recent: the last ``keep`` dead letters, oldest first.
+    """
+
+    __slots__ = ("count", "recent")
+
+    def __init__(self, keep: int = 100) -> None:
+        self.count = 0
+        self.recent: deque[DeadLetter] = deque(maxlen=keep)
+
+    def add(self, actor: str, message: object, cause: str) -> None:
+        """Record and log one undelivered message."""
+        self.count += 1
+        self.recent.append(DeadLetter(actor, message, cause))
+        _log.emit(
+            Event.MESSAGE_DEAD_LETTERED,
+            actor=actor,
+            message_type=type(message).__qualname__,
+            cause=cause,
+        )

@@ -1,0 +1,230 @@
+"""The exceptions supervise raises.
+
+Every error derives from one base, so ``except SuperviseError`` catches all of
+them. Messages are built from attributes, and the attributes stay on the
+exception so code never has to parse text::
+
+    SuperviseError
+    ├── SpecError (ValueError)            a tree or child spec is invalid
+    ├── MessageTypeError (TypeError)      a message the actor does not accept
+    ├── MailboxFull                       the mailbox is at capacity
+    ├── CallTimeoutError (TimeoutError)   no reply within the call's timeout
+    ├── CallingSelfError (RuntimeError)   an actor called itself (would deadlock)
+    ├── ActorExitedError                  the actor ended before it replied
+    │   └── CallFailedError               ... because the handler of this call raised
+    ├── ActorNotRunningError              nothing runs behind the ref (OTP ``noproc``)
+    ├── StartError                        a child failed to start
+    ├── RestartIntensityExceeded          a supervisor gave up
+    ├── ChildError                        a dynamic-child request was refused
+    │   └── ChildNotFoundError (LookupError)
+    ├── NameTakenError                    a registered name is held already
+    └── NameNotFoundError (LookupError)   nothing is registered under a name
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._reason import ExitReason
+
+
+class SuperviseError(Exception):
+    """Base class of every error raised by supervise."""
+
+
+class SpecError(SuperviseError, ValueError):
+    """A spec is invalid.
+
+    Attributes:
+        where: the file and/or field path of the problem (``tree.yaml: children[2].shutdown``).
+        problem: what is wrong and what to do.
+    """
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class MessageTypeError(SuperviseError, TypeError):
+    """A message was sent to an actor that does not declare its type.
+
+    Raised in the sender; the message never reaches the actor.
+    """
+
+    def __init__(self, actor: str, message: object, accepted: tuple[type, ...]) -> None:
+        self.actor = actor
+        self.message = message
+        self.accepted = accepted
+        names = " | ".join(t.__qualname__ for t in accepted)
+        super().__init__(
+            f"actor {actor!r} does not accept {type(message).__qualname__} "
+            f"(it accepts {names}); send one of those types or declare this one "
+            f"in the actor's Actor[...] parameters"
+        )
+
+
+class MailboxFull(SuperviseError):
+    """The actor's mailbox is at capacity and the send was asked not to wait."""
+
+    def __init__(self, actor: str, capacity: int) -> None:
+        self.actor = actor
+        self.capacity = capacity
+        super().__init__(
+            f"mailbox of actor {actor!r} is full ({capacity} messages); slow down, "
+            f"use the waiting `cast`/`call`, or raise `mailbox.capacity` in its spec"
+        )
+
+
+class CallTimeoutError(SuperviseError, TimeoutError):
+    """A call got no reply in time.
+
+    As in OTP, the request is not withdrawn: the actor may still handle it. A
+    late reply is discarded.
+    """
+
+    def __init__(self, actor: str, message: object, timeout: float) -> None:
+        self.actor = actor
+        self.message = message
+        self.timeout = timeout
+        super().__init__(
+            f"call to actor {actor!r} with {type(message).__qualname__} got no reply "
+            f"within {timeout:g} s; the actor may be busy or blocked; raise `timeout` "
+            f"or make the handler faster"
+        )
+
+
+class CallingSelfError(SuperviseError, RuntimeError):
+    """An actor called itself; waiting for the reply would deadlock."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        super().__init__(
+            f"actor {actor!r} called itself, which would wait for ever; "
+            f"handle the message directly or use `cast`"
+        )
+
+
+class ActorExitedError(SuperviseError):
+    """The actor ended before it replied to a call.
+
+    Attributes:
+        actor: the actor's tree path.
+        reason: why it ended (an `ExitReason`).
+    """
+
+    def __init__(self, actor: str, reason: ExitReason) -> None:
+        self.actor = actor
+        self.reason = reason
+        super().__init__(f"actor {actor!r} stopped before replying ({reason})")
+
+
+class CallFailedError(ActorExitedError):
+    """The handler of this very call raised; the actor crashed.
+
+    The handler's exception is the ``__cause__``. The actor's supervisor
+    decides whether it is restarted.
+    """
+
+    def __init__(self, actor: str, reason: ExitReason) -> None:
+        super().__init__(actor, reason)
+        exc = reason.exception
+        detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(reason)
+        self.args = (
+            f"call to actor {actor!r} failed: its handler raised {detail}; "
+            f"the actor crashed and its supervisor decides whether to restart it",
+        )
+
+
+class ActorNotRunningError(SuperviseError):
+    """Nothing runs behind the ref now (OTP's ``noproc``).
+
+    The actor stopped, or is between a crash and its restart.
+    """
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        super().__init__(
+            f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
+            f"retry later or check its supervisor's which_children()"
+        )
+
+
+class StartError(SuperviseError):
+    """A child failed to start; its supervisor did not start either.
+
+    Attributes:
+        actor: the tree path of the child that failed.
+        cause: the exception raised by its ``on_start`` (also ``__cause__``).
+    """
+
+    def __init__(self, actor: str, cause: BaseException) -> None:
+        self.actor = actor
+        self.cause = cause
+        super().__init__(
+            f"child {actor!r} failed to start: {type(cause).__qualname__}: {cause}; "
+            f"the children started before it were stopped in reverse order"
+        )
+
+
+class RestartIntensityExceeded(SuperviseError):
+    """A supervisor restarted children too often and gave up.
+
+    Its children were stopped in reverse start order. Its parent treats this as
+    a crash of that child; past the root it is raised to the embedding code.
+    """
+
+    def __init__(
+        self, supervisor: str, max_restarts: int, max_seconds: float, last_child: str
+    ) -> None:
+        self.supervisor = supervisor
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        self.last_child = last_child
+        super().__init__(
+            f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts "
+            f"within {max_seconds:g} s (last crash: {last_child!r}); fix the crashing "
+            f"child or raise max_restarts/max_seconds"
+        )
+
+
+class ChildError(SuperviseError):
+    """A dynamic-child request (start/terminate/restart/delete) was refused."""
+
+    def __init__(self, supervisor: str, child: str, problem: str) -> None:
+        self.supervisor = supervisor
+        self.child = child
+        self.problem = problem
+        super().__init__(f"supervisor {supervisor!r}, child {child!r}: {problem}")
+
+
+class ChildNotFoundError(ChildError, LookupError):
+    """The supervisor has no child of that name."""
+
+    def __init__(self, supervisor: str, child: str) -> None:
+        super().__init__(
+            supervisor, child, "no such child; see which_children() for the names it has"
+        )
+
+
+class NameTakenError(SuperviseError):
+    """A registered name is already held by another actor."""
+
+    def __init__(self, name: str, holder: str) -> None:
+        self.name = name
+        self.holder = holder
+        super().__init__(
+            f"name {name!r} is held by actor {holder!r}; pick another name or stop that actor"
+        )
+
+
+class NameNotFoundError(SuperviseError, LookupError):
+    """No actor is registered under that name or path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"no actor is registered as {name!r}; use a tree path such as 'root/db' "
+            f"or a name given as `registered_name` in a child spec"
+        )

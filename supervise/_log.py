@@ -1,0 +1,31 @@
+"""structlog glue: the one place events are emitted.
+
+The library never calls ``structlog.configure()``. Events are only emitted for
+lifecycle steps, never per message, so logging costs nothing on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from .events import Event
+
+_logger: Any = structlog.get_logger("supervise")
+
+# Lifecycle steps that mean trouble are logged at error/warning level, the rest at info.
+_LEVELS: dict[Event, str] = {
+    Event.ACTOR_CRASHED: "error",
+    Event.START_FAILED: "error",
+    Event.RESTART_INTENSITY_EXCEEDED: "error",
+    Event.ACTOR_KILLED: "warning",
+    Event.ACTOR_ABANDONED: "error",
+    Event.MESSAGE_DEAD_LETTERED: "warning",
+    Event.ON_STOP_FAILED: "warning",
+}
+
+
+def emit(event: Event, **fields: object) -> None:
+    """Log one catalogued lifecycle event with its fields."""
+    getattr(_logger, _LEVELS.get(event, "info"))(event.value, **fields)

@@ -1,0 +1,197 @@
+"""A bounded FIFO mailbox: one consumer, many senders.
+
+Why not ``asyncio.Queue``: an actor's mailbox has exactly one consumer, so a
+deque plus a single waiter future is enough. The actor drains every queued
+message without touching the loop in between (``Queue.get`` costs a coroutine
+per message), and an idle mailbox is a fraction of a Queue's size.
+
+Overflow: when the mailbox holds ``capacity`` messages, `put` waits for room
+(backpressure, the default) and `put_nowait` raises `MailboxFull`. Senders that
+wait are served in the order they started waiting, so each sender's messages
+stay in the order it sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ._errors import MailboxFull
+
+T = TypeVar("T")
+
+
+class MailboxClosed(Exception):
+    """Internal: the mailbox's actor has ended; the item was not queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatistics:
+    """A snapshot of a mailbox.
+
+    Attributes:
+        size: messages queued now.
+        capacity: the most it holds (None: unbounded).
+        waiting_senders: senders waiting for room.
+        closed: whether its actor has ended.
+    """
+
+    size: int
+    capacity: int | None
+    waiting_senders: int
+    closed: bool
+
+
+class Mailbox(Generic[T]):
+    """A bounded FIFO with one consumer.
+
+    Args:
+        owner: the tree path of the owning actor, for error messages.
+        capacity: the most messages it holds, or None for no bound.
+    """
+
+    __slots__ = ("_capacity", "_closed", "_items", "_owner", "_putters", "_waiter")
+
+    def __init__(self, owner: str, capacity: int | None) -> None:
+        self._owner = owner
+        self._capacity = capacity
+        self._items: deque[T] = deque()
+        # The consumer's future while it waits for a message; None otherwise.
+        self._waiter: asyncio.Future[None] | None = None
+        # Senders waiting for room, oldest first; created on first need.
+        self._putters: deque[asyncio.Future[None]] | None = None
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _wake_consumer(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def put_nowait(self, item: T) -> None:
+        """Queue ``item`` at once.
+
+        Raises:
+            MailboxFull: the mailbox is at capacity (or senders are already waiting).
+            MailboxClosed: the actor has ended.
+        """
+        if self._closed:
+            raise MailboxClosed
+        if self._capacity is not None and (
+            len(self._items) >= self._capacity or self._putters
+        ):
+            raise MailboxFull(self._owner, self._capacity)
+        self._items.append(item)
+        if self._waiter is not None:
+            self._wake_consumer()
+
+    async def put(self, item: T) -> None:
+        """Queue ``item``, waiting for room while the mailbox is full.
+
+        Raises:
+            MailboxClosed: the actor ended before there was room.
+        """
+        if self._closed:
+            raise MailboxClosed
+        capacity = self._capacity
+        if capacity is None or (len(self._items) < capacity and not self._putters):
+            self._items.append(item)
+            if self._waiter is not None:
+                self._wake_consumer()
+            return
+        if self._putters is None:
+            self._putters = deque()
+        putters = self._putters
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        putters.append(fut)
+        try:
+            while True:
+                await fut
+                if self._closed:
+                    raise MailboxClosed
+                if len(self._items) < capacity:
+                    break
+                # Someone else filled the free slot first: wait again, at the front.
+                fut = asyncio.get_running_loop().create_future()
+                putters.appendleft(fut)
+        except BaseException:
+            if fut in putters:
+                putters.remove(fut)
+            elif not fut.cancelled() and len(self._items) < capacity:
+                # We were woken for a free slot but are leaving: pass it on.
+                self._wake_putter()
+            raise
+        self._items.append(item)
+        if self._waiter is not None:
+            self._wake_consumer()
+
+    def put_control(self, item: T) -> None:
+        """Queue a control item behind the messages, ignoring capacity."""
+        if self._closed:
+            raise MailboxClosed
+        self._items.append(item)
+        if self._waiter is not None:
+            self._wake_consumer()
+
+    def _wake_putter(self) -> None:
+        putters = self._putters
+        while putters:
+            fut = putters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def get_nowait(self) -> T:
+        """Take the oldest item; the caller checked that one is there."""
+        item = self._items.popleft()
+        if self._putters:
+            self._wake_putter()
+        return item
+
+    async def wait(self) -> None:
+        """Wait until an item is queued, or `wake` is called."""
+        if self._items:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def wake(self) -> None:
+        """Wake the consumer without an item (e.g. a stop was requested)."""
+        self._wake_consumer()
+
+    def close(self) -> list[T]:
+        """Refuse further items; return the ones still queued; release waiting senders."""
+        self._closed = True
+        left = list(self._items)
+        self._items.clear()
+        putters = self._putters
+        if putters:
+            self._putters = None
+            for fut in putters:
+                if not fut.done():
+                    fut.set_result(None)
+        self._wake_consumer()
+        return left
+
+    def statistics(self) -> MailboxStatistics:
+        """A snapshot of size, capacity, waiting senders and state."""
+        return MailboxStatistics(
+            size=len(self._items),
+            capacity=self._capacity,
+            waiting_senders=len(self._putters or ()),
+            closed=self._closed,
+        )

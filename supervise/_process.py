@@ -1,0 +1,244 @@
+"""Processes: one incarnation of a child, running as an asyncio task.
+
+A `Process` is what a supervisor starts, stops and kills: an actor
+(`ActorProcess`) or a supervisor (`supervise._supervisor.Supervisor`). Each
+process ends exactly once with an `ExitReason`, and then tells its parent
+through ``on_exit`` unless the parent is the one terminating it.
+
+Kill in asyncio is cooperative: ``kill`` cancels the task, which a coroutine can
+swallow or ignore by blocking the loop. The parent therefore waits a bounded
+grace period after a kill and then *abandons* the task (closes its mailbox,
+fails its callers, reports it) so shutdown always ends in bounded time. This is
+where we cannot match the BEAM's untrappable ``kill``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from . import _log
+from ._errors import ActorExitedError, CallFailedError
+from ._mailbox import Mailbox
+from ._reason import ExitReason, crash, killed
+from .events import Event
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+    from ._child import Child
+
+#: How long a parent waits for a cancelled task to end before abandoning it.
+KILL_GRACE_SECONDS: Final = 1.0
+
+
+class Call:
+    """A call envelope: the message and the caller's reply future."""
+
+    __slots__ = ("future", "message")
+
+    def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
+        self.message = message
+        self.future = future
+
+
+class _Stop:
+    """A stop request queued behind the messages (``ActorRef.stop``)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: ExitReason) -> None:
+        self.reason = reason
+
+
+class Process:
+    """One incarnation of a child: a task that ends once, with a reason."""
+
+    __slots__ = ("_kill_reason", "child", "on_exit", "path", "reason", "started", "task",
+                 "terminating")
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.path = child.path
+        self.task: asyncio.Task[None] | None = None
+        #: Resolved once the process is ready (or failed to start).
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        #: Set once, when the process has ended (or been abandoned).
+        self.reason: ExitReason | None = None
+        #: Set by the parent while it terminates this process: its exit is expected.
+        self.terminating = False
+        self.on_exit: Callable[[Process], None] | None = None
+        self._kill_reason: ExitReason | None = None
+
+    def start(self) -> None:
+        """Create the task. The caller awaits `started` if it needs readiness."""
+        self.task = asyncio.get_running_loop().create_task(self._main(), name=self.path)
+
+    @property
+    def done(self) -> bool:
+        return self.reason is not None
+
+    async def _main(self) -> None:
+        raise NotImplementedError
+
+    def request_stop(self, reason: ExitReason) -> None:
+        """Ask for a graceful stop with ``reason``; returns at once."""
+        raise NotImplementedError
+
+    def kill(self, detail: str) -> None:
+        """Force the end: cancel the task; the reason will be ``killed``."""
+        if self.reason is not None or self.task is None:
+            return
+        if self._kill_reason is None:
+            self._kill_reason = killed(detail)
+        self.task.cancel()
+
+    def abandon(self) -> None:
+        """Give up on a task that does not end: finish it as ``killed`` without it."""
+        self._finish(self._kill_reason or killed("abandoned"))
+
+    def _finish(self, reason: ExitReason) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        if not self.started.done():
+            self.started.set_exception(ActorExitedError(self.path, reason))
+            self.started.exception()  # retrieved here: nobody may be waiting for it
+        self._release(reason)
+        if self.on_exit is not None and not self.terminating:
+            self.on_exit(self)
+
+    def _release(self, reason: ExitReason) -> None:
+        """Free what the process holds; subclasses fail their callers here."""
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds (None: for ever) for the end; True if it ended."""
+        task = self.task
+        if self.reason is not None or task is None:
+            return True
+        if task.done():
+            return True
+        done, _ = await asyncio.wait((task,), timeout=timeout)
+        return bool(done) or self.reason is not None
+
+
+class ActorProcess(Process):
+    """An actor incarnation: its mailbox and its message loop."""
+
+    __slots__ = ("_current", "_stop_reason", "actor", "mailbox", "stop_bound")
+
+    def __init__(self, child: Child, actor: Actor[Any], mailbox: Mailbox[object],
+                 stop_bound: float | None) -> None:
+        super().__init__(child)
+        self.actor = actor
+        self.mailbox = mailbox
+        #: How long on_stop may take after a crash (the child's shutdown seconds).
+        self.stop_bound = stop_bound
+        self._stop_reason: ExitReason | None = None
+        self._current: Call | None = None
+        actor._process = self
+        if not actor._has_on_start:
+            # Nothing to wait for: the actor is ready as soon as its task exists.
+            self.started.set_result(None)
+
+    def request_stop(self, reason: ExitReason) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self.mailbox.wake()
+
+    def stop_after_queued(self, reason: ExitReason) -> None:
+        """Stop once the messages queued before this request are handled."""
+        self.mailbox.put_control(_Stop(reason))
+
+    def kill(self, detail: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = killed(detail)
+        super().kill(detail)
+
+    async def _main(self) -> None:
+        actor = self.actor
+        reason: ExitReason | None = None
+        try:
+            if actor._has_on_start:
+                try:
+                    await actor.on_start()
+                except Exception as exc:
+                    self.started.set_exception(exc)
+                    reason = crash(exc)
+                    return
+                self.started.set_result(None)
+            await self._loop(actor)
+            reason = self._stop_reason
+            if self._kill_reason is not None:
+                reason = self._kill_reason
+                return
+            assert reason is not None
+            try:
+                await actor.on_stop(reason)
+            except Exception as exc:
+                _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+                reason = crash(exc)
+        except asyncio.CancelledError:
+            reason = self._kill_reason or killed("cancelled")
+        except Exception as exc:
+            reason = crash(exc)
+            self._fail_current(reason)  # the caller learns of the crash before on_stop runs
+            await self._on_stop_after_crash(reason)
+        finally:
+            self._finish(reason or self._kill_reason or killed("cancelled"))
+
+    async def _loop(self, actor: Actor[Any]) -> None:
+        mailbox = self.mailbox
+        handle = actor.handle
+        get = mailbox.get_nowait
+        while self._stop_reason is None:
+            if not len(mailbox):
+                await mailbox.wait()
+                continue
+            item = get()
+            kind = type(item)
+            if kind is Call:
+                call: Call = item  # type: ignore[assignment]
+                self._current = call
+                reply = await handle(call.message)
+                self._current = None
+                future = call.future
+                if not future.done():  # a timed-out caller has gone: drop the reply
+                    future.set_result(reply)
+            elif kind is _Stop:
+                self._stop_reason = item.reason  # type: ignore[attr-defined]
+            else:
+                await handle(item)
+
+    async def _on_stop_after_crash(self, reason: ExitReason) -> None:
+        """Best effort: run on_stop after a crash, bounded by the shutdown time."""
+        try:
+            async with asyncio.timeout(self.stop_bound):
+                await self.actor.on_stop(reason)
+        except Exception as exc:  # includes TimeoutError; the crash is what counts
+            _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+
+    def _fail_current(self, reason: ExitReason) -> None:
+        current = self._current
+        if current is not None and not current.future.done():
+            error: ActorExitedError
+            if reason.exception is not None:
+                error = CallFailedError(self.path, reason)
+                error.__cause__ = reason.exception
+            else:
+                error = ActorExitedError(self.path, reason)
+            current.future.set_exception(error)
+        self._current = None
+
+    def _release(self, reason: ExitReason) -> None:
+        self._fail_current(reason)
+        left = self.mailbox.close()
+        if left:
+            dead_letters = self.child.dead_letters
+            for item in left:
+                if type(item) is Call:
+                    if not item.future.done():
+                        item.future.set_exception(ActorExitedError(self.path, reason))
+                    dead_letters.add(self.path, item.message, "actor_stopped")
+                elif type(item) is not _Stop:
+                    dead_letters.add(self.path, item, "actor_stopped")

@@ -1,0 +1,88 @@
+"""Why an actor ended: OTP's exit reasons as a closed set.
+
+=============  ==========================================  ==========
+kind           when                                        normal?
+=============  ==========================================  ==========
+``normal``     the actor stopped itself (``self.stop()``)  yes
+``shutdown``   its supervisor stopped it (optional detail) yes
+``crash``      an exception escaped a hook                 no
+``killed``     forced: brutal_kill, shutdown timeout,       no
+               or ``ref.kill()``
+=============  ==========================================  ==========
+
+"Normal" decides restarts exactly as OTP does: a transient child is restarted
+only after an abnormal end (crash or killed).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+
+class ExitKind(enum.StrEnum):
+    """The four ways an actor can end."""
+
+    NORMAL = "normal"
+    SHUTDOWN = "shutdown"
+    CRASH = "crash"
+    KILLED = "killed"
+
+
+@dataclass(frozen=True, slots=True)
+class ExitReason:
+    """Why an actor ended.
+
+    Attributes:
+        kind: one of `ExitKind`.
+        detail: for ``shutdown``, an optional detail (OTP's ``{shutdown, Term}``);
+            for ``killed``, what forced it.
+        exception: for ``crash``, the exception that escaped.
+    """
+
+    kind: ExitKind
+    detail: str | None = None
+    exception: BaseException | None = None
+
+    @property
+    def is_normal(self) -> bool:
+        """True for ``normal`` and ``shutdown`` (with or without detail)."""
+        return self.kind is ExitKind.NORMAL or self.kind is ExitKind.SHUTDOWN
+
+    def __str__(self) -> str:
+        if self.kind is ExitKind.CRASH and self.exception is not None:
+            return f"crash: {type(self.exception).__qualname__}: {self.exception}"
+        if self.detail is not None:
+            return f"{self.kind.value}: {self.detail}"
+        return self.kind.value
+
+    def log_fields(self) -> dict[str, object]:
+        """The fields lifecycle events carry for this reason."""
+        fields: dict[str, object] = {"reason": self.kind.value}
+        if self.detail is not None:
+            fields["reason_detail"] = self.detail
+        if self.exception is not None:
+            fields["exc_type"] = type(self.exception).__qualname__
+            fields["exc_message"] = str(self.exception)
+        return fields
+
+
+NORMAL: Final = ExitReason(ExitKind.NORMAL)
+SHUTDOWN: Final = ExitReason(ExitKind.SHUTDOWN)
+KILLED: Final = ExitReason(ExitKind.KILLED)
+
+
+def shutdown(detail: str | None = None) -> ExitReason:
+    """A ``shutdown`` reason, optionally with a detail (OTP ``{shutdown, Detail}``)."""
+    return SHUTDOWN if detail is None else ExitReason(ExitKind.SHUTDOWN, detail=detail)
+
+
+def crash(exc: BaseException) -> ExitReason:
+    """A ``crash`` reason carrying the exception."""
+    return ExitReason(ExitKind.CRASH, exception=exc)
+
+
+def killed(detail: str) -> ExitReason:
+    """A ``killed`` reason saying what forced it."""
+    return ExitReason(ExitKind.KILLED, detail=detail)

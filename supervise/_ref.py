@@ -1,0 +1,291 @@
+"""Refs: the only way to reach an actor or a supervisor.
+
+A ref addresses a child *slot*, not an incarnation, so it stays valid across
+restarts (Akka and kameo do the same; OTP hands out a new pid). Between a crash
+and the restart nothing runs behind it: casts are dead-lettered and calls
+raise `ActorNotRunningError`, as OTP's ``noproc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+
+from ._errors import (
+    ActorNotRunningError,
+    CallingSelfError,
+    CallTimeoutError,
+    MessageTypeError,
+)
+from ._mailbox import MailboxClosed
+from ._process import ActorProcess, Call
+from ._reason import NORMAL, ExitReason
+
+if TYPE_CHECKING:
+    from ._child import Child, ChildState
+    from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
+    from .spec import AnyChildSpec
+
+MsgT = TypeVar("MsgT")
+
+
+def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeoutError(actor, message, timeout))
+
+
+@final
+class ActorRef(Generic[MsgT]):
+    """A handle to an actor's child slot: ``cast``, ``call``, ``stop``, ``kill``.
+
+    Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
+    ``Actor.ref``), never from a constructor. Messages are checked against the
+    actor's declared types here, in the sender.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The actor's tree path."""
+        return self._child.path
+
+    @property
+    def state(self) -> ChildState:
+        """running, stopped or restarting."""
+        return self._child.state
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self._child.path} incarnation={self._child.incarnation}>"
+
+    def _checked(self, msg: object) -> object:
+        child = self._child
+        kind = type(msg)
+        if kind in child.share_types:
+            return msg
+        if kind in child.copy_types:
+            # Mutable model: the receiver gets its own copy, so nothing is shared.
+            return msg.model_copy(deep=True)  # type: ignore[attr-defined]
+        for accepted in child.accepts:
+            if isinstance(msg, accepted):  # an instance of a subclass
+                return msg.model_copy(deep=True)
+        raise MessageTypeError(child.path, msg, child.accepts)
+
+    def cast_nowait(self, msg: MsgT) -> None:
+        """Send without waiting.
+
+        A message to an actor that is not running is dead-lettered.
+
+        Raises:
+            MessageTypeError: the actor does not accept this type.
+            MailboxFull: the mailbox is at capacity.
+        """
+        msg = cast(MsgT, self._checked(msg))
+        child = self._child
+        process = child.process
+        if process is None:
+            child.dead_letters.add(child.path, msg, "not_running")
+            return
+        try:
+            process.mailbox.put_nowait(msg)  # type: ignore[attr-defined]
+        except MailboxClosed:
+            child.dead_letters.add(child.path, msg, "not_running")
+
+    async def cast(self, msg: MsgT) -> None:
+        """Send; when the mailbox is full, wait for room (or raise, per its overflow policy).
+
+        Raises:
+            MessageTypeError: the actor does not accept this type.
+            MailboxFull: the mailbox is full and its overflow policy is ``fail``.
+        """
+        child = self._child
+        if child.fail_when_full:
+            self.cast_nowait(msg)
+            return
+        checked = self._checked(msg)
+        process = child.process
+        if process is None:
+            child.dead_letters.add(child.path, checked, "not_running")
+            return
+        try:
+            await process.mailbox.put(checked)  # type: ignore[attr-defined]
+        except MailboxClosed:
+            child.dead_letters.add(child.path, checked, "not_running")
+
+    async def call(self, msg: MsgT, timeout: float | None = 5.0) -> Any:
+        """Send and wait for the reply (the handler's return value).
+
+        Exactly one outcome: the reply, or one of the errors below. A late reply
+        after a timeout is discarded.
+
+        Args:
+            msg: an instance of one of the actor's declared message models.
+            timeout: seconds to wait in all (including for mailbox room), or None.
+
+        Raises:
+            MessageTypeError: the actor does not accept this type.
+            CallTimeoutError: no reply within ``timeout``.
+            CallFailedError: the handler raised; the actor crashed.
+            ActorExitedError: the actor ended before replying.
+            ActorNotRunningError: nothing runs behind this ref now.
+            CallingSelfError: an actor called itself.
+            MailboxFull: the mailbox is full and its overflow policy is ``fail``.
+        """
+        checked = self._checked(msg)
+        child = self._child
+        process = cast("ActorProcess | None", child.process)
+        if process is None:
+            raise ActorNotRunningError(child.path)
+        if asyncio.current_task() is process.task:
+            raise CallingSelfError(child.path)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        envelope = Call(checked, future)
+        mailbox = process.mailbox
+        try:
+            mailbox.put_nowait(envelope)
+        except MailboxClosed:
+            raise ActorNotRunningError(child.path) from None
+        except Exception:
+            if child.fail_when_full:
+                raise
+            # Full: waiting for room counts against the same timeout.
+            try:
+                async with asyncio.timeout(timeout):
+                    await mailbox.put(envelope)
+            except MailboxClosed:
+                raise ActorNotRunningError(child.path) from None
+            except TimeoutError:
+                assert timeout is not None
+                raise CallTimeoutError(child.path, checked, timeout) from None
+        if timeout is None:
+            return await future
+        timer = loop.call_later(timeout, _expire, future, child.path, checked, timeout)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    async def stop(self, reason: ExitReason = NORMAL) -> None:
+        """Stop the actor after the messages already queued, and wait until it has ended.
+
+        Its ``on_stop`` runs. The supervisor then applies the restart type: a
+        permanent child is restarted (as with OTP's ``gen_server:stop``); use the
+        supervisor's ``terminate_child`` to stop it for good.
+        """
+        process = cast("ActorProcess | None", self._child.process)
+        if process is None:
+            return
+        if asyncio.current_task() is process.task:
+            process.request_stop(reason)
+            return
+        try:
+            process.stop_after_queued(reason)
+        except MailboxClosed:
+            pass  # it is ending already; wait for that below
+        await process.wait(None)
+
+    def kill(self) -> None:
+        """Kill the actor now: cancel it, without ``on_stop``; the reason is ``killed``."""
+        process = self._child.process
+        if process is not None:
+            process.kill("ref.kill()")
+
+    @property
+    def is_running(self) -> bool:
+        """Whether an incarnation runs behind this ref now."""
+        process = self._child.process
+        return process is not None and process.reason is None
+
+
+@final
+class SupervisorRef:
+    """A handle to a supervisor's child slot: dynamic children and inspection.
+
+    The supervisor works on one request at a time (as in OTP); each method
+    waits for its turn.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The supervisor's tree path."""
+        return self._child.path
+
+    def __repr__(self) -> str:
+        return f"<SupervisorRef {self._child.path}>"
+
+    def _supervisor(self) -> Supervisor:
+        process = self._child.process
+        if process is None:
+            raise ActorNotRunningError(self._child.path)
+        return cast("Supervisor", process)
+
+    async def start_child(
+        self, spec: AnyChildSpec | dict[str, Any] | None = None
+    ) -> ActorRef[Any] | SupervisorRef:
+        """Add a child after the existing ones and start it (OTP ``start_child``).
+
+        For a dynamic supervisor pass the ``args`` for a new instance of its template.
+
+        Raises:
+            ChildError: the name is taken, or max_children is reached.
+            StartError: the child failed to start; its spec is not kept.
+        """
+        ref: ActorRef[Any] | SupervisorRef = await self._supervisor().request("start_child", spec)
+        return ref
+
+    async def terminate_child(self, name_or_ref: str | ActorRef[Any] | SupervisorRef) -> None:
+        """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
+        await self._supervisor().request("terminate_child", name_or_ref)
+
+    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef:
+        """Start a stopped child again (after ``terminate_child``)."""
+        ref: ActorRef[Any] | SupervisorRef = await self._supervisor().request(
+            "restart_child", name
+        )
+        return ref
+
+    async def delete_child(self, name: str) -> None:
+        """Remove a stopped child's spec."""
+        await self._supervisor().request("delete_child", name)
+
+    async def which_children(self) -> list[ChildInfo]:
+        """The children in start order (OTP lists them newest first)."""
+        children: list[ChildInfo] = await self._supervisor().request("which_children", None)
+        return children
+
+    async def count_children(self) -> ChildCounts:
+        """Counts of specs, running children, supervisors and workers."""
+        counts: ChildCounts = await self._supervisor().request("count_children", None)
+        return counts
+
+    def statistics(self) -> SupervisorStatistics:
+        """A snapshot: children running, restarts within the window."""
+        return self._supervisor().statistics()
+
+    async def stop(self) -> None:
+        """Stop the supervisor and its subtree in order, and wait until it has ended.
+
+        Its parent then applies its restart type, as for any child.
+        """
+        supervisor = self._supervisor()
+        supervisor.request_stop(NORMAL)
+        await supervisor.wait(None)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the supervisor runs now."""
+        process = self._child.process
+        return process is not None and process.reason is None

@@ -1,0 +1,713 @@
+"""Supervisors: start children in order, restart them by strategy, stop them in reverse.
+
+A supervisor is itself a process: one task that takes child exits and API
+requests from a single inbox and handles them one at a time, starting and
+stopping children inline. This reproduces OTP's ordering guarantees: while a
+supervisor restarts or terminates children it answers nothing else, and a
+child's exit is handled only after everything queued before it.
+
+Where we differ from OTP on purpose:
+
+- Giving up (restart intensity exceeded) ends the supervisor with a *crash*
+  (`RestartIntensityExceeded`), so its parent applies its own strategy even if
+  the child supervisor is transient. OTP exits with ``shutdown``, which a
+  transient parent entry silently accepts.
+- The intensity window uses exact float seconds (see `RestartIntensity`).
+- ``which_children`` lists children in start order; OTP lists newest first.
+- Restarts can be delayed by an optional `Backoff`; OTP retries at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import TypeAdapter, ValidationError
+
+from . import _log
+from ._child import Child, ChildState
+from ._errors import (
+    ActorNotRunningError,
+    ChildError,
+    ChildNotFoundError,
+    RestartIntensityExceeded,
+    SpecError,
+    StartError,
+)
+from ._mailbox import Mailbox, MailboxClosed
+from ._process import KILL_GRACE_SECONDS, ActorProcess, Process
+from ._reason import SHUTDOWN, ExitReason, crash, killed
+from ._ref import ActorRef, SupervisorRef
+from ._strategies import RestartIntensity, restart_group, should_restart
+from .events import Event
+from .spec import (
+    AnyChildSpec,
+    ChildSpec,
+    DynamicSupervisorSpec,
+    Restart,
+    Strategy,
+    SupervisorSpec,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_child_spec_adapter: TypeAdapter[AnyChildSpec] = TypeAdapter(AnyChildSpec)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One row of ``which_children``.
+
+    Attributes:
+        name: the child's name among its siblings.
+        path: its tree path.
+        ref: its `ActorRef` or `SupervisorRef`.
+        state: running, stopped or restarting.
+        kind: ``worker``, ``supervisor`` or ``dynamic_supervisor``.
+        restart: its restart type.
+        incarnation: how many times it has been started.
+        restart_count: automatic restarts so far.
+    """
+
+    name: str
+    path: str
+    ref: ActorRef[Any] | SupervisorRef
+    state: ChildState
+    kind: str
+    restart: Restart
+    incarnation: int
+    restart_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCounts:
+    """``count_children``: as OTP, type counts ignore whether the child runs.
+
+    Attributes:
+        specs: children known (running or not).
+        active: children running now.
+        supervisors: children that are supervisors.
+        workers: children that are actors.
+    """
+
+    specs: int
+    active: int
+    supervisors: int
+    workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorStatistics:
+    """A snapshot of a supervisor.
+
+    Attributes:
+        children: children known.
+        children_running: children running now.
+        restarts_in_window: restarts counted within the intensity window.
+        max_restarts, max_seconds: its restart intensity.
+    """
+
+    children: int
+    children_running: int
+    restarts_in_window: int
+    max_restarts: int
+    max_seconds: float
+
+
+class _ChildExit:
+    __slots__ = ("process",)
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+
+
+class _Request:
+    __slots__ = ("arg", "future", "op")
+
+    def __init__(self, op: str, arg: object, future: asyncio.Future[Any]) -> None:
+        self.op = op
+        self.arg = arg
+        self.future = future
+
+
+class _Shutdown:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: ExitReason) -> None:
+        self.reason = reason
+
+
+class _RestartDue:
+    """A delayed (backoff) or retried restart of a group of children."""
+
+    __slots__ = ("group", "offender", "retry")
+
+    def __init__(self, group: list[Child], offender: Child, retry: bool) -> None:
+        self.group = group
+        self.offender = offender
+        self.retry = retry
+
+
+class _GiveUp(Exception):
+    def __init__(self, offender: Child) -> None:
+        self.offender = offender
+
+
+_Message = _ChildExit | _Request | _Shutdown | _RestartDue
+
+_INFINITY: Final = "infinity"
+
+
+def _shutdown_seconds(spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> float | None:
+    """The graceful-stop bound of a child, or None for infinity (brutal_kill: 0)."""
+    mode = spec.shutdown
+    if mode == _INFINITY:
+        return None
+    if mode == "brutal_kill":
+        return 0.0
+    return float(mode)
+
+
+class Supervisor(Process):
+    """A supervisor process (static children; see `DynamicSupervisor`)."""
+
+    __slots__ = ("_children", "_inbox", "_intensity", "_loop_time", "_timers", "spec")
+
+    spec: SupervisorSpec | DynamicSupervisorSpec
+
+    def __init__(self, child: Child) -> None:
+        super().__init__(child)
+        spec = child.spec
+        assert isinstance(spec, SupervisorSpec | DynamicSupervisorSpec)
+        self.spec = spec
+        self._children: dict[str, Child] = {}
+        self._inbox: Mailbox[_Message] = Mailbox(self.path, None)
+        self._intensity = RestartIntensity(spec.max_restarts, spec.max_seconds)
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._loop_time = asyncio.get_running_loop().time
+
+    # -- what the parent sees ------------------------------------------------------------
+
+    def request_stop(self, reason: ExitReason) -> None:
+        try:
+            self._inbox.put_control(_Shutdown(reason))
+        except MailboxClosed:
+            pass  # ended already
+
+    async def request(self, op: str, arg: object) -> Any:
+        """Queue an API request and wait for the supervisor to answer it."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        try:
+            self._inbox.put_control(_Request(op, arg, future))
+        except MailboxClosed:
+            raise ActorNotRunningError(self.path) from None
+        return await future
+
+    def statistics(self) -> SupervisorStatistics:
+        return SupervisorStatistics(
+            children=len(self._children),
+            children_running=sum(1 for c in self._children.values() if c.process is not None),
+            restarts_in_window=self._intensity.in_window(self._loop_time()),
+            max_restarts=self.spec.max_restarts,
+            max_seconds=self.spec.max_seconds,
+        )
+
+    # -- the task ------------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        reason: ExitReason = SHUTDOWN
+        try:
+            try:
+                await self._start_initial_children()
+            except StartError as exc:
+                self.started.set_exception(exc)
+                reason = crash(exc)
+                return
+            self.started.set_result(None)
+            _log.emit(
+                Event.SUPERVISOR_STARTED,
+                supervisor=self.path,
+                strategy=self._strategy.value,
+                children=len(self._children),
+            )
+            reason = await self._serve()
+        except asyncio.CancelledError:
+            reason = self._kill_reason or killed("cancelled")
+            await self._kill_children()
+        finally:
+            self._finish(reason)
+
+    @property
+    def _strategy(self) -> Strategy:
+        return self.spec.strategy if isinstance(self.spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
+
+    def _initial_specs(self) -> Sequence[AnyChildSpec]:
+        assert isinstance(self.spec, SupervisorSpec)
+        return self.spec.children
+
+    async def _start_initial_children(self) -> None:
+        started: list[Child] = []
+        for spec in self._initial_specs():
+            child = self._add_child(spec)
+            try:
+                await self._start(child)
+            except StartError:
+                self._remove(child)
+                for earlier in reversed(started):
+                    await self._terminate(earlier)
+                raise
+            started.append(child)
+
+    async def _serve(self) -> ExitReason:
+        inbox = self._inbox
+        while True:
+            if not len(inbox):
+                await inbox.wait()
+                continue
+            message = inbox.get_nowait()
+            kind = type(message)
+            try:
+                if kind is _ChildExit:
+                    await self._on_child_exit(message.process)  # type: ignore[union-attr]
+                elif kind is _Request:
+                    await self._answer(message)  # type: ignore[arg-type]
+                elif kind is _RestartDue:
+                    await self._on_restart_due(message)  # type: ignore[arg-type]
+                else:
+                    await self._stop_children()
+                    return message.reason  # type: ignore[union-attr]
+            except _GiveUp as give_up:
+                return await self._give_up(give_up.offender)
+
+    def _finish(self, reason: ExitReason) -> None:
+        if self.reason is not None:
+            return
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for message in self._inbox.close():
+            if type(message) is _Request and not message.future.done():
+                message.future.set_exception(ActorNotRunningError(self.path))
+        _log.emit(Event.SUPERVISOR_STOPPED, supervisor=self.path, **reason.log_fields())
+        super()._finish(reason)
+
+    # -- children ------------------------------------------------------------------------
+
+    def _add_child(self, spec: AnyChildSpec) -> Child:
+        child = Child(
+            spec,
+            f"{self.path}/{spec.name}",
+            self,
+            self.child.registry,
+            self.child.dead_letters,
+        )
+        self.child.registry._add(child)
+        self._children[spec.name] = child
+        return child
+
+    def _remove(self, child: Child) -> None:
+        if self._children.get(child.name) is child:
+            del self._children[child.name]
+            self.child.registry._remove(child)
+
+    def _spawn(self, child: Child) -> Process:
+        spec = child.spec
+        process: Process
+        if isinstance(spec, ChildSpec):
+            actor = spec.actor()
+            config = spec.config
+            if config is not None:
+                # Each incarnation gets its own config unless the model is immutable.
+                frozen = type(config).model_config.get("frozen", False)
+                actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
+            mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
+            process = ActorProcess(child, actor, mailbox, _shutdown_seconds(spec))
+        elif isinstance(spec, DynamicSupervisorSpec):
+            process = DynamicSupervisor(child)
+        else:
+            process = Supervisor(child)
+        process.on_exit = self._child_exited
+        process.start()
+        return process
+
+    def _child_exited(self, process: Process) -> None:
+        try:
+            self._inbox.put_control(_ChildExit(process))
+        except MailboxClosed:
+            pass  # we are gone; nobody restarts anything now
+
+    async def _start(self, child: Child, *, restart: bool = False) -> None:
+        """Start one incarnation and wait until it is ready.
+
+        Raises:
+            StartError: its on_start (or its subtree's start) failed.
+        """
+        process = self._spawn(child)
+        child.process = process
+        if not process.started.done():
+            try:
+                await process.started
+            except Exception as exc:
+                child.process = None
+                cause: BaseException = exc
+                path = child.path
+                if isinstance(exc, StartError):  # a nested supervisor: name the leaf
+                    path, cause = exc.actor, exc.cause
+                elif process.reason is not None and process.reason.exception is not None:
+                    cause = process.reason.exception
+                _log.emit(
+                    Event.START_FAILED,
+                    actor=child.path,
+                    supervisor=self.path,
+                    exc_type=type(cause).__qualname__,
+                    exc_message=str(cause),
+                )
+                raise StartError(path, cause) from cause
+        child.incarnation += 1
+        child.last_started_at = self._loop_time()
+        fields: dict[str, object] = {
+            "actor": child.path,
+            "supervisor": self.path,
+            "incarnation": child.incarnation,
+            "restart_count": child.restart_count,
+        }
+        if restart:
+            _log.emit(Event.ACTOR_RESTARTED, **fields)
+        _log.emit(Event.ACTOR_STARTED, **fields)
+
+    async def _terminate(self, child: Child, reason: ExitReason = SHUTDOWN) -> None:
+        """Stop one child per its shutdown spec; always ends in bounded time (unless infinity)."""
+        process = child.process
+        if process is None:
+            return
+        child.process = None
+        await self._terminate_processes([(child, process)], child.spec.shutdown, reason)
+
+    async def _terminate_processes(
+        self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
+    ) -> None:
+        """Stop processes together: graceful stop, then cancel at the timeout, then abandon."""
+        for _, process in pairs:
+            process.terminating = True
+        if mode == "brutal_kill":
+            for child, process in pairs:
+                self._emit_killed(child, "brutal_kill")
+                process.kill("brutal_kill")
+        else:
+            for _, process in pairs:
+                process.request_stop(reason)
+            timeout = None if mode == _INFINITY else float(mode)
+            pending = await self._wait_all([p for _, p in pairs], timeout)
+            for process in pending:
+                self._emit_killed(process.child, mode)
+                process.kill(f"shutdown timeout ({mode} s) ran out")
+        pending = await self._wait_all([p for _, p in pairs], KILL_GRACE_SECONDS)
+        for process in pending:
+            _log.emit(Event.ACTOR_ABANDONED, actor=process.path, supervisor=self.path)
+            process.abandon()
+        for child, process in pairs:
+            end = process.reason or killed("abandoned")
+            self._emit_exit(child, end)
+
+    @staticmethod
+    async def _wait_all(processes: list[Process], timeout: float | None) -> list[Process]:
+        tasks = {p.task for p in processes if p.reason is None and p.task is not None}
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        return [p for p in processes if p.reason is None]
+
+    def _emit_killed(self, child: Child, shutdown: object) -> None:
+        _log.emit(Event.ACTOR_KILLED, actor=child.path, supervisor=self.path, shutdown=shutdown)
+
+    def _emit_exit(self, child: Child, reason: ExitReason) -> None:
+        _log.emit(
+            Event.ACTOR_STOPPED if reason.is_normal else Event.ACTOR_CRASHED,
+            actor=child.path,
+            supervisor=self.path,
+            incarnation=child.incarnation,
+            restart_count=child.restart_count,
+            **reason.log_fields(),
+        )
+
+    async def _stop_children(self) -> None:
+        """Stop every child, in reverse start order, each with its own shutdown spec."""
+        for child in reversed(list(self._children.values())):
+            child.restarting = False
+            await self._terminate(child)
+
+    async def _kill_children(self) -> None:
+        """We were killed: kill the subtree at once (OTP links do the same)."""
+        pairs = []
+        for child in reversed(list(self._children.values())):
+            if child.process is not None:
+                pairs.append((child, child.process))
+                child.process = None
+        if pairs:
+            await self._terminate_processes(pairs, "brutal_kill", killed("supervisor killed"))
+
+    # -- restarts ------------------------------------------------------------------------
+
+    async def _on_child_exit(self, process: Process) -> None:
+        child = process.child
+        if child.process is not process or self._children.get(child.name) is not child:
+            return  # stale: an incarnation we already replaced or terminated
+        child.process = None
+        reason = process.reason
+        assert reason is not None
+        self._emit_exit(child, reason)
+        restart = child.spec.restart
+        if not should_restart(restart, reason):
+            if restart is Restart.TEMPORARY:
+                self._remove(child)
+            return
+        if not self._intensity.add(self._loop_time()):
+            raise _GiveUp(child)
+        group = restart_group(self._strategy, list(self._children.values()), child)
+        for sibling in reversed(group):
+            if sibling is not child:
+                await self._terminate(sibling)
+        for sibling in group:
+            if sibling is not child and sibling.spec.restart is Restart.TEMPORARY:
+                self._remove(sibling)
+        to_start = [c for c in group if c is child or c.spec.restart is not Restart.TEMPORARY]
+        await self._restart_group(to_start, child)
+
+    def _backoff_delay(self, offender: Child) -> float:
+        backoff = self.spec.backoff
+        if backoff is None:
+            return 0.0
+        if self._loop_time() - offender.last_started_at >= backoff.reset_seconds:
+            offender.failures = 0
+        offender.failures += 1
+        return backoff.delay(offender.failures)
+
+    async def _restart_group(self, group: list[Child], offender: Child) -> None:
+        for child in group:
+            child.restarting = True
+        delay = self._backoff_delay(offender)
+        if delay > 0:
+            self._schedule(_RestartDue(group, offender, retry=False), delay)
+            return
+        await self._start_group(group, offender)
+
+    def _schedule(self, message: _RestartDue, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle
+
+        def due() -> None:
+            self._timers.discard(timer)
+            try:
+                self._inbox.put_control(message)
+            except MailboxClosed:
+                pass
+
+        timer = loop.call_later(delay, due)
+        self._timers.add(timer)
+
+    async def _start_group(self, group: list[Child], offender: Child) -> None:
+        for index, child in enumerate(group):
+            if self._children.get(child.name) is not child or not child.restarting:
+                continue  # deleted or terminated while the restart was pending
+            child.restart_count += 1
+            try:
+                await self._start(child, restart=True)
+            except StartError:
+                # As OTP: stop what this round started, then retry the whole group,
+                # each attempt costing one unit of intensity.
+                for earlier in reversed(group[:index]):
+                    await self._terminate(earlier)
+                    earlier.restarting = True
+                self._inbox.put_control(_RestartDue(group, child, retry=True))
+                return
+            child.restarting = False
+
+    async def _on_restart_due(self, message: _RestartDue) -> None:
+        group = [c for c in message.group if self._children.get(c.name) is c and c.restarting]
+        if not group:
+            return
+        if message.retry:
+            if not self._intensity.add(self._loop_time()):
+                raise _GiveUp(message.offender)
+            delay = self._backoff_delay(message.offender)
+            if delay > 0:
+                self._schedule(_RestartDue(group, message.offender, retry=False), delay)
+                return
+        await self._start_group(group, message.offender)
+
+    async def _give_up(self, offender: Child) -> ExitReason:
+        error = RestartIntensityExceeded(
+            self.path, self.spec.max_restarts, self.spec.max_seconds, offender.path
+        )
+        _log.emit(
+            Event.RESTART_INTENSITY_EXCEEDED,
+            supervisor=self.path,
+            actor=offender.path,
+            max_restarts=self.spec.max_restarts,
+            max_seconds=self.spec.max_seconds,
+        )
+        self._remove(offender)
+        await self._stop_children()
+        return crash(error)
+
+    # -- API requests --------------------------------------------------------------------
+
+    async def _answer(self, request: _Request) -> None:
+        future = request.future
+        try:
+            result = await getattr(self, f"_op_{request.op}")(request.arg)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)
+
+    def _find(self, key: object) -> Child:
+        if isinstance(key, ActorRef | SupervisorRef):
+            child: Child | None = key._child
+            if child is not None and self._children.get(child.name) is not child:
+                child = None
+            name = key.path.rpartition("/")[2]
+        else:
+            name = str(key)
+            child = self._children.get(name)
+        if child is None:
+            raise ChildNotFoundError(self.path, name)
+        return child
+
+    def _validate_child_spec(self, arg: object) -> AnyChildSpec:
+        if isinstance(arg, ChildSpec | SupervisorSpec | DynamicSupervisorSpec):
+            return arg
+        try:
+            return _child_spec_adapter.validate_python(arg)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
+
+    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+        spec = self._validate_child_spec(arg)
+        existing = self._children.get(spec.name)
+        if existing is not None:
+            state = "already started" if existing.process is not None else "already present"
+            raise ChildError(
+                self.path, spec.name, f"{state}; pick another name or delete_child it first"
+            )
+        child = self._add_child(spec)
+        try:
+            await self._start(child)
+        except StartError:
+            self._remove(child)
+            raise
+        return child.ref
+
+    async def _op_terminate_child(self, arg: object) -> None:
+        child = self._find(arg)
+        child.restarting = False
+        await self._terminate(child)
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
+
+    async def _op_restart_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+        child = self._find(arg)
+        if child.process is not None:
+            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
+        if child.restarting:
+            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        await self._start(child)
+        return child.ref
+
+    async def _op_delete_child(self, arg: object) -> None:
+        child = self._find(arg)
+        if child.process is not None:
+            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
+        if child.restarting:
+            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        self._remove(child)
+
+    async def _op_which_children(self, _: object) -> list[ChildInfo]:
+        return [
+            ChildInfo(
+                name=c.name,
+                path=c.path,
+                ref=c.ref,
+                state=c.state,
+                kind=c.spec.kind,
+                restart=c.spec.restart,
+                incarnation=c.incarnation,
+                restart_count=c.restart_count,
+            )
+            for c in self._children.values()
+        ]
+
+    async def _op_count_children(self, _: object) -> ChildCounts:
+        children = self._children.values()
+        supervisors = sum(1 for c in children if c.is_supervisor)
+        return ChildCounts(
+            specs=len(self._children),
+            active=sum(1 for c in children if c.process is not None),
+            supervisors=supervisors,
+            workers=len(self._children) - supervisors,
+        )
+
+
+class DynamicSupervisor(Supervisor):
+    """Many children of one template, started at run time (Elixir's DynamicSupervisor).
+
+    one_for_one; children are named ``<template>-<n>``; shutdown signals all
+    children at once and waits for them together (OTP does the same for
+    ``simple_one_for_one``).
+    """
+
+    __slots__ = ("_next_id",)
+
+    spec: DynamicSupervisorSpec
+
+    def __init__(self, child: Child) -> None:
+        super().__init__(child)
+        self._next_id = 0
+
+    def _initial_specs(self) -> Sequence[AnyChildSpec]:
+        return ()
+
+    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+        spec = self.spec
+        if spec.max_children is not None:
+            live = sum(1 for c in self._children.values() if c.process is not None or c.restarting)
+            if live >= spec.max_children:
+                raise ChildError(
+                    self.path,
+                    spec.child.name,
+                    f"max_children ({spec.max_children}) reached; stop a child first "
+                    f"or raise max_children",
+                )
+        self._next_id += 1
+        template = spec.child
+        fields = dict(template)
+        fields["name"] = f"{template.name}-{self._next_id}"
+        if arg is not None:
+            if not isinstance(arg, dict):
+                raise SpecError(
+                    f"start_child on {self.path}",
+                    f"expected a dict of args for {template.name}, got {type(arg).__name__}",
+                )
+            fields["args"] = arg
+        try:
+            child_spec = ChildSpec(**fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise SpecError(f"start_child on {self.path}", first["msg"]) from exc
+        return await super()._op_start_child(child_spec)
+
+    async def _stop_children(self) -> None:
+        pairs: list[tuple[Child, Process]] = []
+        for child in reversed(list(self._children.values())):
+            child.restarting = False
+            if child.process is not None:
+                pairs.append((child, child.process))
+                child.process = None
+        if pairs:
+            await self._terminate_processes(pairs, self.spec.child.shutdown, SHUTDOWN)
+

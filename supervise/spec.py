@@ -1,0 +1,310 @@
+"""Tree specs: pydantic models for supervisors and their children.
+
+The same models are built from Python or loaded from YAML/JSON files; a tree
+is a `SupervisorSpec` whose ``children`` are `ChildSpec` (an actor),
+`SupervisorSpec` (a nested supervisor) or `DynamicSupervisorSpec`::
+
+    SupervisorSpec(
+        name="root",
+        strategy="rest_for_one",
+        children=[
+            ChildSpec(name="db", actor="myapp.db:Database", args={"dsn": "..."}),
+            ChildSpec(name="api", actor=Api, shutdown=10),
+        ],
+    )
+
+Defaults follow Elixir, which follows OTP except for the restart intensity:
+``max_restarts=3`` in ``max_seconds=5`` (OTP's default is 1 in 5, which is
+stricter). Workers get ``shutdown=5`` seconds, supervisors ``"infinity"``.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from ._actor import Actor
+from ._imports import import_path_of, resolve_import_path
+
+
+class Strategy(enum.StrEnum):
+    """Which children a supervisor restarts when one of them exits."""
+
+    #: Only the child that exited.
+    ONE_FOR_ONE = "one_for_one"
+    #: Every child: the others are stopped (reverse order), then all start again.
+    ONE_FOR_ALL = "one_for_all"
+    #: The child that exited and every child started after it.
+    REST_FOR_ONE = "rest_for_one"
+
+
+class Restart(enum.StrEnum):
+    """When a child is restarted (OTP's restart types)."""
+
+    #: Always, whatever the reason it ended.
+    PERMANENT = "permanent"
+    #: Only after an abnormal end (crash or killed).
+    TRANSIENT = "transient"
+    #: Never; its spec is removed once it ends.
+    TEMPORARY = "temporary"
+
+
+class Overflow(enum.StrEnum):
+    """What a sender does when the mailbox is full."""
+
+    #: Wait for room (backpressure).
+    WAIT = "wait"
+    #: Raise `MailboxFull` at once.
+    FAIL = "fail"
+
+
+_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+
+#: A child name: letters, digits, ``_``, ``.`` and ``-`` (``/`` separates tree paths).
+Name = Annotated[str, Field(pattern=_NAME_PATTERN, min_length=1, max_length=200)]
+
+#: Seconds (a number >= 0), ``"brutal_kill"`` or ``"infinity"``.
+Shutdown = Annotated[
+    Annotated[float, Field(ge=0)] | Literal["brutal_kill", "infinity"],
+    Field(union_mode="left_to_right"),
+]
+
+
+def _to_actor_class(value: object) -> object:
+    if isinstance(value, str):
+        value = resolve_import_path(value)
+    if not (isinstance(value, type) and issubclass(value, Actor)):
+        raise ValueError(
+            f"{value!r} is not an Actor subclass; point `actor` at a class defined "
+            f"as `class MyActor(Actor[Msg])`"
+        )
+    return value
+
+
+#: An actor class, or its import path ``"package.module:Class"``.
+ActorClass = Annotated[
+    type[Actor],  # type: ignore[type-arg]  # pydantic rejects type[Actor[Any]]
+    BeforeValidator(_to_actor_class),
+    PlainSerializer(import_path_of, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            "description": "import path of an Actor subclass, 'package.module:Class'",
+        }
+    ),
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backoff(_Spec):
+    """Delay before a restart, growing with consecutive failures (OTP has none).
+
+    The n-th consecutive restart of a child waits
+    ``min(max_seconds, min_seconds * multiplier**(n-1))``, stretched by up to
+    ``jitter`` (a fraction) at random. The count starts again once the child
+    has run for ``reset_after`` seconds (default: ``max_seconds``).
+    """
+
+    min_seconds: Annotated[float, Field(gt=0)] = 0.1
+    max_seconds: Annotated[float, Field(gt=0)] = 10.0
+    multiplier: Annotated[float, Field(ge=1)] = 2.0
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    reset_after: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Backoff:
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(
+                f"max_seconds ({self.max_seconds:g}) is below min_seconds "
+                f"({self.min_seconds:g}); make max_seconds >= min_seconds"
+            )
+        return self
+
+    def delay(self, failures: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before restart number ``failures`` (1-based) in a row."""
+        if failures <= 0:
+            return 0.0
+        exponent = min(failures - 1, 64)  # past this the cap applies anyway
+        base = min(self.max_seconds, self.min_seconds * self.multiplier**exponent)
+        spread = (rng or random).random() * self.jitter
+        return base * (1.0 + spread)
+
+    @property
+    def reset_seconds(self) -> float:
+        """How long a child must run before its failure count starts again."""
+        return self.reset_after if self.reset_after is not None else self.max_seconds
+
+
+class MailboxSpec(_Spec):
+    """An actor's mailbox: how many messages it holds and what senders do when full."""
+
+    capacity: Annotated[int, Field(ge=1)] | None = 1000
+    overflow: Overflow = Overflow.WAIT
+
+
+class ChildSpec(_Spec):
+    """A worker: an actor class, its config, and how it is supervised.
+
+    Attributes:
+        name: unique among its siblings; the tree path is ``parent/name``.
+        actor: the Actor subclass, or ``"package.module:Class"``.
+        args: validated against the actor's config model (its ``config`` annotation).
+        restart: permanent (default), transient or temporary.
+        shutdown: seconds to stop gracefully before cancellation (default 5),
+            ``"brutal_kill"`` or ``"infinity"``.
+        mailbox: capacity (default 1000) and overflow policy (default wait).
+        registered_name: an optional name to find it by, in addition to its path.
+    """
+
+    kind: Literal["worker"] = "worker"
+    name: Name
+    actor: ActorClass
+    args: dict[str, Any] = Field(default_factory=dict)
+    restart: Restart = Restart.PERMANENT
+    shutdown: Shutdown = 5.0
+    mailbox: MailboxSpec = Field(default_factory=MailboxSpec)
+    registered_name: Name | None = None
+
+    _config: BaseModel | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _validate_args(self) -> ChildSpec:
+        model = self.actor.config_model
+        actor_name = import_path_of(self.actor)
+        if model is None:
+            if self.args:
+                raise ValueError(
+                    f"args given, but actor {actor_name} declares no config; "
+                    f"remove `args` or annotate `config: SomeModel` in the actor class"
+                )
+            return self
+        try:
+            self._config = model.model_validate(self.args)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"args.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                + (f" (got {err['input']!r})" if err["type"] != "missing" else "")
+                for err in exc.errors()
+            )
+            raise ValueError(
+                f"args do not fit the config of actor {actor_name} "
+                f"({model.__qualname__}): {problems}"
+            ) from None
+        return self
+
+    @property
+    def config(self) -> BaseModel | None:
+        """The validated config instance, or None if the actor declares none."""
+        return self._config
+
+
+def _child_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "worker"))
+    return str(getattr(value, "kind", "worker"))
+
+
+def _check_unique_names(children: list[Any]) -> None:
+    seen: dict[str, int] = {}
+    for index, child in enumerate(children):
+        if child.name in seen:
+            raise ValueError(
+                f"duplicate child name {child.name!r} at children[{index}] "
+                f"(also children[{seen[child.name]}]); sibling names must be unique"
+            )
+        seen[child.name] = index
+
+
+class _SupervisorBase(_Spec):
+    name: Name
+    max_restarts: Annotated[int, Field(ge=0)] = 3
+    max_seconds: Annotated[float, Field(gt=0)] = 5.0
+    backoff: Backoff | None = None
+    restart: Restart = Restart.PERMANENT
+    shutdown: Shutdown = "infinity"
+
+
+class SupervisorSpec(_SupervisorBase):
+    """A supervisor: a strategy, a restart intensity and an ordered list of children.
+
+    Attributes:
+        name: its name (and the first segment of paths below it, for a root).
+        strategy: one_for_one (default), one_for_all or rest_for_one.
+        max_restarts, max_seconds: more than ``max_restarts`` restarts within
+            ``max_seconds`` (a sliding window) and the supervisor gives up.
+        backoff: optional delay before restarts.
+        restart, shutdown: how its own parent treats it (default permanent, infinity).
+        children: started in this order, stopped in reverse.
+    """
+
+    kind: Literal["supervisor"] = "supervisor"
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    children: list[AnyChildSpec] = Field(default_factory=list)
+
+    @field_validator("children")
+    @classmethod
+    def _unique(cls, children: list[AnyChildSpec]) -> list[AnyChildSpec]:
+        _check_unique_names(children)
+        return children
+
+
+class DynamicSupervisorSpec(_SupervisorBase):
+    """A supervisor of many children started at run time from one template.
+
+    Children are started with ``start_child`` and named ``<template name>-<n>``.
+    The strategy is one_for_one; shutdown stops all children at once.
+
+    Attributes:
+        child: the template; ``start_child(args)`` overrides its ``args``.
+        max_children: refuse ``start_child`` beyond this many (None: no limit).
+    """
+
+    kind: Literal["dynamic_supervisor"] = "dynamic_supervisor"
+    child: ChildSpec
+    max_children: Annotated[int, Field(ge=1)] | None = None
+
+
+#: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).
+AnyChildSpec = Annotated[
+    Annotated[ChildSpec, Tag("worker")]
+    | Annotated[SupervisorSpec, Tag("supervisor")]
+    | Annotated[DynamicSupervisorSpec, Tag("dynamic_supervisor")],
+    Discriminator(_child_kind),
+]
+
+SupervisorSpec.model_rebuild()
+
+__all__ = [
+    "ActorClass",
+    "AnyChildSpec",
+    "Backoff",
+    "ChildSpec",
+    "DynamicSupervisorSpec",
+    "MailboxSpec",
+    "Name",
+    "Overflow",
+    "Restart",
+    "Shutdown",
+    "Strategy",
+    "SupervisorSpec",
+]
