@@ -62,10 +62,7 @@ class Child:
         registry: Registry,
         dead_letters: DeadLetters,
     ) -> None:
-        self.spec = spec
-        self.name = spec.name
         self.path = path
-        self.supervisor = supervisor
         self.registry = registry
         self.dead_letters = dead_letters
         #: The running incarnation, or None.
@@ -77,19 +74,37 @@ class Child:
         self.failures = 0
         self.last_started_at = 0.0
         self.ref: ActorRef[object] | SupervisorRef
+        self.adopt(spec, supervisor)
+        if isinstance(spec, ChildSpec):
+            self.ref = ActorRef(self)
+        else:
+            self.ref = SupervisorRef(self)
+
+    def adopt(
+        self,
+        spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec,
+        supervisor: Supervisor | None,
+    ) -> None:
+        """(Re)attach the slot to a supervisor incarnation and a spec.
+
+        A restarted supervisor adopts the slots its previous incarnation left at
+        the same paths, so refs to children stay valid across subtree restarts.
+        """
+        self.spec = spec
+        self.name = spec.name
+        self.supervisor = supervisor
+        self.restarting = False
         if isinstance(spec, ChildSpec):
             actor = spec.actor
             self.accepts = actor.accepts
             self.share_types = actor._share_types
             self.copy_types = actor._copy_types
             self.fail_when_full = spec.mailbox.overflow is Overflow.FAIL
-            self.ref = ActorRef(self)
         else:
             self.accepts = ()
             self.share_types = frozenset()
             self.copy_types = frozenset()
             self.fail_when_full = False
-            self.ref = SupervisorRef(self)
 
     @property
     def state(self) -> ChildState:

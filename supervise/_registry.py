@@ -41,6 +41,9 @@ class Registry:
         if name is not None and self._by_name.get(name) is child:
             del self._by_name[name]
 
+    def _slot(self, path: str) -> Child | None:
+        return self._by_path.get(path)
+
     def whereis(self, name: str) -> ActorRef[object] | SupervisorRef:
         """The ref registered as ``name``, or at tree path ``name``.
 

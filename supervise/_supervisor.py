@@ -296,14 +296,19 @@ class Supervisor(Process):
     # -- children ------------------------------------------------------------------------
 
     def _add_child(self, spec: AnyChildSpec) -> Child:
-        child = Child(
-            spec,
-            f"{self.path}/{spec.name}",
-            self,
-            self.child.registry,
-            self.child.dead_letters,
-        )
-        self.child.registry._add(child)
+        path = f"{self.path}/{spec.name}"
+        registry = self.child.registry
+        child = registry._slot(path)
+        if (
+            child is not None
+            and child.process is None
+            and child.supervisor is not self
+            and (child.spec.kind == "worker") == (spec.kind == "worker")
+        ):
+            child.adopt(spec, self)  # a slot our previous incarnation left: keep its refs
+        else:
+            child = Child(spec, path, self, registry, self.child.dead_letters)
+        registry._add(child)
         self._children[spec.name] = child
         return child
 
@@ -547,7 +552,8 @@ class Supervisor(Process):
             max_restarts=self.spec.max_restarts,
             max_seconds=self.spec.max_seconds,
         )
-        self._remove(offender)
+        # The offender stays in the registry so refs to it survive a restart of this subtree.
+        del self._children[offender.name]
         await self._stop_children()
         return crash(error)
 
