@@ -33,11 +33,14 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     Tag,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ._actor import Actor
 from ._imports import import_path_of, resolve_import_path
@@ -187,29 +190,59 @@ class ChildSpec(_Spec):
 
     _config: BaseModel | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _validate_args(self) -> ChildSpec:
-        model = self.actor.config_model
-        actor_name = import_path_of(self.actor)
+    # A field validator, not a model validator, so that bad args are reported
+    # together with the other bad fields of the same child (model validators run
+    # only once every field is valid). ``actor`` is declared first, so it is in
+    # ``info.data`` here whenever it resolved.
+    @field_validator("args")
+    @classmethod
+    def _check_args(cls, args: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        actor = info.data.get("actor")
+        if actor is None:
+            return args  # the actor failed; that error is reported on its own
+        model = actor.config_model
+        actor_name = import_path_of(actor)
         if model is None:
-            if self.args:
-                raise ValueError(
-                    f"args given, but actor {actor_name} declares no config; "
-                    f"remove `args` or annotate `config: SomeModel` in the actor class"
+            if args:
+                raise PydanticCustomError(
+                    "actor_args",
+                    "{message}",
+                    {
+                        "message": f"args given, but actor {actor_name} declares no config; "
+                        f"remove `args` or annotate `config: SomeModel` in the actor class",
+                        "errors": [],
+                        "model": None,
+                    },
                 )
-            return self
+            return args
         try:
-            self._config = model.model_validate(self.args)
+            model.model_validate(args)
         except ValidationError as exc:
+            errors = exc.errors(include_url=False)
             problems = "; ".join(
                 f"args.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
                 + (f" (got {err['input']!r})" if err["type"] != "missing" else "")
-                for err in exc.errors()
+                for err in errors
             )
-            raise ValueError(
-                f"args do not fit the config of actor {actor_name} "
-                f"({model.__qualname__}): {problems}"
+            # The structured errors ride along in ``ctx`` so that the file loader
+            # can point at each bad argument (``children[0].args.port``).
+            raise PydanticCustomError(
+                "actor_args",
+                "{message}",
+                {
+                    "message": f"args do not fit the config of actor {actor_name} "
+                    f"({model.__qualname__}): {problems}",
+                    "errors": errors,
+                    "model": model,
+                },
             ) from None
+        return args
+
+    @model_validator(mode="after")
+    def _keep_config(self) -> ChildSpec:
+        model = self.actor.config_model
+        if model is not None:
+            self._config = model.model_validate(self.args)
         return self
 
     @property
@@ -228,9 +261,16 @@ def _check_unique_names(children: list[Any]) -> None:
     seen: dict[str, int] = {}
     for index, child in enumerate(children):
         if child.name in seen:
-            raise ValueError(
-                f"duplicate child name {child.name!r} at children[{index}] "
-                f"(also children[{seen[child.name]}]); sibling names must be unique"
+            raise PydanticCustomError(
+                "duplicate_child_name",
+                "{message}",
+                {
+                    "message": f"duplicate child name {child.name!r} at children[{index}] "
+                    f"(also children[{seen[child.name]}]); sibling names must be unique",
+                    "name": child.name,
+                    "index": index,
+                    "first": seen[child.name],
+                },
             )
         seen[child.name] = index
 
@@ -294,6 +334,43 @@ AnyChildSpec = Annotated[
 
 SupervisorSpec.model_rebuild()
 
+
+def _root_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "supervisor"))
+    return str(getattr(value, "kind", "supervisor"))
+
+
+# The root of a tree file: a supervisor (the default) or a dynamic supervisor.
+_TreeSpec = Annotated[
+    Annotated[SupervisorSpec, Tag("supervisor")]
+    | Annotated[DynamicSupervisorSpec, Tag("dynamic_supervisor")],
+    Discriminator(_root_kind),
+]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of tree files (YAML or JSON), for editors and validators.
+
+    The root is a `SupervisorSpec` (``kind`` may be left out) or a
+    `DynamicSupervisorSpec`. ``supervise schema`` prints it.
+
+    Returns:
+        A JSON Schema (draft 2020-12) as a dict, ready for `json.dumps`.
+
+    .. versionadded:: 0.1
+    """
+    schema = TypeAdapter(_TreeSpec).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "supervise tree file",
+        "description": (
+            "A supervision tree for `supervise run`: the root supervisor and its children. "
+            "String values may use ${VAR} and ${VAR:-default} environment interpolation."
+        ),
+        **schema,
+    }
+
 __all__ = [
     "ActorClass",
     "AnyChildSpec",
@@ -307,4 +384,5 @@ __all__ = [
     "Shutdown",
     "Strategy",
     "SupervisorSpec",
+    "json_schema",
 ]
