@@ -34,6 +34,7 @@ from ._errors import (
     RestartIntensityExceeded,
     SpecError,
     StartError,
+    SuperviseError,
 )
 from ._mailbox import Mailbox, MailboxClosed
 from ._process import KILL_GRACE_SECONDS, ActorProcess, Process
@@ -250,11 +251,17 @@ class Supervisor(Process):
     async def _start_initial_children(self) -> None:
         started: list[Child] = []
         for spec in self._initial_specs():
-            child = self._add_child(spec)
             try:
-                await self._start(child)
+                try:
+                    child = self._add_child(spec)
+                except SuperviseError as exc:  # e.g. its registered name is taken
+                    raise StartError(f"{self.path}/{spec.name}", exc) from exc
+                try:
+                    await self._start(child)
+                except StartError:
+                    self._remove(child)
+                    raise
             except StartError:
-                self._remove(child)
                 for earlier in reversed(started):
                     await self._terminate(earlier)
                 raise

@@ -1,0 +1,81 @@
+"""The bounded mailbox on its own."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from supervise import MailboxFull
+from supervise._mailbox import Mailbox, MailboxClosed
+
+
+async def test_fifo_and_capacity() -> None:
+    """Items come out in order; put_nowait beyond capacity raises MailboxFull."""
+    box: Mailbox[int] = Mailbox("a", 2)
+    box.put_nowait(1)
+    box.put_nowait(2)
+    with pytest.raises(MailboxFull):
+        box.put_nowait(3)
+    assert [box.get_nowait(), box.get_nowait()] == [1, 2]
+
+
+async def test_waiting_putters_are_served_in_order_and_nobody_jumps_the_queue() -> None:
+    """put waits while full; waiters go first, before later put_nowait calls."""
+    box: Mailbox[int] = Mailbox("a", 1)
+    box.put_nowait(0)
+    waiting = [asyncio.ensure_future(box.put(i)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    assert box.statistics().waiting_senders == 2
+    assert box.get_nowait() == 0
+    with pytest.raises(MailboxFull):
+        box.put_nowait(99)  # senders are waiting: no overtaking
+    await asyncio.sleep(0)
+    assert box.get_nowait() == 1
+    await asyncio.sleep(0)
+    assert box.get_nowait() == 2
+    await asyncio.gather(*waiting)
+
+
+async def test_cancelled_putter_leaves_no_trace() -> None:
+    """A sender cancelled while waiting does not queue its item or block others."""
+    box: Mailbox[int] = Mailbox("a", 1)
+    box.put_nowait(0)
+    gone = asyncio.ensure_future(box.put(1))
+    stays = asyncio.ensure_future(box.put(2))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    box.get_nowait()
+    await stays
+    assert box.get_nowait() == 2
+    assert len(box) == 0
+
+
+async def test_close_returns_leftovers_and_releases_senders() -> None:
+    """close() hands back queued items; waiting and later senders get MailboxClosed."""
+    box: Mailbox[int] = Mailbox("a", 1)
+    box.put_nowait(7)
+    waiting = asyncio.ensure_future(box.put(8))
+    await asyncio.sleep(0)
+    assert box.close() == [7]
+    with pytest.raises(MailboxClosed):
+        await waiting
+    with pytest.raises(MailboxClosed):
+        box.put_nowait(9)
+    assert box.statistics().closed
+
+
+async def test_wait_returns_when_an_item_arrives_or_on_wake() -> None:
+    """The consumer's wait ends on a new item, or when woken for a stop."""
+    box: Mailbox[int] = Mailbox("a", None)
+    waiter = asyncio.ensure_future(box.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    box.put_nowait(1)
+    await waiter
+    box.get_nowait()
+    waiter = asyncio.ensure_future(box.wait())
+    await asyncio.sleep(0)
+    box.wake()
+    await waiter

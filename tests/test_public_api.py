@@ -1,0 +1,53 @@
+"""The curated public API."""
+
+from __future__ import annotations
+
+import supervise
+from supervise import events, spec, testing
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ is sorted, every name exists and is public under `supervise`."""
+    assert supervise.__all__ == sorted(supervise.__all__, key=str)
+    for name in supervise.__all__:
+        obj = getattr(supervise, name)
+        module = getattr(obj, "__module__", "supervise")
+        assert not module.startswith("supervise._"), name
+
+
+def test_public_objects_report_the_public_module() -> None:
+    """Tracebacks show supervise.StartError, not supervise._errors.StartError."""
+    assert supervise.StartError.__module__ == "supervise"
+    assert repr(supervise.Restart.PERMANENT).startswith("<Restart.PERMANENT")
+
+
+def test_errors_share_one_base() -> None:
+    """Every exception supervise raises derives from SuperviseError."""
+    errors = [
+        getattr(supervise, n)
+        for n in supervise.__all__
+        if isinstance(getattr(supervise, n), type)
+        and issubclass(getattr(supervise, n), BaseException)
+    ]
+    assert len(errors) >= 12
+    assert all(issubclass(e, supervise.SuperviseError) for e in errors)
+    assert issubclass(supervise.CallTimeoutError, TimeoutError)
+    assert issubclass(supervise.SpecError, ValueError)
+
+
+def test_event_catalogue_names_are_unique_snake_case() -> None:
+    """Each event name is defined once, in snake_case, and includes the required ones."""
+    names = [e.value for e in events.Event]
+    assert len(names) == len(set(names))
+    assert all(n == n.lower() and " " not in n for n in names)
+    assert {
+        "actor_started", "actor_stopped", "actor_crashed", "actor_restarted", "start_failed",
+        "restart_intensity_exceeded", "supervisor_started", "supervisor_stopped",
+        "message_dead_lettered",
+    } <= set(names)
+
+
+def test_public_submodules() -> None:
+    """spec, events and testing are public namespaces."""
+    assert spec.SupervisorSpec is supervise.SupervisorSpec
+    assert callable(testing.capture_events)

@@ -1,0 +1,287 @@
+"""ActorRef: typed sends, call outcomes, dead letters, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from _support import Crash, Echo, Ping, Sleep, StopSelf, Worker, until, worker
+from pydantic import BaseModel
+
+from supervise import (
+    Actor,
+    ActorExitedError,
+    ActorNotRunningError,
+    ActorRef,
+    CallFailedError,
+    CallingSelfError,
+    CallTimeoutError,
+    ChildSpec,
+    ExitKind,
+    MailboxFull,
+    MessageTypeError,
+    Restart,
+    SupervisorRef,
+    SupervisorSpec,
+    Tree,
+    open_tree,
+)
+from supervise.testing import EventLog
+
+
+def one(*children: ChildSpec, **sup: Any) -> SupervisorSpec:
+    return SupervisorSpec(name="root", children=list(children), **sup)
+
+
+def handled(tree: Tree, path: str) -> int:
+    """How many messages the current incarnation at ``path`` has taken."""
+    process = tree.registry._slot(path).process  # type: ignore[union-attr]
+    return int(process.actor.handled)  # type: ignore[union-attr]
+
+
+def actor_ref(ref: ActorRef[Any] | SupervisorRef) -> ActorRef[Any]:
+    assert isinstance(ref, ActorRef)
+    return ref
+
+
+async def test_call_returns_the_handler_value() -> None:
+    """The handler's return value is the reply."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        assert await w.call(Echo(text="hi")) == "hi"
+
+
+async def test_wrong_message_type_fails_in_the_sender() -> None:
+    """A type the actor does not declare is rejected before it reaches the mailbox."""
+
+    class Stranger(BaseModel, frozen=True):
+        pass
+
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        for send in (w.cast_nowait, w.cast, w.call):
+            with pytest.raises(MessageTypeError) as info:
+                result = send(Stranger())
+                if asyncio.iscoroutine(result):
+                    await result
+            assert info.value.actor == "root/w"
+        assert str(info.value) == (
+            "actor 'root/w' does not accept "
+            "test_wrong_message_type_fails_in_the_sender.<locals>.Stranger "
+            "(it accepts Ping | Crash | StopSelf | Sleep | Echo); send one of those types "
+            "or declare this one in the actor's Actor[...] parameters"
+        )
+        with pytest.raises(MessageTypeError):
+            await w.cast({"text": "dicts are not messages"})  # type: ignore[arg-type]
+        process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
+        assert process.actor.handled == 0  # type: ignore[union-attr]
+
+
+class Box(BaseModel):
+    """A mutable (non-frozen) message model."""
+
+    items: list[int]
+
+
+class Keeper(Actor[Box]):
+    async def handle(self, msg: Box) -> list[int]:
+        msg.items.append(99)  # mutating what it received must not reach the sender
+        return msg.items
+
+
+async def test_mutable_messages_are_copied_so_nothing_is_shared() -> None:
+    """A non-frozen model is deep-copied at the sender; frozen immutable ones are not."""
+    assert Keeper._copy_types == frozenset({Box})
+    assert Worker._share_types >= {Ping, Echo}
+    async with open_tree(one(ChildSpec(name="k", actor=Keeper))) as tree:
+        k = actor_ref(tree.whereis("root/k"))
+        box = Box(items=[1])
+        assert await k.call(box) == [1, 99]
+        assert box.items == [1]
+
+
+async def test_call_timeout_and_late_reply_is_discarded() -> None:
+    """A slow handler makes the caller time out; the actor carries on and stays alive."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        with pytest.raises(CallTimeoutError) as info:
+            await w.call(Sleep(seconds=0.2), timeout=0.01)
+        assert isinstance(info.value, TimeoutError)
+        assert str(info.value).startswith("call to actor 'root/w' with Sleep got no reply within 0.01 s")
+        assert await w.call(Ping()) == "pong"  # it finished the Sleep first
+
+
+async def test_calls_pending_at_a_crash_each_get_an_outcome(events: EventLog) -> None:
+    """The crashing call gets CallFailedError; the ones queued behind it ActorExitedError."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        crashing = asyncio.ensure_future(w.call(Crash(message="bad input")))
+        queued = [asyncio.ensure_future(w.call(Ping())) for _ in range(3)]
+        await asyncio.sleep(0)  # the calls are queued; the actor has not run yet
+        await w.cast(Echo(text="lost"))
+        results = await asyncio.gather(crashing, *queued, return_exceptions=True)
+        first, *rest = results
+        assert isinstance(first, CallFailedError)
+        assert isinstance(first.__cause__, ValueError)
+        assert first.reason.kind is ExitKind.CRASH
+        assert str(first) == (
+            "call to actor 'root/w' failed: its handler raised ValueError: bad input; "
+            "the actor crashed and its supervisor decides whether to restart it"
+        )
+        for error in rest:
+            assert type(error) is ActorExitedError
+            assert error.reason.kind is ExitKind.CRASH
+        dead = events.of("message_dead_lettered", actor="root/w")
+        assert [e["message_type"] for e in dead] == ["Ping", "Ping", "Ping", "Echo"]
+        assert tree.dead_letters.count == 4
+        await events.wait_for("actor_restarted", actor="root/w")
+
+
+async def test_call_to_a_stopped_actor_and_cast_to_it(events: EventLog) -> None:
+    """Nothing behind the ref: call raises ActorNotRunningError, cast is dead-lettered."""
+    async with open_tree(one(worker("t", restart=Restart.TEMPORARY))) as tree:
+        t = actor_ref(tree.whereis("root/t"))
+        await t.call(StopSelf())
+        await until(lambda: not t.is_running)
+        with pytest.raises(ActorNotRunningError, match="'root/t' is not running"):
+            await t.call(Ping())
+        await t.cast(Ping())
+        t.cast_nowait(Ping())
+        assert tree.dead_letters.count == 2
+        assert [d.cause for d in tree.dead_letters.recent] == ["not_running", "not_running"]
+        assert len(events.of("message_dead_lettered", cause="not_running")) == 2
+
+
+async def test_calling_self_fails_at_once() -> None:
+    """An actor that calls itself gets CallingSelfError instead of a deadlock."""
+
+    class Narcissus(Actor[Ping]):
+        async def handle(self, msg: Ping) -> str:
+            try:
+                await self.ref.call(Ping())
+            except CallingSelfError as exc:
+                return str(exc)
+            return "no error"
+
+    async with open_tree(one(ChildSpec(name="n", actor=Narcissus))) as tree:
+        reply = await actor_ref(tree.whereis("root/n")).call(Ping())
+        assert reply.startswith("actor 'root/n' called itself")
+
+
+async def test_full_mailbox_fails_at_once_with_overflow_fail() -> None:
+    """overflow=fail: a send to a full mailbox raises MailboxFull and loses nothing queued."""
+    spec = one(worker("w", mailbox={"capacity": 2, "overflow": "fail"}))
+    async with open_tree(spec) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        busy = asyncio.ensure_future(w.call(Sleep(seconds=0.05)))
+        await until(lambda: handled(tree, "root/w") == 1)  # busy with the Sleep
+        await w.cast(Echo(text="1"))
+        w.cast_nowait(Echo(text="2"))
+        with pytest.raises(MailboxFull, match=r"mailbox of actor 'root/w' is full \(2 messages\)"):
+            await w.cast(Echo(text="3"))
+        with pytest.raises(MailboxFull):
+            await w.call(Ping())
+        assert await busy == "slept"
+        assert await w.call(Ping()) == "pong"
+
+
+async def test_full_mailbox_makes_senders_wait_in_order() -> None:
+    """overflow=wait (default): senders wait for room; messages keep their order."""
+
+    class Recorder(Actor[Echo | Sleep | Ping]):
+        async def on_start(self) -> None:
+            self.seen: list[str] = []
+
+        async def handle(self, msg: Echo | Sleep | Ping) -> Any:
+            if isinstance(msg, Sleep):
+                await asyncio.sleep(msg.seconds)
+            elif isinstance(msg, Echo):
+                self.seen.append(msg.text)
+            else:
+                return list(self.seen)
+            return None
+
+    spec = one(ChildSpec(name="r", actor=Recorder, mailbox={"capacity": 1}))  # type: ignore[arg-type]
+    async with open_tree(spec) as tree:
+        r = actor_ref(tree.whereis("root/r"))
+        await r.cast(Sleep(seconds=0.05))
+        await asyncio.sleep(0)
+        senders = [asyncio.ensure_future(r.cast(Echo(text=str(i)))) for i in range(5)]
+        await asyncio.sleep(0)
+        assert sum(s.done() for s in senders) == 1  # one fits; the rest wait
+        await asyncio.gather(*senders)
+        assert await r.call(Ping()) == ["0", "1", "2", "3", "4"]
+
+
+async def test_call_waiting_for_room_times_out() -> None:
+    """A call blocked on a full mailbox still ends with CallTimeoutError."""
+    spec = one(worker("w", mailbox={"capacity": 1}))
+    async with open_tree(spec) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        await w.cast(Sleep(seconds=0.3))
+        await until(lambda: handled(tree, "root/w") == 1)
+        await w.cast(Ping())
+        with pytest.raises(CallTimeoutError):
+            await w.call(Ping(), timeout=0.02)
+
+
+async def test_stop_runs_on_stop_and_a_permanent_child_comes_back(events: EventLog) -> None:
+    """ref.stop() ends the actor normally after queued messages; permanent means restart."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        await w.cast(Echo(text="before"))
+        await w.stop()
+        assert events.of("actor_stopped", actor="root/w")[0]["reason"] == "normal"
+        await events.wait_for("actor_restarted", actor="root/w")
+        assert not tree.dead_letters.count
+
+
+async def test_kill_skips_on_stop_and_counts_as_abnormal(events: EventLog) -> None:
+    """ref.kill() cancels at once; the reason is killed and the child is restarted."""
+    from _support import STOPS
+
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        pending = asyncio.ensure_future(w.call(Sleep(seconds=30)))
+        await asyncio.sleep(0.01)
+        w.kill()
+        with pytest.raises(ActorExitedError) as info:
+            await pending
+        assert info.value.reason.kind is ExitKind.KILLED
+        await events.wait_for("actor_restarted", actor="root/w")
+        crash = events.of("actor_crashed", actor="root/w")[0]
+        assert crash["reason"] == "killed"
+        assert ("root/w", "killed: ref.kill()") not in STOPS
+
+
+async def test_registered_names_and_paths() -> None:
+    """whereis finds children by tree path and by registered name."""
+    from supervise import NameNotFoundError, NameTakenError, StartError
+
+    spec = one(worker("w", registered_name="primary"))
+    async with open_tree(spec) as tree:
+        assert tree.whereis("primary") is tree.whereis("root/w")
+        assert tree.registry.names() == ["primary"]
+        with pytest.raises(NameNotFoundError, match="no actor is registered as 'nope'"):
+            tree.whereis("nope")
+        with pytest.raises(NameTakenError, match="name 'primary' is held by actor 'root/w'"):
+            await tree.root.start_child(worker("other", registered_name="primary"))
+    clash = one(worker("a", registered_name="x"), worker("b", registered_name="x"))
+    with pytest.raises(StartError) as info:
+        async with open_tree(clash):
+            pass
+    assert isinstance(info.value.cause, NameTakenError)
+
+
+async def test_mailbox_statistics() -> None:
+    """statistics() reports size, capacity and waiting senders."""
+    spec = one(worker("w", mailbox={"capacity": 3}))
+    async with open_tree(spec) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        await w.cast(Sleep(seconds=0.05))
+        await until(lambda: handled(tree, "root/w") == 1)
+        await w.cast(Ping())
+        process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
+        stats = process.mailbox.statistics()  # type: ignore[union-attr]
+        assert (stats.size, stats.capacity, stats.waiting_senders, stats.closed) == (1, 3, 0, False)
