@@ -108,7 +108,9 @@ async def test_call_timeout_and_late_reply_is_discarded() -> None:
         with pytest.raises(CallTimeoutError) as info:
             await w.call(Sleep(seconds=0.2), timeout=0.01)
         assert isinstance(info.value, TimeoutError)
-        assert str(info.value).startswith("call to actor 'root/w' with Sleep got no reply within 0.01 s")
+        assert str(info.value).startswith(
+            "call to actor 'root/w' with Sleep got no reply within 0.01 s"
+        )
         assert await w.call(Ping()) == "pong"  # it finished the Sleep first
 
 

@@ -48,7 +48,7 @@ async def test_children_start_in_order_and_stop_in_reverse(events: EventLog) -> 
     stopped = events.of("actor_stopped")
     assert [e["actor"] for e in stopped] == [f"root/{n}" for n in reversed(NAMES)]
     assert {e["reason"] for e in stopped} == {"shutdown"}
-    assert STOPS == [(f"root/{n}", "shutdown") for n in reversed(NAMES)]
+    assert [(f"root/{n}", "shutdown") for n in reversed(NAMES)] == STOPS
     assert events.names()[-1] == "supervisor_stopped"
 
 
@@ -92,7 +92,7 @@ async def test_strategy_restarts_exactly_its_group_in_order(
         for n in NAMES:
             count = tree.whereis(f"root/{n}")
             assert isinstance(count, ActorRef)
-            info = [e for e in events.of("actor_started", actor=f"root/{n}")][-1]
+            info = list(events.of("actor_started", actor=f"root/{n}"))[-1]
             assert info["incarnation"] == (2 if f"root/{n}" in restarted else 1)
 
 
@@ -393,7 +393,8 @@ async def test_handler_that_swallows_cancellation_is_abandoned(
         ("actor_crashed", "root/stubborn"),
     ]
     # Let the misbehaving task finish by itself before the loop closes.
-    await until(lambda: all(t.done() for t in asyncio.all_tasks() if t.get_name() == "root/stubborn"))
+    stubborn = [t for t in asyncio.all_tasks() if t.get_name() == "root/stubborn"]
+    await until(lambda: all(t.done() for t in stubborn))
 
 
 async def test_brutal_kill_skips_on_stop(events: EventLog) -> None:
@@ -408,7 +409,9 @@ async def test_brutal_kill_skips_on_stop(events: EventLog) -> None:
 
 async def test_infinity_waits_for_a_slow_on_stop(events: EventLog) -> None:
     """shutdown="infinity" waits for on_stop however long it takes, without a kill."""
-    spec = SupervisorSpec(name="root", children=[worker("w", stop_seconds=0.2, shutdown="infinity")])
+    spec = SupervisorSpec(
+        name="root", children=[worker("w", stop_seconds=0.2, shutdown="infinity")]
+    )
     async with open_tree(spec):
         pass
     assert not events.of("actor_killed")
