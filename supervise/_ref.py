@@ -155,14 +155,21 @@ class ActorRef(Generic[MsgT]):
             if child.fail_when_full:
                 raise
             # Full: waiting for room counts against the same timeout.
+            deadline = None if timeout is None else loop.time() + timeout
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout_at(deadline):
                     await mailbox.put(envelope)
             except MailboxClosed:
                 raise ActorNotRunningError(child.path) from None
             except TimeoutError:
                 assert timeout is not None
                 raise CallTimeoutError(child.path, checked, timeout) from None
+            if deadline is not None:
+                timer = loop.call_at(deadline, _expire, future, child.path, checked, timeout)
+                try:
+                    return await future
+                finally:
+                    timer.cancel()
         if timeout is None:
             return await future
         timer = loop.call_later(timeout, _expire, future, child.path, checked, timeout)
