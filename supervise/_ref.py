@@ -165,6 +165,7 @@ class ActorRef(Generic[MsgT]):
                 assert timeout is not None
                 raise CallTimeoutError(child.path, checked, timeout) from None
             if deadline is not None:
+                assert timeout is not None
                 timer = loop.call_at(deadline, _expire, future, child.path, checked, timeout)
                 try:
                     return await future
