@@ -26,6 +26,9 @@ from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
+from ._errors import TreeFileError as TreeFileError
+from ._errors import TreeFileProblem as TreeFileProblem
+from ._loader import load_tree as load_tree
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
@@ -88,6 +91,9 @@ __all__ = [
     "SupervisorSpec",
     "SupervisorStatistics",
     "Tree",
+    "TreeFileError",
+    "TreeFileProblem",
+    "load_tree",
     "open_tree",
 ]
 

@@ -6,6 +6,7 @@ exception so code never has to parse text::
 
     SuperviseError
     ├── SpecError (ValueError)            a tree or child spec is invalid
+    │   └── TreeFileError                 a tree file has problems (all of them listed)
     ├── MessageTypeError (TypeError)      a message the actor does not accept
     ├── MailboxFull                       the mailbox is at capacity
     ├── CallTimeoutError (TimeoutError)   no reply within the call's timeout
@@ -23,9 +24,12 @@ exception so code never has to parse text::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._reason import ExitReason
 
 
@@ -45,6 +49,60 @@ class SpecError(SuperviseError, ValueError):
         self.where = where
         self.problem = problem
         super().__init__(f"{where}: {problem}" if where else problem)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeFileProblem:
+    """One problem of a tree file, as `TreeFileError` lists it.
+
+    Attributes:
+        file: the file name as given (None for a dict or text without a name).
+        line: 1-based line of the offending key or value, if known.
+        column: 1-based column, if known.
+        path: the field path, e.g. ``children[2].shutdown`` (empty for the whole file).
+        message: what was expected and what was found.
+
+    .. versionadded:: 0.1
+    """
+
+    file: str | None
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if where and self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        parts = [p for p in (where, self.path) if p]
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class TreeFileError(SpecError):
+    """A tree file (or text, or dict) does not describe a valid tree.
+
+    Every problem found is listed, not only the first: ``str(err)`` has one
+    line per problem, as ``tree.yaml:12:5: children[2].shutdown: expected
+    seconds >= 0, "brutal_kill" or "infinity", found -1``.
+
+    Attributes:
+        file: the file name, or None for a dict.
+        problems: every `TreeFileProblem`, in file order.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, file: str | None, problems: Sequence[TreeFileProblem]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        text = "\n".join(str(p) for p in self.problems)
+        super().__init__(file or "", text)
+        # The message is the list itself: each line already names the file.
+        self.args = (text,)
 
 
 class MessageTypeError(SuperviseError, TypeError):

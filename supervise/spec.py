@@ -93,8 +93,9 @@ def _to_actor_class(value: object) -> object:
     if isinstance(value, str):
         value = resolve_import_path(value)
     if not (isinstance(value, type) and issubclass(value, Actor)):
+        what = import_path_of(value) if isinstance(value, type) else repr(value)
         raise ValueError(
-            f"{value!r} is not an Actor subclass; point `actor` at a class defined "
+            f"{what} is not an Actor subclass; point `actor` at a class defined "
             f"as `class MyActor(Actor[Msg])`"
         )
     return value

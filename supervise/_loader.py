@@ -1,0 +1,476 @@
+"""Load tree specs from YAML or JSON files (or text, or dicts), pointing at every problem.
+
+`load_tree` is the one seam from data to specs: it reads the file, keeps the
+line and column of every key and value, substitutes ``${VAR}`` and
+``${VAR:-default}`` from the environment, validates with the pydantic models
+of `supervise.spec`, and turns every validation error into one line that names
+the file, the position, the field path, what was expected and what was found::
+
+    tree.yaml:12:5: children[2].shutdown: expected seconds >= 0, "brutal_kill" or
+    "infinity", found -1
+
+All problems of a file are reported together in one `TreeFileError`.
+
+Imports of actor modules (``actor: "package.module:Class"``) happen during
+validation. The library does not touch ``sys.path`` on its own: pass
+``extra_sys_path`` to put directories (e.g. the tree file's own) in front of
+it. The ``supervise`` CLI passes the tree file's directory and the current
+directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from ._documents import DataPath, Document, JsonReader, Step, YamlReader, read_mapping_data
+from ._errors import TreeFileError
+from .spec import (
+    _NAME_PATTERN,
+    Backoff,
+    ChildSpec,
+    DynamicSupervisorSpec,
+    MailboxSpec,
+    SupervisorSpec,
+)
+
+Format = Literal["yaml", "json"]
+
+_SUFFIXES: Final[dict[str, Format]] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+
+# Tags pydantic inserts in error locations after the index of a child (the
+# discriminated union of child kinds); they are not part of the file's structure.
+_CHILD_KINDS: Final[dict[str, type[BaseModel]]] = {
+    "worker": ChildSpec,
+    "supervisor": SupervisorSpec,
+    "dynamic_supervisor": DynamicSupervisorSpec,
+}
+_ROOT_KINDS: Final[dict[str, type[SupervisorSpec | DynamicSupervisorSpec]]] = {
+    "supervisor": SupervisorSpec,
+    "dynamic_supervisor": DynamicSupervisorSpec,
+}
+_SUB_MODELS: Final[dict[str, type[BaseModel]]] = {
+    "child": ChildSpec,
+    "mailbox": MailboxSpec,
+    "backoff": Backoff,
+}
+
+# Stands for a field that is absent from the data (a "missing" error's location).
+_MISSING: Final = object()
+
+# What a field accepts, where pydantic's union errors would say it in pieces.
+_EXPECTED_BY_FIELD: Final[dict[str, str]] = {
+    "shutdown": 'seconds >= 0, "brutal_kill" or "infinity"',
+}
+
+# -- checks before pydantic ------------------------------------------------------------
+
+
+def _name_of(child: object) -> object:
+    if isinstance(child, Mapping):
+        return child.get("name")
+    return getattr(child, "name", None)
+
+
+def _check_names(data: object, path: DataPath, doc: Document) -> None:
+    """Report duplicate sibling names everywhere in the tree.
+
+    pydantic checks this too, but only for a list whose children are all
+    valid; doing it here reports duplicates alongside every other problem.
+    """
+    if not isinstance(data, Mapping):
+        return
+    children = data.get("children")
+    if isinstance(children, list):
+        seen: dict[str, int] = {}
+        for index, child in enumerate(children):
+            name = _name_of(child)
+            if isinstance(name, str):
+                if name in seen:
+                    doc.problem(
+                        (*path, "children", index, "name"),
+                        f"duplicate child name {name!r} (also children[{seen[name]}]); "
+                        f"sibling names must be unique",
+                    )
+                else:
+                    seen[name] = index
+            _check_names(child, (*path, "children", index), doc)
+    template = data.get("child")
+    if isinstance(template, Mapping):
+        _check_names(template, (*path, "child"), doc)
+
+
+# -- pydantic errors -> problems -------------------------------------------------------
+
+
+def _render(value: object) -> str:
+    """A found value, written as in the file (JSON style)."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "null"
+    text = json.dumps(value) if isinstance(value, bool | int | float | str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _quoted_choices(expected: str) -> list[str]:
+    """``"'a', 'b' or 'c'"`` (pydantic's wording) -> ``["a", "b", "c"]``."""
+    return re.findall(r"'([^']*)'", expected)
+
+
+def _one_of(choices: list[str]) -> str:
+    quoted = [f'"{c}"' for c in choices]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+
+
+def _did_you_mean(word: object, choices: Iterable[str]) -> str:
+    matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f'; did you mean "{matches[0]}"?' if matches else ""
+
+
+def _expected(error: Mapping[str, Any]) -> str | None:
+    """What the field expected, in the file's terms; None if pydantic's text must do."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("enum", "literal_error"):
+        return _one_of(_quoted_choices(str(ctx.get("expected", ""))))
+    bounds = {
+        "greater_than_equal": ">=",
+        "greater_than": ">",
+        "less_than_equal": "<=",
+        "less_than": "<",
+    }
+    if kind in bounds:
+        bound = next(iter(ctx.values()))
+        return f"a number {bounds[kind]} {bound}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "an integer"
+    if kind in ("float_parsing", "float_type"):
+        return "a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if kind == "string_type":
+        return "a string"
+    if kind == "string_pattern_mismatch":
+        if ctx.get("pattern") == _NAME_PATTERN:
+            return 'a name of letters, digits, "_", "." and "-" (not starting with "." or "-")'
+        return f"a string matching {ctx.get('pattern')}"
+    if kind == "string_too_short":
+        return "a non-empty string"
+    if kind == "string_too_long":
+        return f"a string of at most {ctx.get('max_length')} characters"
+    if kind in ("dict_type", "model_type", "model_attributes_type", "mapping_type"):
+        return "a mapping"
+    if kind in ("list_type", "tuple_type"):
+        return "a list"
+    return None
+
+
+def _model_at(data: object, path: DataPath, root: type[BaseModel]) -> type[BaseModel] | None:
+    """The spec model that validates the mapping at ``path`` (for did-you-mean)."""
+    model: type[BaseModel] | None = root
+    node = data
+    steps = list(path)
+    while steps and model is not None:
+        step = steps.pop(0)
+        if not isinstance(node, Mapping) or step not in node:
+            return None
+        node = node[step]
+        if step == "children" and steps and isinstance(node, list):
+            index = steps.pop(0)
+            if not isinstance(index, int) or index >= len(node):
+                return None
+            node = node[index]
+            kind = node.get("kind", "worker") if isinstance(node, Mapping) else "worker"
+            model = _CHILD_KINDS.get(str(kind))
+        elif isinstance(step, str):
+            model = _SUB_MODELS.get(step)
+        else:
+            return None
+    return model
+
+
+class _ErrorMapper:
+    """Turns pydantic's errors into problems with file positions."""
+
+    def __init__(self, doc: Document, root: type[BaseModel]) -> None:
+        self._doc = doc
+        self._root = root
+        # Union members of one value fail separately; collect their expectations
+        # and report the value once.
+        self._unions: dict[DataPath, list[str]] = {}
+        self._union_inputs: dict[DataPath, object] = {}
+
+    def _already_reported(self, path: DataPath) -> bool:
+        return any(path[: len(p)] == p for p in self._doc.reported)
+
+    def add(self, error: Mapping[str, Any]) -> None:
+        kind = error["type"]
+        if kind == "duplicate_child_name":
+            return  # reported by _check_names, with the position of the name
+        path, in_union = self._walk(self._doc.data, error["loc"], children_tags=True)
+        if self._already_reported(path):
+            return
+        if kind == "actor_args":
+            self._args(path, error)
+            return
+        if in_union:
+            expected = _EXPECTED_BY_FIELD.get(str(path[-1])) if path else None
+            self._unions.setdefault(path, []).append(expected or _expected(error) or error["msg"])
+            self._union_inputs[path] = error["input"]
+            return
+        self._report(path, error, self._root_model_for(path))
+
+    def finish(self) -> None:
+        for path, expectations in self._unions.items():
+            unique = list(dict.fromkeys(expectations))
+            field_phrase = _EXPECTED_BY_FIELD.get(str(path[-1])) if path else None
+            expected = field_phrase or " or ".join(unique)
+            self._doc.problem(
+                path, f"expected {expected}, found {_render(self._union_inputs[path])}"
+            )
+
+    def _root_model_for(self, path: DataPath) -> type[BaseModel] | None:
+        return _model_at(self._doc.data, path[:-1], self._root) if path else None
+
+    def _walk(
+        self, data: object, loc: Iterable[Step], *, children_tags: bool
+    ) -> tuple[DataPath, bool]:
+        """Map an error location onto the data: drop union tags, keep real keys.
+
+        Returns the data path and whether the location went on past a scalar
+        (the error is about one member of a union of types).
+        """
+        path: list[Step] = []
+        node: object = data
+        skip_tag = False
+        for step in loc:
+            if skip_tag:
+                skip_tag = False
+                if step in _CHILD_KINDS:
+                    continue
+            if isinstance(node, list | tuple) and isinstance(step, int):
+                path.append(step)
+                skip_tag = children_tags and len(path) >= 2 and path[-2] == "children"
+                node = node[step] if step < len(node) else _MISSING
+            elif isinstance(node, Mapping):
+                path.append(step)
+                node = node.get(step, _MISSING)
+            elif node is _MISSING:
+                path.append(step)  # below a missing field
+            else:
+                return tuple(path), True
+        return tuple(path), False
+
+    def _report(
+        self, path: DataPath, error: Mapping[str, Any], model: type[BaseModel] | None
+    ) -> None:
+        doc = self._doc
+        kind = error["type"]
+        ctx = error.get("ctx") or {}
+        if kind == "missing":
+            doc.problem(path, "required field is missing", doc.position(path[:-1]))
+        elif kind == "extra_forbidden":
+            name = path[-1] if path else ""
+            fields = sorted(model.model_fields) if model is not None else []
+            hint = _did_you_mean(name, fields)
+            if not hint and model is ChildSpec and name in SupervisorSpec.model_fields:
+                hint = '; add "kind: supervisor" to make this child a supervisor'
+            elif not hint and fields:
+                hint = f"; expected one of: {', '.join(fields)}"
+            doc.problem(path, f"unknown field{hint}", doc.position(path, key=True))
+        elif kind == "union_tag_invalid":
+            tag = ctx.get("tag")
+            choices = _quoted_choices(str(ctx.get("expected_tags", "")))
+            doc.problem(
+                (*path, "kind"),
+                f"expected {_one_of(choices)}, found {_render(tag)}{_did_you_mean(tag, choices)}",
+            )
+        elif kind == "value_error":
+            doc.problem(path, str(ctx.get("error", error["msg"])))
+        else:
+            expected = _expected(error)
+            found = _render(error["input"])
+            if expected is None:
+                doc.problem(path, f"{error['msg']}, found {found}")
+                return
+            hint = ""
+            if kind in ("enum", "literal_error"):
+                hint = _did_you_mean(error["input"], _quoted_choices(str(ctx.get("expected"))))
+            doc.problem(path, f"expected {expected}, found {found}{hint}")
+
+    def _args(self, path: DataPath, error: Mapping[str, Any]) -> None:
+        """Spread an actor's config errors over the args they are about."""
+        ctx = error.get("ctx") or {}
+        sub_errors = ctx.get("errors") or []
+        if not sub_errors:
+            self._doc.problem(path, str(ctx.get("message", error["msg"])))
+            return
+        model = ctx.get("model")
+        args = error["input"]
+        for sub in sub_errors:
+            sub_path, in_union = self._walk(args, sub["loc"], children_tags=False)
+            full = (*path, *sub_path)
+            if self._already_reported(full):
+                continue
+            if in_union:
+                self._unions.setdefault(full, []).append(_expected(sub) or sub["msg"])
+                self._union_inputs[full] = sub["input"]
+                continue
+            # Only top-level args can be matched against the config model's fields.
+            sub_model = model if len(sub_path) == 1 else None
+            self._report(full, sub, sub_model)
+
+
+# -- the public function ---------------------------------------------------------------
+
+
+def _add_sys_path(directories: Iterable[str | os.PathLike[str]]) -> None:
+    # Put in front, as Python does for a script's directory, and leave them:
+    # modules imported from there may import their siblings later on.
+    for directory in reversed([os.path.abspath(d) for d in directories]):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+
+
+def _is_text(source: str) -> bool:
+    return "\n" in source or source.lstrip().startswith("{")
+
+
+def load_tree(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    format: Format | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_sys_path: Iterable[str | os.PathLike[str]] = (),
+) -> SupervisorSpec | DynamicSupervisorSpec:
+    """Load a tree spec from a YAML or JSON file, from text, or from a dict.
+
+    ::
+
+        spec = load_tree("tree.yaml", extra_sys_path=["."])
+        async with open_tree(spec) as tree:
+            await tree.wait()
+
+    Args:
+        source: a file path (`pathlib.Path`, or a `str` without line breaks that
+            does not start with ``{``); YAML or JSON text (a `str` with a line
+            break, or starting with ``{``); or a dict (already parsed data).
+        format: ``"yaml"`` or ``"json"``. Files default to their suffix
+            (``.yaml``, ``.yml``, ``.json``); text defaults to JSON if it starts
+            with ``{``, else YAML.
+        env: the variables for ``${VAR}`` and ``${VAR:-default}`` (default:
+            `os.environ`). Substitution applies to string values, not keys.
+        extra_sys_path: directories put in front of `sys.path` (if not there
+            yet) before actor classes are imported, e.g. the tree file's
+            directory. They stay there: actor modules may import more later.
+
+    Returns:
+        The root `SupervisorSpec` (the default ``kind``) or `DynamicSupervisorSpec`.
+
+    Raises:
+        TreeFileError: listing every problem found, each with the file, line and
+            column (for files and text), field path, what was expected and what
+            was found.
+
+    .. versionadded:: 0.1
+    """
+    env = os.environ if env is None else env
+    if isinstance(source, Mapping):
+        doc = Document(None)
+        doc.data = read_mapping_data(source, (), doc, env)
+    else:
+        doc = _read(source, format, env)
+    if doc.problems and doc.data is None:
+        raise TreeFileError(doc.file, doc.problems)
+    _add_sys_path(extra_sys_path)
+    spec = _validate(doc)
+    if doc.problems:
+        problems = sorted(
+            dict.fromkeys(doc.problems),  # one report per distinct problem
+            key=lambda p: (p.line or 0, p.column or 0),
+        )
+        raise TreeFileError(doc.file, problems)
+    assert spec is not None
+    return spec
+
+
+def _read(
+    source: str | os.PathLike[str], format: Format | None, env: Mapping[str, str]
+) -> Document:
+    if isinstance(source, str) and _is_text(source):
+        doc = Document("<string>")
+        text = source
+        if format is None:
+            format = "json" if source.lstrip().startswith("{") else "yaml"
+    else:
+        path = Path(source)
+        doc = Document(os.fspath(source))
+        if format is None:
+            format = _SUFFIXES.get(path.suffix.lower())
+            if format is None:
+                doc.problem(
+                    (),
+                    f"cannot tell the format from the suffix {path.suffix!r}; name the file "
+                    f".yaml, .yml or .json, or pass format='yaml' or 'json'",
+                )
+                return doc
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            doc.problem((), "no such file")
+            return doc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            doc.problem((), f"cannot read the file: {reason}")
+            return doc
+    reader = YamlReader(text, doc, env) if format == "yaml" else JsonReader(text, doc, env)
+    reader.read()
+    if doc.data is None and not doc.problems:
+        doc.problem((), "the file is empty; expected a mapping describing the root supervisor")
+    return doc
+
+
+def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
+    data = doc.data
+    if not isinstance(data, Mapping):
+        if data is not None:
+            doc.problem(
+                (), f"expected a mapping describing the root supervisor, found {_render(data)}"
+            )
+        return None
+    kind = data.get("kind", "supervisor")
+    model = _ROOT_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        choices = list(_ROOT_KINDS)
+        hint = (
+            "; the root must be a supervisor: put this worker in its children"
+            if kind == "worker"
+            else _did_you_mean(kind, choices)
+        )
+        doc.problem(("kind",), f"expected {_one_of(choices)}, found {_render(kind)}{hint}")
+        return None
+    _check_names(data, (), doc)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        mapper = _ErrorMapper(doc, model)
+        for error in exc.errors(include_url=False):
+            mapper.add(error)
+        mapper.finish()
+        return None
+
+
+__all__ = ["Format", "load_tree"]
