@@ -8,12 +8,14 @@ import pytest
 from _support import STOPS, Crash, Ping, StopSelf, until, worker
 
 from supervise import (
+    ActorExitedError,
     ActorRef,
     ChildError,
     ChildNotFoundError,
     ChildSpec,
     ChildState,
     DynamicSupervisorSpec,
+    ExitKind,
     Restart,
     RestartIntensityExceeded,
     StartError,
@@ -394,6 +396,29 @@ async def test_handler_that_swallows_cancellation_is_abandoned(
     ]
     # Let the misbehaving task finish by itself before the loop closes.
     stubborn = [t for t in asyncio.all_tasks() if t.get_name() == "root/stubborn"]
+    await until(lambda: all(t.done() for t in stubborn))
+
+
+async def test_handler_swallowing_cancellation_does_not_hang_shutdown(
+    events: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler stuck in a loop that eats CancelledError is abandoned; its caller is told."""
+    monkeypatch.setattr("supervise._supervisor.KILL_GRACE_SECONDS", 0.05)
+    from _support import Sleep
+
+    spec = SupervisorSpec(name="root", children=[worker("h", swallow_cancel=True, shutdown=0.05)])
+    async with open_tree(spec) as tree:
+        h = actor_ref(tree.whereis("root/h"))
+        pending = asyncio.ensure_future(h.call(Sleep(seconds=0.5), timeout=None))
+        await asyncio.sleep(0.01)
+    with pytest.raises(ActorExitedError) as info:
+        await pending
+    assert info.value.reason.kind is ExitKind.KILLED
+    assert [name for name, _ in events.sequence("actor_killed", "actor_abandoned")] == [
+        "actor_killed",
+        "actor_abandoned",
+    ]
+    stubborn = [t for t in asyncio.all_tasks() if t.get_name() == "root/h"]
     await until(lambda: all(t.done() for t in stubborn))
 
 
