@@ -72,7 +72,13 @@ class Process:
 
     def start(self) -> None:
         """Create the task. The caller awaits `started` if it needs readiness."""
-        self.task = asyncio.get_running_loop().create_task(self._main(), name=self.path)
+        self.task = task = asyncio.get_running_loop().create_task(self._main(), name=self.path)
+        # A task cancelled before its first step never runs _main's `finally`.
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if self.reason is None:
+            self._finish(self._kill_reason or killed("cancelled before it ran"))
 
     @property
     def done(self) -> bool:
