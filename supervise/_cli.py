@@ -1,0 +1,359 @@
+"""The ``supervise`` command: run, check and draw tree files, and print their schema.
+
+::
+
+    supervise run examples/pipeline.yaml          # start; Ctrl-C stops it in order
+    supervise check trees/*.yaml                  # every problem of every file; exit 1 if any
+    supervise tree examples/echo.yaml --json      # the tree, for people or scripts
+    supervise schema > tree.schema.json           # for editors
+
+Actor modules are imported with the tree file's directory and the current
+directory in front of ``sys.path``, so ``actor: "myapp.workers:Counter"``
+finds ``myapp/`` next to the file (or where the command runs).
+
+This is the only place that configures structlog; the library never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+import click
+import structlog
+
+from ._errors import StartError, TreeFileError
+from ._loader import load_tree
+from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, json_schema
+
+if TYPE_CHECKING:
+    from .spec import AnyChildSpec
+
+#: Exit statuses, documented in docs/cli.md.
+EXIT_OK: Final = 0
+EXIT_GAVE_UP: Final = 1
+EXIT_BAD_FILE: Final = 2
+EXIT_FORCED: Final = 130  # as a shell reports a process ended by SIGINT
+
+_LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+_CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+@click.group(context_settings=_CONTEXT)
+@click.version_option(_version(), "-V", "--version", prog_name="supervise")
+def main() -> None:
+    """Run Erlang/OTP-style supervision trees declared in YAML or JSON files.
+
+    A tree file names the root supervisor, its strategy and its children;
+    see docs/tree-files.md, or `supervise schema` for the JSON Schema.
+    """
+
+
+def _load(file: Path) -> SupervisorSpec | DynamicSupervisorSpec:
+    # The file's directory first (its actor modules live beside it), then the
+    # working directory, as `python script.py` and `python -m` would.
+    return load_tree(file, extra_sys_path=[file.parent, Path.cwd()])
+
+
+# -- run -------------------------------------------------------------------------------
+
+
+def _configure_logging(log_format: str, stream: TextIO, level: str) -> None:
+    """JSON lines for machines, colourful lines for people; both with time and level."""
+    if log_format == "auto":
+        log_format = "console" if stream.isatty() else "json"
+    renderer: Callable[..., Any]
+    if log_format == "json":
+        processors: list[Any] = [structlog.processors.format_exc_info]
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        processors = []
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *processors,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=True,
+    )
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise click.UsageError(
+                "--loop uvloop: uvloop is not installed; pip install 'supervise[uvloop]'"
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _run_tree(spec: SupervisorSpec | DynamicSupervisorSpec, duration: float | None) -> int:
+    """Run until a signal, ``duration`` or the end of the tree; return the exit status."""
+    from ._tree import open_tree
+
+    log = structlog.get_logger("supervise.cli")
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig)
+        if len(signals) > 1:
+            # The orderly stop is taking too long for the user: leave now.
+            sys.stderr.write(f"supervise: second {sig.name}: exiting without waiting\n")
+            sys.stderr.flush()
+            os._exit(EXIT_FORCED)
+        log.info("cli_stop_requested", signal=sig.name, tree=spec.name)
+        stop.set()
+
+    handled = [signal.SIGINT, signal.SIGTERM]
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        async with open_tree(spec) as tree:
+            ended = asyncio.ensure_future(tree.wait())
+            # Its failure is raised by the `async with` as well; mark it as seen here.
+            ended.add_done_callback(lambda t: t.cancelled() or t.exception())
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait(
+                    {ended, stopping}, timeout=duration, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                ended.cancel()
+                stopping.cancel()
+            if not stop.is_set() and not ended.done():
+                log.info("cli_stop_requested", after_seconds=duration, tree=spec.name)
+    except StartError as exc:
+        click.echo(f"supervise: tree {spec.name!r} failed to start: {exc}", err=True)
+        return EXIT_GAVE_UP
+    except Exception as exc:
+        # RestartIntensityExceeded past the root, or whatever ended the root.
+        click.echo(f"supervise: tree {spec.name!r} gave up: {exc}", err=True)
+        return EXIT_GAVE_UP
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    return EXIT_OK
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+    help="auto: console on a terminal, JSON lines otherwise.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append logs to this file instead of standard output.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(list(_LEVELS)),
+    default="info",
+    show_default=True,
+    help="Drop events below this level.",
+)
+@click.option(
+    "--for",
+    "duration",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop the tree in order after this many seconds (for demos and tests).",
+)
+@click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    help="Event loop; auto uses uvloop when it is installed.",
+)
+def run(
+    file: Path,
+    log_format: str,
+    log_file: Path | None,
+    log_level: str,
+    duration: float | None,
+    loop: str,
+) -> None:
+    """Start the tree in FILE and run it until SIGINT or SIGTERM.
+
+    A signal stops the tree in order (children in reverse start order) and
+    exits 0; a second signal exits at once with 130. If the root supervisor
+    gives up (or the tree fails to start), the reason is written to standard
+    error and the exit status is 1. A file with problems exits 2.
+    """
+    try:
+        spec = _load(file)
+    except TreeFileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_FILE)
+    factory = _loop_factory(loop)
+    stream: TextIO = log_file.open("a", encoding="utf-8", buffering=1) if log_file else sys.stdout
+    try:
+        _configure_logging(log_format, stream, log_level)
+        with asyncio.Runner(loop_factory=factory) as runner:
+            status = runner.run(_run_tree(spec, duration))
+    finally:
+        if log_file:
+            stream.close()
+    sys.exit(status)
+
+
+# -- check -----------------------------------------------------------------------------
+
+
+def _count(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> tuple[int, int]:
+    """(supervisors, workers) in a tree; a dynamic supervisor's template counts once."""
+    if isinstance(spec, ChildSpec):
+        return 0, 1
+    children = spec.children if isinstance(spec, SupervisorSpec) else [spec.child]
+    supervisors, workers = 1, 0
+    for child in children:
+        s, w = _count(child)
+        supervisors += s
+        workers += w
+    return supervisors, workers
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Validate tree FILES and import their actors, without running anything.
+
+    Every problem of every file is listed, one per line, as
+    FILE:LINE:COLUMN: FIELD: MESSAGE. Exits 1 if there is any.
+    """
+    problems = 0
+    bad_files = 0
+    for file in files:
+        try:
+            spec = _load(file)
+        except TreeFileError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem))
+            problems += len(exc.problems)
+            bad_files += 1
+        else:
+            supervisors, workers = _count(spec)
+            click.echo(f"{file}: ok ({supervisors} supervisors, {workers} workers)")
+    if problems:
+        noun = "problem" if problems == 1 else "problems"
+        click.echo(f"{problems} {noun} in {bad_files} of {len(files)} files", err=True)
+        sys.exit(1)
+
+
+# -- tree ------------------------------------------------------------------------------
+
+
+def _seconds(value: float | str) -> str:
+    return f"{value:g}s" if isinstance(value, int | float) else value
+
+
+def _describe(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> str:
+    parts: list[str]
+    if isinstance(spec, ChildSpec):
+        from ._imports import import_path_of
+
+        parts = [f"worker {import_path_of(spec.actor)}"]
+    else:
+        parts = [spec.kind]
+        if isinstance(spec, SupervisorSpec):
+            parts[0] += f" {spec.strategy.value}"
+        elif spec.max_children is not None:
+            parts.append(f"max_children {spec.max_children}")
+        parts.append(f"max {spec.max_restarts} restarts in {spec.max_seconds:g}s")
+        if spec.backoff is not None:
+            parts.append(f"backoff {spec.backoff.min_seconds:g}s..{spec.backoff.max_seconds:g}s")
+    parts.append(f"restart {spec.restart.value}")
+    parts.append(f"shutdown {_seconds(spec.shutdown)}")
+    if isinstance(spec, ChildSpec) and spec.registered_name:
+        parts.append(f"registered as {spec.registered_name}")
+    return ", ".join(parts)
+
+
+def _draw(
+    spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec,
+    lines: list[str],
+    prefix: str = "",
+    branch: str = "",
+    label: str | None = None,
+) -> None:
+    lines.append(f"{prefix}{branch}{label or spec.name} ({_describe(spec)})")
+    below = prefix + ("    " if branch in ("", "└── ") else "│   ")
+    if isinstance(spec, SupervisorSpec):
+        for index, child in enumerate(spec.children):
+            last = index == len(spec.children) - 1
+            _draw(child, lines, below, "└── " if last else "├── ")
+    elif isinstance(spec, DynamicSupervisorSpec):
+        template = spec.child
+        _draw(template, lines, below, "└── ", f"{template.name}-* (template)")
+
+
+def _as_json(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec, path: str) -> Any:
+    node: dict[str, Any] = {"path": path}
+    node.update(spec.model_dump(mode="json", exclude={"children", "child"}))
+    if isinstance(spec, SupervisorSpec):
+        node["children"] = [_as_json(c, f"{path}/{c.name}") for c in spec.children]
+    elif isinstance(spec, DynamicSupervisorSpec):
+        node["child"] = _as_json(spec.child, f"{path}/{spec.child.name}-*")
+    return node
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON, for scripts.")
+def tree(file: Path, as_json: bool) -> None:
+    """Draw the tree in FILE: each node with its strategy, restart and shutdown.
+
+    A dynamic supervisor's children are started at run time; its template
+    is drawn as NAME-* (template).
+    """
+    try:
+        spec = _load(file)
+    except TreeFileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_FILE)
+    if as_json:
+        click.echo(json.dumps(_as_json(spec, spec.name), indent=2))
+        return
+    lines: list[str] = []
+    _draw(spec, lines)
+    click.echo("\n".join(lines))
+
+
+# -- schema ----------------------------------------------------------------------------
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of tree files (point your editor's YAML/JSON support at it)."""
+    click.echo(json.dumps(json_schema(), indent=2))
