@@ -685,6 +685,22 @@ class DynamicSupervisor(Supervisor):
     def _initial_specs(self) -> Sequence[AnyChildSpec]:
         return ()
 
+    def _forget_if_stopped(self, child: Child) -> None:
+        # As OTP's simple_one_for_one and Elixir's DynamicSupervisor: a child that
+        # ended for good (terminated, or exited and not restarted) is removed, so
+        # a long-running server does not keep one stopped slot per past client.
+        if child.process is None and not child.restarting:
+            self._remove(child)
+
+    async def _on_child_exit(self, process: Process) -> None:
+        await super()._on_child_exit(process)
+        self._forget_if_stopped(process.child)
+
+    async def _op_terminate_child(self, arg: object) -> None:
+        child = self._find(arg)
+        await super()._op_terminate_child(arg)
+        self._forget_if_stopped(child)
+
     async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
         spec = self.spec
         if spec.max_children is not None:
