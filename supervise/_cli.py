@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 import click
 import structlog
 
-from ._errors import StartError, TreeFileError
+from ._errors import RestartIntensityExceeded, StartError, TreeFileError
 from ._loader import load_tree
 from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, json_schema
 
@@ -151,9 +151,13 @@ async def _run_tree(spec: SupervisorSpec | DynamicSupervisorSpec, duration: floa
     except StartError as exc:
         click.echo(f"supervise: tree {spec.name!r} failed to start: {exc}", err=True)
         return EXIT_GAVE_UP
+    except RestartIntensityExceeded as exc:
+        # Escalation past the root: the message names the supervisor and the child.
+        click.echo(f"supervise: {exc}", err=True)
+        return EXIT_GAVE_UP
     except Exception as exc:
-        # RestartIntensityExceeded past the root, or whatever ended the root.
-        click.echo(f"supervise: tree {spec.name!r} gave up: {exc}", err=True)
+        # Whatever else ended the root abnormally.
+        click.echo(f"supervise: tree {spec.name!r} ended: {type(exc).__name__}: {exc}", err=True)
         return EXIT_GAVE_UP
     finally:
         for sig in handled:
@@ -308,14 +312,16 @@ def _draw(
     label: str | None = None,
 ) -> None:
     lines.append(f"{prefix}{branch}{label or spec.name} ({_describe(spec)})")
-    below = prefix + ("    " if branch in ("", "└── ") else "│   ")
+    # The root's children hang from the left edge; below a last child, no bar.
+    indent = {"": "", "└── ": "    "}.get(branch, "│   ")
+    below = prefix + indent
     if isinstance(spec, SupervisorSpec):
         for index, child in enumerate(spec.children):
             last = index == len(spec.children) - 1
             _draw(child, lines, below, "└── " if last else "├── ")
     elif isinstance(spec, DynamicSupervisorSpec):
         template = spec.child
-        _draw(template, lines, below, "└── ", f"{template.name}-* (template)")
+        _draw(template, lines, below, "└── ", f"{template.name}-* [template]")
 
 
 def _as_json(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec, path: str) -> Any:
@@ -335,7 +341,7 @@ def tree(file: Path, as_json: bool) -> None:
     """Draw the tree in FILE: each node with its strategy, restart and shutdown.
 
     A dynamic supervisor's children are started at run time; its template
-    is drawn as NAME-* (template).
+    is drawn as NAME-* [template].
     """
     try:
         spec = _load(file)

@@ -183,7 +183,8 @@ class ChildSpec(_Spec):
     kind: Literal["worker"] = "worker"
     name: Name
     actor: ActorClass
-    args: dict[str, Any] = Field(default_factory=dict)
+    # validate_default: an actor whose config has required fields needs args.
+    args: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     restart: Restart = Restart.PERMANENT
     shutdown: Shutdown = 5.0
     mailbox: MailboxSpec = Field(default_factory=MailboxSpec)

@@ -1,0 +1,1 @@
+"""Actors of the TCP echo example (examples/echo.yaml)."""

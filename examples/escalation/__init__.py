@@ -1,0 +1,1 @@
+"""Actors of the escalation example (examples/escalation.yaml)."""

@@ -1,0 +1,1 @@
+"""Actors of the pipeline example (examples/pipeline.yaml)."""
