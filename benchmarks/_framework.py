@@ -1,4 +1,4 @@
-"""Framework side of the benchmarks: supervise's own actors.  NOT YET IMPLEMENTED.
+"""Framework side of the benchmarks: supervise's own actors.
 
 This module is where the supervise implementation of each workload goes.  The
 harness (``python -m benchmarks``) looks up one coroutine function per workload
@@ -72,6 +72,492 @@ What each must do with supervise (the raw counterpart is in ``_raw.py``):
 
 Any other public name starting with ``w`` and a digit is rejected by the
 harness as a probable typo.
+How supervise does it (the differences from raw that are part of the method)
+----------------------------------------------------------------------------
+
+* Every actor is a supervised child: an :class:`~supervise.Actor` subclass
+  started from a :class:`~supervise.ChildSpec` under a supervisor of a tree
+  opened with :func:`~supervise.open_tree`; messages are frozen pydantic models
+  sent through an :class:`~supervise.ActorRef` (typed and checked on every
+  send).  Mass starts go through a :class:`~supervise.DynamicSupervisorSpec`
+  pool, ``await pool.start_child()`` once per actor.
+* Messages are built once and re-sent: a frozen model of immutable fields is
+  passed by reference, as raw passes its integers.  Building a model per
+  message is the application's cost (pydantic validation), not the mailbox's;
+  ``RESULTS.md`` gives its price.
+* W3 uses an unbounded mailbox (``capacity: None``), as raw's
+  ``asyncio.Queue()``: 100 producers with 1000 casts between yields would
+  overflow the default capacity of 1000.  Every other workload uses the
+  default bounded mailbox (1000, overflow ``wait``).
+* Calls use the default timeout (5 s), so each call arms and cancels its
+  timeout as a user's call does; raw has no timeout.
+* Logging: :func:`quiet_logging` configures structlog for the measured region
+  with a filtering bound logger at WARNING (every lifecycle ``info`` event is
+  dropped at the method call; nothing on these paths logs at warning or above),
+  and at CRITICAL (logging off, as in the anchors) for W5, whose every restart
+  logs an ``actor_crashed`` error.  The previous configuration is restored
+  afterwards.  ``RESULTS.md`` records what structlog's default configuration
+  (every event rendered to stdout) costs instead.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections.abc import Iterator
+from typing import Any, Final
+
+import structlog
+from pydantic import BaseModel
+
+from benchmarks._common import (
+    CALL_WARMUP,
+    FANIN_PRODUCERS,
+    FANOUT_MESSAGES_PER_ACTOR,
+    RESTART_INTENSITY,
+    RESTART_PERIOD_S,
+    YIELD_EVERY,
+    now_ns,
+    per_second,
+    percentile_s,
+    traced_bytes_per_item,
+)
+from supervise import (
+    Actor,
+    ActorRef,
+    ChildSpec,
+    DynamicSupervisorSpec,
+    SupervisorSpec,
+    Tree,
+    open_tree,
+)
+
+# --------------------------------------------------------------------------- shared
+
+
+@contextlib.contextmanager
+def quiet_logging(level: int = logging.WARNING) -> Iterator[None]:
+    """Configure structlog to drop events below ``level`` within the block.
+
+    The benchmark's own choice, not the library's (supervise never configures
+    structlog).  The previous configuration is restored on exit, so the test
+    suite's event capture keeps working.
+    """
+    old = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+    try:
+        yield
+    finally:
+        structlog.configure(**old)
+
+
+class _Noop(BaseModel, frozen=True):
+    """Declared by actors that are never sent anything."""
+
+
+class _Ping(BaseModel, frozen=True):
+    """A call request."""
+
+
+class _Tick(BaseModel, frozen=True):
+    """A cast."""
+
+
+class _Crash(BaseModel, frozen=True):
+    """Makes the W5 worker raise."""
+
+
+class _Run(BaseModel, frozen=True):
+    """Tells the W2 caller how many calls to make."""
+
+    n: int
+
+
+_PING: Final = _Ping()
+_TICK: Final = _Tick()
+_CRASH: Final = _Crash()
+_PONG: Final = object()
+
+
+class _CrashError(Exception):
+    """Raised by the W5 worker on purpose."""
+
+
+class _Probe:
+    """What the benchmark driver and its actors share (one workload runs at a time)."""
+
+    done: asyncio.Future[None]
+    remaining: int
+    ready: asyncio.Queue[int]
+    crashed_at: int
+
+
+_probe = _Probe()
+
+
+def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:
+    """A dynamic supervisor of ``actor`` children (a pool started with start_child)."""
+    return DynamicSupervisorSpec(
+        name="bench",
+        child=ChildSpec(name="a", actor=actor, **child),
+    )
+
+
+async def _start_pool(actor: type[Actor[Any]], n: int) -> tuple[Tree, list[ActorRef[Any]]]:
+    """Open a pool tree and start ``n`` actors; return once every one is parked.
+
+    Actors without ``on_start`` are ready as soon as their task exists, and
+    ``start_child`` returns then.  One ``sleep(0)`` afterwards lets every task
+    created so far take its first step, which parks it on its mailbox (tasks
+    run in creation order); :func:`_check_parked` verifies that, untimed.
+    """
+    tree = open_tree(_pool(actor))
+    await tree.start()
+    pool = tree.root
+    start_child = pool.start_child
+    refs: list[ActorRef[Any]] = []
+    append = refs.append
+    for _ in range(n):
+        ref = await start_child()
+        append(ref)  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    return tree, refs
+
+
+def _check_parked(refs: list[ActorRef[Any]]) -> None:
+    """Untimed sanity check (private attributes): every actor waits on its mailbox."""
+    for ref in refs:
+        process: Any = ref._child.process
+        if process is None or process.mailbox._waiter is None:
+            raise RuntimeError(f"{ref.path} is not parked on its mailbox")
+
+
+# --------------------------------------------------------------------------- W1
+
+
+class _Idle(Actor[_Noop]):
+    """An idle actor: no on_start, never sent anything."""
+
+    async def handle(self, msg: _Noop) -> None:
+        return None
+
+
+async def w1_spawn(n: int) -> float:
+    """W1_spawn: actors/s started under a dynamic supervisor.
+
+    ``n`` sequential ``await pool.start_child()`` calls from the driver, timed
+    until every actor is parked on its mailbox; then the tree is stopped
+    (untimed).
+    """
+    with quiet_logging():
+        tree = open_tree(_pool(_Idle))
+        await tree.start()
+        start_child = tree.root.start_child
+        t0 = now_ns()
+        for _ in range(n):
+            await start_child()
+        await asyncio.sleep(0)
+        t1 = now_ns()
+        refs = [tree.whereis(f"bench/a-{i}") for i in range(1, n + 1)]
+        _check_parked(refs)  # type: ignore[arg-type]
+        await tree.stop()
+    return per_second(n, t1 - t0)
+
+
+async def w1_stop(n: int) -> float:
+    """W1_stop: actors/s stopped.
+
+    Starts ``n`` idle actors (untimed), ``gc.collect()``, then times
+    ``tree.stop()``: the dynamic supervisor asks every child to stop at once
+    (a stop request each, as raw's stop message) and waits until every actor's
+    task has ended, then ends itself.
+    """
+    with quiet_logging():
+        tree, refs = await _start_pool(_Idle, n)
+        del refs
+        gc.collect()
+        t0 = now_ns()
+        await tree.stop()
+        t1 = now_ns()
+    return per_second(n, t1 - t0)
+
+
+async def w1_memory_per_actor(n: int) -> float:
+    """W1_memory_per_actor: Python-heap bytes per idle supervised actor.
+
+    ``build`` opens a pool tree and starts ``n`` idle actors (as W1_spawn);
+    everything the tree keeps per child counts: task, coroutine frames,
+    mailbox, process, child slot, ref, actor instance, registry and
+    supervisor entries.  The driver keeps no list of refs (raw's parent keeps
+    two lists; the supervisor is the parent here).
+    """
+
+    async def build(count: int) -> Tree:
+        tree, refs = await _start_pool(_Idle, count)
+        del refs
+        return tree
+
+    async def teardown(tree: Tree) -> None:
+        await tree.stop()
+
+    with quiet_logging():
+        return await traced_bytes_per_item(n, build, teardown)
+
+
+# --------------------------------------------------------------------------- W2 / W4
+
+
+class _Server(Actor[_Ping]):
+    """Answers every call."""
+
+    async def handle(self, msg: _Ping) -> object:
+        return _PONG
+
+
+class _Caller(Actor[_Run]):
+    """Makes ``n`` sequential calls to its sibling ``server``; replies with the ns taken."""
+
+    async def handle(self, msg: _Run) -> int:
+        server = self.registry.whereis("bench/server")
+        assert isinstance(server, ActorRef)
+        call = server.call
+        ping = _PING
+        t0 = now_ns()
+        for _ in range(msg.n):
+            await call(ping)
+        return now_ns() - t0
+
+
+def _servers(*extra: ChildSpec) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="bench", children=[ChildSpec(name="server", actor=_Server), *extra]
+    )
+
+
+async def w2_call_roundtrip(n: int) -> float:
+    """W2_call_roundtrip: calls/s from one actor to another.
+
+    The ``caller`` actor makes ``n`` sequential ``await server.call(ping)``
+    (default timeout) to the ``server`` actor, timed inside the caller.
+    """
+    with quiet_logging():
+        async with open_tree(_servers(ChildSpec(name="caller", actor=_Caller))) as tree:
+            caller = tree.whereis("bench/caller")
+            assert isinstance(caller, ActorRef)
+            elapsed: int = await caller.call(_Run(n=n), timeout=None)
+    return per_second(n, elapsed)
+
+
+async def _call_latencies_ns(n: int) -> list[int]:
+    """Per-call latency of ``n`` sequential calls from the driver to one actor."""
+    with quiet_logging():
+        async with open_tree(_servers()) as tree:
+            server = tree.whereis("bench/server")
+            assert isinstance(server, ActorRef)
+            call = server.call
+            ping = _PING
+            for _ in range(CALL_WARMUP):
+                await call(ping)
+            latencies = [0] * n
+            for i in range(n):
+                start = now_ns()
+                await call(ping)
+                latencies[i] = now_ns() - start
+    return latencies
+
+
+async def w4_call_latency_p50(n: int) -> float:
+    """W4_call_latency_p50: median seconds per ``await ref.call(msg)`` (default timeout)."""
+    return percentile_s(await _call_latencies_ns(n), 0.50)
+
+
+async def w4_call_latency_p99(n: int) -> float:
+    """W4_call_latency_p99: 99th-percentile seconds per call (a separate run, same method)."""
+    return percentile_s(await _call_latencies_ns(n), 0.99)
+
+
+# --------------------------------------------------------------------------- W3
+
+
+class _Counter(Actor[_Tick]):
+    """Counts casts down from ``_probe.remaining``; resolves ``_probe.done`` at zero."""
+
+    async def on_start(self) -> None:
+        self.left = _probe.remaining
+
+    async def handle(self, msg: _Tick) -> None:
+        self.left -= 1
+        if not self.left:
+            _probe.done.set_result(None)
+
+
+async def _fan_in(n: int, producers: int) -> float:
+    """``producers`` Tasks cast ``n // producers`` ticks each into one actor."""
+    per_producer = max(1, n // producers)
+    total = per_producer * producers
+    _probe.remaining = total
+    _probe.done = asyncio.get_running_loop().create_future()
+    spec = SupervisorSpec(
+        name="bench",
+        children=[ChildSpec(name="counter", actor=_Counter, mailbox={"capacity": None})],
+    )
+
+    async def producer(ref: ActorRef[_Tick], k: int) -> None:
+        cast = ref.cast_nowait
+        tick = _TICK
+        budget = YIELD_EVERY
+        for _ in range(k):
+            cast(tick)
+            budget -= 1
+            if not budget:
+                budget = YIELD_EVERY
+                await asyncio.sleep(0)
+
+    with quiet_logging():
+        async with open_tree(spec) as tree:
+            counter = tree.whereis("bench/counter")
+            assert isinstance(counter, ActorRef)
+            await asyncio.sleep(0)
+            t0 = now_ns()
+            tasks = [asyncio.create_task(producer(counter, per_producer)) for _ in range(producers)]
+            await _probe.done
+            t1 = now_ns()
+            await asyncio.gather(*tasks)
+    return per_second(total, t1 - t0)
+
+
+async def w3_cast_1to1(n: int) -> float:
+    """W3_cast_1to1: messages/s, one producer ``cast_nowait``-ing ``n`` ticks to one actor.
+
+    Timed from the producer's start until the actor has handled all ``n``;
+    the producer yields every :data:`~benchmarks._common.YIELD_EVERY` casts.
+    """
+    return await _fan_in(n, 1)
+
+
+async def w3_cast_100to1(n: int) -> float:
+    """W3_cast_100to1: messages/s, 100 producers casting ``n / 100`` ticks each to one actor."""
+    return await _fan_in(n, FANIN_PRODUCERS)
+
+
+# --------------------------------------------------------------------------- W5
+
+
+class _Phoenix(Actor[_Crash]):
+    """Reports each incarnation as ready (T1) in on_start; raises on _Crash (T0)."""
+
+    async def on_start(self) -> None:
+        _probe.ready.put_nowait(now_ns())
+
+    async def handle(self, msg: _Crash) -> None:
+        _probe.crashed_at = now_ns()
+        raise _CrashError
+
+
+async def _restart_latencies_ns(n: int) -> list[int]:
+    """Crash-to-ready latency of ``n`` crashes of one worker under one_for_one."""
+    _probe.ready = asyncio.Queue()
+    spec = SupervisorSpec(
+        name="bench",
+        strategy="one_for_one",
+        max_restarts=RESTART_INTENSITY,
+        max_seconds=RESTART_PERIOD_S,
+        children=[ChildSpec(name="worker", actor=_Phoenix)],
+    )
+    latencies: list[int] = []
+    # Every restart logs actor_crashed (an error): logging off, as in the anchors.
+    with quiet_logging(logging.CRITICAL):
+        async with open_tree(spec) as tree:
+            worker = tree.whereis("bench/worker")
+            assert isinstance(worker, ActorRef)
+            ready = _probe.ready
+            await ready.get()
+            for _ in range(n):
+                worker.cast_nowait(_CRASH)
+                ready_at = await ready.get()
+                latencies.append(ready_at - _probe.crashed_at)
+    return latencies
+
+
+async def w5_restart_latency_p50(n: int) -> float:
+    """W5_restart_latency_p50: median seconds from crash to ready again.
+
+    One permanent worker under a one_for_one supervisor (intensity
+    :data:`~benchmarks._common.RESTART_INTENSITY` per
+    :data:`~benchmarks._common.RESTART_PERIOD_S`).  The driver casts ``n``
+    crash messages in sequence.  T0 is taken in the handler just before it
+    raises; T1 in the new incarnation's ``on_start`` (fresh task, fresh
+    mailbox), after which it is ready to receive.
+    """
+    return percentile_s(await _restart_latencies_ns(n), 0.50)
+
+
+async def w5_restart_latency_p99(n: int) -> float:
+    """W5_restart_latency_p99: 99th-percentile crash-to-ready seconds (separate run)."""
+    return percentile_s(await _restart_latencies_ns(n), 0.99)
+
+
+# --------------------------------------------------------------------------- W6
+
+
+class _Sink(Actor[_Tick]):
+    """Counts its 10 messages; the last sink to finish resolves ``_probe.done``."""
+
+    left = FANOUT_MESSAGES_PER_ACTOR
+
+    async def handle(self, msg: _Tick) -> None:
+        self.left -= 1
+        if not self.left:
+            _probe.remaining -= 1
+            if not _probe.remaining:
+                _probe.done.set_result(None)
+
+
+async def w6_fanout(n: int) -> float:
+    """W6_fanout: messages/s from one sender to ``n`` actors, 10 messages each.
+
+    ``n`` actors are started in a pool and parked (untimed), then
+    ``gc.collect()``.  The driver casts
+    :data:`~benchmarks._common.FANOUT_MESSAGES_PER_ACTOR` rounds round-robin
+    with ``cast_nowait``, yielding every :data:`~benchmarks._common.YIELD_EVERY`
+    casts; timed until every actor has handled all its messages.
+    """
+    k = FANOUT_MESSAGES_PER_ACTOR
+    _probe.remaining = n
+    _probe.done = asyncio.get_running_loop().create_future()
+    with quiet_logging():
+        tree, refs = await _start_pool(_Sink, n)
+        casts = [ref.cast_nowait for ref in refs]
+        gc.collect()
+        t0 = now_ns()
+        tick = _TICK
+        budget = YIELD_EVERY
+        for _ in range(k):
+            for cast in casts:
+                cast(tick)
+                budget -= 1
+                if not budget:
+                    budget = YIELD_EVERY
+                    await asyncio.sleep(0)
+        await _probe.done
+        t1 = now_ns()
+        await tree.stop()
+    return per_second(n * k, t1 - t0)
+
+
+__all__ = [
+    "quiet_logging",
+    "w1_memory_per_actor",
+    "w1_spawn",
+    "w1_stop",
+    "w2_call_roundtrip",
+    "w3_cast_1to1",
+    "w3_cast_100to1",
+    "w4_call_latency_p50",
+    "w4_call_latency_p99",
+    "w5_restart_latency_p50",
+    "w5_restart_latency_p99",
+    "w6_fanout",
+]
