@@ -131,6 +131,7 @@ class YamlReader:
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _YAML_SEQ:
                 doc.problem(path, f"unsupported YAML tag {node.tag!r}; remove it")
+                doc.reported.add(path)
             return [self._value(item, (*path, index)) for index, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node, path)
@@ -139,6 +140,7 @@ class YamlReader:
         doc = self._doc
         if node.tag != _YAML_MAP:
             doc.problem(path, f"unsupported YAML tag {node.tag!r}; remove it")
+            doc.reported.add(path)
         try:
             self._loader.flatten_mapping(node)  # merge keys: <<: *defaults
         except yaml.MarkedYAMLError as exc:

@@ -154,6 +154,8 @@ def _expected(error: Mapping[str, Any]) -> str | None:
     }
     if kind in bounds:
         bound = next(iter(ctx.values()))
+        if isinstance(bound, float):
+            bound = f"{bound:g}"
         return f"a number {bounds[kind]} {bound}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "an integer"
@@ -307,6 +309,9 @@ class _ErrorMapper:
                 doc.problem(path, f"{error['msg']}, found {found}")
                 return
             hint = ""
+            if kind == "string_type" and isinstance(error["input"], bool | int | float):
+                # YAML reads unquoted yes/no/on/off and numbers as such.
+                hint = "; quote the value to make it a string"
             if kind in ("enum", "literal_error"):
                 hint = _did_you_mean(error["input"], _quoted_choices(str(ctx.get("expected"))))
             doc.problem(path, f"expected {expected}, found {found}{hint}")

@@ -84,7 +84,9 @@ Name = Annotated[str, Field(pattern=_NAME_PATTERN, min_length=1, max_length=200)
 
 #: Seconds (a number >= 0), ``"brutal_kill"`` or ``"infinity"``.
 Shutdown = Annotated[
-    Annotated[float, Field(ge=0)] | Literal["brutal_kill", "infinity"],
+    # The words first: in lax mode pydantic would read the string "infinity" as
+    # the float inf. Infinite or NaN seconds are refused for the same reason.
+    Literal["brutal_kill", "infinity"] | Annotated[float, Field(ge=0, allow_inf_nan=False)],
     Field(union_mode="left_to_right"),
 ]
 

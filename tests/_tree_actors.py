@@ -1,0 +1,60 @@
+"""Actors that the tree files under tests/ (and tests/bad_specs/) point at."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from supervise import Actor
+
+
+class Increment(BaseModel, frozen=True):
+    by: int = 1
+
+
+class CounterConfig(BaseModel, frozen=True, extra="forbid"):
+    start: int = 0
+    step: int = Field(default=1, ge=1)
+    label: str = "counter"
+
+
+class Counter(Actor[Increment]):
+    """Counts; has a config model."""
+
+    config: CounterConfig
+
+    async def on_start(self) -> None:
+        self.value = self.config.start
+
+    async def handle(self, msg: Increment) -> int:
+        self.value += msg.by * self.config.step
+        return self.value
+
+
+class Plain(Actor[Increment]):
+    """No config model: takes no args."""
+
+    async def handle(self, msg: Increment) -> None:
+        return None
+
+
+class FailStart(Actor[Increment]):
+    """Fails to start, every time."""
+
+    async def on_start(self) -> None:
+        raise RuntimeError("cannot open the database")
+
+    async def handle(self, msg: Increment) -> None:
+        return None
+
+
+class CrashSoon(Actor[Increment]):
+    """Crashes right after every start (a cast to itself), so its supervisor gives up."""
+
+    async def on_start(self) -> None:
+        self.ref.cast_nowait(Increment())
+
+    async def handle(self, msg: Increment) -> None:
+        raise RuntimeError("crashing on purpose")
+
+
+NotAnActor = Increment
