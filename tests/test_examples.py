@@ -1,0 +1,164 @@
+"""The examples under examples/ run and do what their comments say."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supervise import ActorRef, RestartIntensityExceeded, SupervisorRef, load_tree, open_tree
+from supervise.testing import EventLog
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def load(name: str, **env: str) -> object:
+    # The CLI puts the tree file's directory on sys.path; do the same here.
+    return load_tree(EXAMPLES / name, env=env, extra_sys_path=[EXAMPLES])
+
+
+async def test_echo_session_crash_heals_without_dropping_clients(events: EventLog) -> None:
+    """A client's "crash" restarts its own session only; both connections carry on."""
+    spec = load("echo.yaml", ECHO_PORT="0")
+    from echo.actors import Address  # importable once load() put examples/ on sys.path
+
+    async with open_tree(spec) as tree:  # type: ignore[arg-type]
+        listener = tree.whereis("echo/listener")
+        assert isinstance(listener, ActorRef)
+        host, port = await listener.call(Address())
+
+        async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            return await asyncio.open_connection(host, port)
+
+        async def say(client: tuple[asyncio.StreamReader, asyncio.StreamWriter], text: str) -> str:
+            reader, writer = client
+            writer.write(text.encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 10)
+            return line.decode().rstrip("\n")
+
+        alice = await connect()
+        assert await say(alice, "hello") == "1: hello"  # alice's session is session-1
+        bob = await connect()
+        assert await say(bob, "hi") == "1: hi"
+        assert await say(alice, "crash") == "your session crashed and was restarted"
+        await events.wait_for("actor_restarted", actor="echo/sessions/session-1")
+        assert await say(alice, "again") == "1: again"  # fresh state, same connection
+        assert await say(bob, "still here") == "2: still here"  # untouched
+        assert [e["actor"] for e in events.of("actor_crashed")] == ["echo/sessions/session-1"]
+
+        # A client that leaves takes its session with it, for good.
+        alice[1].close()
+        await events.wait_for("actor_stopped", actor="echo/sessions/session-1")
+        sessions = tree.whereis("echo/sessions")
+        assert isinstance(sessions, SupervisorRef)
+        assert [c.name for c in await sessions.which_children()] == ["session-2"]
+        bob[1].close()
+        await events.wait_for("actor_stopped", actor="echo/sessions/session-2")
+
+
+async def test_pipeline_worker_crash_heals_and_rest_for_one_restarts_later_stages(
+    events: EventLog,
+) -> None:
+    """A poison item restarts one worker; a sink crash restarts workers and producer too."""
+    spec = load("pipeline.yaml", PRODUCER_INTERVAL="0.005", POISON_EVERY="7")
+    async with open_tree(spec) as tree:  # type: ignore[arg-type]
+        # Item 7 goes to square-2 (round-robin over two workers from item 0).
+        crash = await events.wait_for("actor_crashed", actor="pipeline/workers/square-2")
+        assert crash["exc_message"] == "poison item 7"
+        await events.wait_for("actor_restarted", actor="pipeline/workers/square-2")
+        progress = len(events.of("pipeline_progress"))
+        await events.wait_for("pipeline_progress", count=progress + 1)  # still flowing
+
+        mark = len(events.entries)
+        sink = tree.whereis("pipeline/sink")
+        assert isinstance(sink, ActorRef)
+        sink.kill()
+        await events.wait_for("actor_restarted", actor="pipeline/producer")
+        stages = {"pipeline/sink", "pipeline/workers", "pipeline/producer"}
+        after = [
+            (e["event"], e["actor"])
+            for e in events.entries[mark:]
+            if e["event"] in ("actor_crashed", "actor_stopped", "actor_restarted")
+            and e.get("actor") in stages
+        ]
+        assert after == [
+            ("actor_crashed", "pipeline/sink"),
+            ("actor_stopped", "pipeline/producer"),  # later children stop in reverse order
+            ("actor_stopped", "pipeline/workers"),
+            ("actor_restarted", "pipeline/sink"),  # then all start again in order
+            ("actor_restarted", "pipeline/workers"),
+            ("actor_restarted", "pipeline/producer"),
+        ]
+        # The new producer asked the new sink where to resume: from the start.
+        assert events.of("pipeline_producer_started")[-1]["resume_at"] == 0
+
+
+async def test_escalation_reaches_the_root(events: EventLog) -> None:
+    """flaky exhausts its group; app restarts the group twice, then gives up itself."""
+    spec = load("escalation.yaml", FLAKY_CRASH_AFTER="0.01")
+    with pytest.raises(RestartIntensityExceeded) as info:
+        async with open_tree(spec) as tree:  # type: ignore[arg-type]
+            await tree.wait()
+    assert (info.value.supervisor, info.value.last_child) == ("app", "app/group")
+    gave_up = [e["supervisor"] for e in events.of("restart_intensity_exceeded")]
+    assert gave_up == ["app/group", "app/group", "app/group", "app"]
+    assert len(events.of("actor_restarted", actor="app/group")) == 2
+    # one_for_one at the root: the store was never restarted, only stopped at the end.
+    assert len(events.of("actor_started", actor="app/store")) == 1
+    assert not events.of("actor_restarted", actor="app/store")
+    # one_for_all in the group: each crash of flaky restarted cache as well.
+    assert len(events.of("actor_restarted", actor="app/group/cache")) == len(
+        events.of("actor_restarted", actor="app/group/flaky")
+    )
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supervise", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+def test_pipeline_demo_runs_from_the_cli() -> None:
+    """`supervise run examples/pipeline.yaml` logs a crash, then the restart, and exits 0."""
+    result = run_cli(
+        "run", "examples/pipeline.yaml", "--for", "1.5", env={"PRODUCER_INTERVAL": "0.02"}
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    crash = out.index('"event": "actor_crashed"')
+    assert '"event": "actor_restarted"' in out[crash:]
+
+
+def test_escalation_demo_exits_1_with_the_reason() -> None:
+    """When the root gives up, `supervise run` says why on stderr and exits 1."""
+    result = run_cli("run", "examples/escalation.yaml", env={"FLAKY_CRASH_AFTER": "0.01"})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        "supervise: supervisor 'app' gave up: more than 2 restarts within 30 s "
+        "(last crash: 'app/group'); fix the crashing child or raise max_restarts/max_seconds\n"
+    )
+
+
+def test_every_example_tree_checks() -> None:
+    """`supervise check` accepts every example tree."""
+    files = sorted(str(p.relative_to(ROOT)) for p in EXAMPLES.glob("*.yaml"))
+    result = run_cli("check", *files, env={})
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        "examples/echo.yaml: ok (2 supervisors, 2 workers)",
+        "examples/escalation.yaml: ok (2 supervisors, 3 workers)",
+        "examples/pipeline.yaml: ok (2 supervisors, 4 workers)",
+    ]
