@@ -29,6 +29,7 @@ import click
 import structlog
 
 from ._errors import RestartIntensityExceeded, StartError, TreeFileError
+from ._imports import import_path_of
 from ._loader import load_tree
 from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, json_schema
 
@@ -237,8 +238,8 @@ def run(
 
 def _count(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> tuple[int, int]:
     """(supervisors, workers) in a tree; a dynamic supervisor's template counts once."""
-    if isinstance(spec, ChildSpec):
-        return 0, 1
+    if not isinstance(spec, SupervisorSpec | DynamicSupervisorSpec):
+        return 0, 1  # an actor, or any other kind of leaf
     children = spec.children if isinstance(spec, SupervisorSpec) else [spec.child]
     supervisors, workers = 1, 0
     for child in children:
@@ -284,10 +285,10 @@ def _seconds(value: float | str) -> str:
 
 def _describe(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> str:
     parts: list[str]
-    if isinstance(spec, ChildSpec):
-        from ._imports import import_path_of
-
-        parts = [f"worker {import_path_of(spec.actor)}"]
+    if not isinstance(spec, SupervisorSpec | DynamicSupervisorSpec):
+        # A leaf: an actor (`actor`), or another kind that runs code (`task`).
+        target = getattr(spec, "actor", None) or getattr(spec, "task", None)
+        parts = [f"{spec.kind} {import_path_of(target)}" if target else spec.kind]
     else:
         parts = [spec.kind]
         if isinstance(spec, SupervisorSpec):

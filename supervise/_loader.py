@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from . import spec as spec_module
 from ._documents import DataPath, Document, JsonReader, Step, YamlReader, read_mapping_data
 from ._errors import TreeFileError
 from .spec import (
@@ -40,28 +41,47 @@ from .spec import (
     DynamicSupervisorSpec,
     MailboxSpec,
     SupervisorSpec,
+    _child_kind,
 )
 
 Format = Literal["yaml", "json"]
 
 _SUFFIXES: Final[dict[str, Format]] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
-# Tags pydantic inserts in error locations after the index of a child (the
-# discriminated union of child kinds); they are not part of the file's structure.
-_CHILD_KINDS: Final[dict[str, type[BaseModel]]] = {
-    "worker": ChildSpec,
-    "supervisor": SupervisorSpec,
-    "dynamic_supervisor": DynamicSupervisorSpec,
-}
+
+
+def _models_by_kind() -> dict[str, type[BaseModel]]:
+    """Every spec model with a ``kind``, by that kind (``worker``, ``supervisor``, ...).
+
+    Read from `supervise.spec` rather than listed here, so a new kind of child
+    is known to the error messages as soon as the spec defines it.
+    """
+    models: dict[str, type[BaseModel]] = {}
+    for value in vars(spec_module).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            kind = value.model_fields.get("kind")
+            if kind is not None and isinstance(kind.default, str):
+                models[kind.default] = value
+    return models
+
+
+# pydantic puts the tag of a discriminated union in error locations, after the
+# index of a child or after ``child``; it is not part of the file's structure.
+_KINDS: Final = _models_by_kind()
 _ROOT_KINDS: Final[dict[str, type[SupervisorSpec | DynamicSupervisorSpec]]] = {
     "supervisor": SupervisorSpec,
     "dynamic_supervisor": DynamicSupervisorSpec,
 }
 _SUB_MODELS: Final[dict[str, type[BaseModel]]] = {
-    "child": ChildSpec,
     "mailbox": MailboxSpec,
     "backoff": Backoff,
 }
+
+
+def _child_model(node: object) -> type[BaseModel] | None:
+    """The model of a child (or template) mapping, by the rule the spec uses."""
+    return _KINDS.get(_child_kind(node)) if isinstance(node, Mapping) else None
+
 
 # Stands for a field that is absent from the data (a "missing" error's location).
 _MISSING: Final = object()
@@ -195,8 +215,9 @@ def _model_at(data: object, path: DataPath, root: type[BaseModel]) -> type[BaseM
             if not isinstance(index, int) or index >= len(node):
                 return None
             node = node[index]
-            kind = node.get("kind", "worker") if isinstance(node, Mapping) else "worker"
-            model = _CHILD_KINDS.get(str(kind))
+            model = _child_model(node)
+        elif step == "child":
+            model = _child_model(node)
         elif isinstance(step, str):
             model = _SUB_MODELS.get(step)
         else:
@@ -261,7 +282,7 @@ class _ErrorMapper:
         for step in loc:
             if skip_tag:
                 skip_tag = False
-                if step in _CHILD_KINDS:
+                if step in _KINDS:
                     continue
             if isinstance(node, list | tuple) and isinstance(step, int):
                 path.append(step)
@@ -269,6 +290,7 @@ class _ErrorMapper:
                 node = node[step] if step < len(node) else _MISSING
             elif isinstance(node, Mapping):
                 path.append(step)
+                skip_tag = children_tags and step == "child"
                 node = node.get(step, _MISSING)
             elif node is _MISSING:
                 path.append(step)  # below a missing field

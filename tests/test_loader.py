@@ -1,4 +1,9 @@
-"""load_tree: YAML, JSON, text and dicts; env interpolation; every problem, with its position."""
+"""load_tree: YAML, JSON, text and dicts; env interpolation; every problem, with its position.
+
+The expected error texts of tests/bad_specs/ and docs/tree.schema.json are
+regenerated with ``UPDATE_EXPECTED=1 python -m pytest tests/test_loader.py``
+(then review the diff: it is the user-visible change).
+"""
 
 from __future__ import annotations
 
@@ -315,4 +320,4 @@ def test_schema_copy_in_docs_is_current() -> None:
     path = TESTS.parent / "docs" / "tree.schema.json"
     if os.environ.get("UPDATE_EXPECTED"):
         path.write_text(current)
-    assert path.read_text() == current
+    assert path.read_text() == current, "run: supervise schema > docs/tree.schema.json"

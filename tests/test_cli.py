@@ -1,0 +1,277 @@
+"""The `supervise` command, run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import supervise
+from supervise.spec import json_schema
+
+TESTS = Path(__file__).resolve().parent
+
+pytestmark = pytest.mark.timeout(30)
+
+TREE = """\
+name: root
+strategy: one_for_all
+children:
+  - name: db
+    actor: _tree_actors:Counter
+    args: {start: 1}
+  - kind: supervisor
+    name: web
+    max_restarts: 10
+    max_seconds: 1
+    children:
+      - {name: api, actor: "_tree_actors:Plain", restart: transient, shutdown: 2.5}
+  - kind: dynamic_supervisor
+    name: pool
+    max_children: 8
+    child: {name: conn, actor: "_tree_actors:Plain", restart: temporary, shutdown: brutal_kill}
+"""
+
+
+def supervise_cmd(
+    *args: str, cwd: Path = TESTS, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m supervise ARGS` (cwd: tests/, so `_tree_actors` imports)."""
+    return subprocess.run(
+        [sys.executable, "-m", "supervise", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+
+@pytest.fixture
+def tree_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tree.yaml"
+    path.write_text(TREE)
+    return path
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_version() -> None:
+    """--version prints the package version."""
+    result = supervise_cmd("--version")
+    expected = f"supervise, version {supervise.__version__}\n"
+    assert (result.returncode, result.stdout) == (0, expected)
+
+
+@pytest.mark.parametrize("command", ["", "run", "check", "tree", "schema"])
+def test_help_on_every_command(command: str) -> None:
+    """--help (and -h) works on the group and on every command."""
+    for flag in ("--help", "-h"):
+        result = supervise_cmd(*([command] if command else []), flag)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"Usage: supervise {command}".rstrip())
+
+
+def test_check_lists_every_problem_of_every_file(tmp_path: Path, tree_file: Path) -> None:
+    """check reports all problems of all files, then exits 1; good files say ok."""
+    (tmp_path / "bad.yaml").write_text("name: root\nstrategy: one\nmax_seconds: 0\n")
+    (tmp_path / "worse.json").write_text('{"name": "a/b", "childs": []}')
+    result = supervise_cmd(
+        "check", "bad.yaml", "tree.yaml", "worse.json", cwd=tmp_path, env={"PYTHONPATH": str(TESTS)}
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        'bad.yaml:2:11: strategy: expected "one_for_one", "one_for_all" or "rest_for_one", '
+        'found "one"',
+        "bad.yaml:3:14: max_seconds: expected a number > 0, found 0",
+        "tree.yaml: ok (3 supervisors, 3 workers)",
+        'worse.json:1:10: name: expected a name of letters, digits, "_", "." and "-" '
+        '(not starting with "." or "-"), found "a/b"',
+        'worse.json:1:17: childs: unknown field; did you mean "children"?',
+    ]
+    assert result.stderr == "4 problems in 2 of 3 files\n"
+
+
+def test_check_passes_and_finds_actor_modules_beside_the_file(tmp_path: Path) -> None:
+    """A tree file's own directory is on sys.path, whatever the working directory."""
+    (tmp_path / "beside.py").write_text(
+        "from pydantic import BaseModel\nfrom supervise import Actor\n"
+        "class M(BaseModel, frozen=True):\n    pass\n"
+        "class A(Actor[M]):\n    async def handle(self, msg: M) -> None:\n        pass\n"
+    )
+    (tmp_path / "t.yaml").write_text("name: r\nchildren: [{name: a, actor: 'beside:A'}]\n")
+    result = supervise_cmd("check", str(tmp_path / "t.yaml"), cwd=TESTS.parent)
+    expected = f"{tmp_path / 't.yaml'}: ok (1 supervisors, 1 workers)\n"
+    assert (result.returncode, result.stdout) == (0, expected)
+
+
+def test_tree_draws_strategy_restart_and_shutdown(tree_file: Path) -> None:
+    """tree draws every node with what its supervisor needs to know."""
+    result = supervise_cmd("tree", str(tree_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "root (supervisor one_for_all, max 3 restarts in 5s, restart permanent, "
+        "shutdown infinity)\n"
+        "├── db (worker _tree_actors:Counter, restart permanent, shutdown 5s)\n"
+        "├── web (supervisor one_for_one, max 10 restarts in 1s, restart permanent, "
+        "shutdown infinity)\n"
+        "│   └── api (worker _tree_actors:Plain, restart transient, shutdown 2.5s)\n"
+        "└── pool (dynamic_supervisor, max_children 8, max 3 restarts in 5s, restart permanent, "
+        "shutdown infinity)\n"
+        "    └── conn-* [template] (worker _tree_actors:Plain, restart temporary, "
+        "shutdown brutal_kill)\n"
+    )
+
+
+def test_tree_json_for_scripts(tree_file: Path) -> None:
+    """tree --json gives every node's path and settings, nested as in the file."""
+    result = supervise_cmd("tree", "--json", str(tree_file))
+    assert result.returncode == 0, result.stderr
+    root = json.loads(result.stdout)
+    assert (root["path"], root["kind"], root["strategy"]) == ("root", "supervisor", "one_for_all")
+    db, web, pool = root["children"]
+    assert db == {
+        "path": "root/db",
+        "kind": "worker",
+        "name": "db",
+        "actor": "_tree_actors:Counter",
+        "args": {"start": 1},
+        "restart": "permanent",
+        "shutdown": 5.0,
+        "mailbox": {"capacity": 1000, "overflow": "wait"},
+        "registered_name": None,
+    }
+    assert web["children"][0]["path"] == "root/web/api"
+    assert (pool["max_children"], pool["child"]["path"]) == (8, "root/pool/conn-*")
+
+
+def test_tree_of_a_bad_file_exits_2(tmp_path: Path) -> None:
+    """tree refuses a file with problems, listing them on stderr."""
+    (tmp_path / "t.yaml").write_text("name: root\nbogus: 1\n")
+    result = supervise_cmd("tree", "t.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("t.yaml:2:1: bogus: unknown field")
+
+
+def test_schema_prints_the_json_schema_kept_in_docs() -> None:
+    """schema prints the models' JSON Schema, the same as docs/tree.schema.json."""
+    result = supervise_cmd("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json_schema()
+    assert result.stdout == (TESTS.parent / "docs" / "tree.schema.json").read_text()
+
+
+def test_run_for_a_while_logs_json_lines_and_exits_0(tree_file: Path) -> None:
+    """run --for starts the tree, stops it in order after the delay, and exits 0."""
+    result = supervise_cmd("run", str(tree_file), "--for", "0.2", "--loop", "asyncio")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = json_lines(result.stdout)  # not a TTY: JSON lines
+    assert all({"event", "level", "timestamp"} <= line.keys() for line in lines)
+    events = [(line["event"], line.get("actor") or line.get("supervisor")) for line in lines]
+    # Stopped in reverse start order, each supervisor after its children.
+    assert events[-8:] == [
+        ("cli_stop_requested", None),
+        ("supervisor_stopped", "root/pool"),
+        ("actor_stopped", "root/pool"),
+        ("actor_stopped", "root/web/api"),
+        ("supervisor_stopped", "root/web"),
+        ("actor_stopped", "root/web"),
+        ("actor_stopped", "root/db"),
+        ("supervisor_stopped", "root"),
+    ]
+
+
+def test_run_console_format_and_log_file(tmp_path: Path, tree_file: Path) -> None:
+    """--log-format console writes readable lines; --log-file sends them to a file."""
+    log = tmp_path / "run.log"
+    result = supervise_cmd(
+        "run", str(tree_file), "--for", "0.1", "--log-format", "console", "--log-file", str(log)
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    text = log.read_text()
+    assert "actor_started" in text
+    assert not text.startswith("{")
+    assert "[info" in text
+
+
+def test_run_level_filter(tree_file: Path) -> None:
+    """--log-level warning drops the info-level lifecycle events."""
+    result = supervise_cmd("run", str(tree_file), "--for", "0.1", "--log-level", "warning")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_run_a_bad_file_exits_2_with_every_problem(tmp_path: Path) -> None:
+    """run refuses a file with problems: all listed on stderr, exit 2, nothing started."""
+    (tmp_path / "t.yaml").write_text("name: root\nmax_restarts: -1\nmax_seconds: x\n")
+    result = supervise_cmd("run", "t.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "t.yaml:2:15: max_restarts: expected a number >= 0, found -1\n"
+        't.yaml:3:14: max_seconds: expected a number, found "x"\n'
+    )
+
+
+def test_run_start_failure_exits_1(tmp_path: Path) -> None:
+    """A child that cannot start: the tree does not run; the reason is on stderr."""
+    tree = "name: root\nchildren: [{name: db, actor: '_tree_actors:FailStart'}]\n"
+    (tmp_path / "t.yaml").write_text(tree)
+    result = supervise_cmd("run", str(tmp_path / "t.yaml"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "supervise: tree 'root' failed to start: child 'root/db' failed to start: "
+        "RuntimeError: cannot open the database; the children started before it were "
+        "stopped in reverse order\n"
+    )
+
+
+def test_run_root_gives_up_exits_1(tmp_path: Path) -> None:
+    """When the root exceeds its restart intensity, run exits 1 and says why."""
+    (tmp_path / "t.yaml").write_text(
+        "name: root\nmax_restarts: 1\nchildren: [{name: bad, actor: '_tree_actors:CrashSoon'}]\n"
+    )
+    result = supervise_cmd("run", str(tmp_path / "t.yaml"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "supervise: supervisor 'root' gave up: more than 1 restarts within 5 s "
+        "(last crash: 'root/bad'); fix the crashing child or raise max_restarts/max_seconds\n"
+    )
+    assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_tree_in_order(tree_file: Path, sig: signal.Signals) -> None:
+    """SIGINT or SIGTERM stops a running tree in reverse start order; exit status 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervise", "run", str(tree_file)],
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        # Wait (bounded by the test timeout) until the root reports it has started.
+        while not seen or seen[-1] != ("supervisor_started", "root"):
+            line = json.loads(proc.stdout.readline())
+            seen.append((line["event"], line.get("supervisor")))
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, err) == (0, "")
+    lines = json_lines(out)
+    assert lines[0] == {**lines[0], "event": "cli_stop_requested", "signal": sig.name}
+    stopped = [line["actor"] for line in lines if line["event"] == "actor_stopped"]
+    assert stopped == ["root/pool", "root/web/api", "root/web", "root/db"]
+    assert lines[-1]["event"] == "supervisor_stopped"
