@@ -26,6 +26,14 @@ _LEVELS: dict[Event, str] = {
 }
 
 
+# Per event: its plain-str name and the logger method. Looked up once here, since
+# ``Event.X.value`` (an enum descriptor) costs about as much as a filtered-out call.
+_METHODS: dict[Event, tuple[str, str]] = {
+    event: (event.value, _LEVELS.get(event, "info")) for event in Event
+}
+
+
 def emit(event: Event, **fields: object) -> None:
     """Log one catalogued lifecycle event with its fields."""
-    getattr(_logger, _LEVELS.get(event, "info"))(event.value, **fields)
+    name, level = _METHODS[event]
+    getattr(_logger, level)(name, **fields)

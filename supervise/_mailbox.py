@@ -162,12 +162,19 @@ class Mailbox(Generic[T]):
         """Wait until an item is queued, or `wake` is called."""
         if self._items:
             return
+        await self.waiter()
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future resolved when an item is queued or `wake` is called.
+
+        For the consumer's loop, which checked that the mailbox is empty; it
+        costs no coroutine (`wait` does). Whoever resolves it clears it first,
+        so a new one is needed for each wait; a cancelled one left behind is
+        skipped by the next wake.
+        """
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
-        try:
-            await waiter
-        finally:
-            self._waiter = None
+        return waiter
 
     def wake(self) -> None:
         """Wake the consumer without an item (e.g. a stop was requested)."""

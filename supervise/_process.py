@@ -179,17 +179,19 @@ class ActorProcess(Process):
                 reason = self._kill_reason
                 return
             assert reason is not None
-            try:
-                await actor.on_stop(reason)
-            except Exception as exc:
-                _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
-                reason = crash(exc)
+            if actor._has_on_stop:
+                try:
+                    await actor.on_stop(reason)
+                except Exception as exc:
+                    _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+                    reason = crash(exc)
         except asyncio.CancelledError:
             reason = self._kill_reason or killed("cancelled")
         except Exception as exc:
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
-            await self._on_stop_after_crash(reason)
+            if actor._has_on_stop:
+                await self._on_stop_after_crash(reason)
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
 
@@ -197,9 +199,13 @@ class ActorProcess(Process):
         mailbox = self.mailbox
         handle = actor.handle
         get = mailbox.get_nowait
+        waiter = mailbox.waiter
+        # This loop is the mailbox's one consumer: it reads the queue directly
+        # (a len() through Mailbox.__len__ per message is measurable).
+        items = mailbox._items
         while self._stop_reason is None:
-            if not len(mailbox):
-                await mailbox.wait()
+            if not items:
+                await waiter()
                 continue
             item = get()
             kind = type(item)
