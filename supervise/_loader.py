@@ -32,7 +32,15 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ValidationError
 
 from . import spec as spec_module
-from ._documents import DataPath, Document, JsonReader, Step, YamlReader, read_mapping_data
+from ._documents import (
+    DataPath,
+    Document,
+    JsonReader,
+    Step,
+    YamlReader,
+    format_path,
+    read_mapping_data,
+)
 from ._errors import TreeFileError
 from .spec import (
     _NAME_PATTERN,
@@ -47,7 +55,6 @@ from .spec import (
 Format = Literal["yaml", "json"]
 
 _SUFFIXES: Final[dict[str, Format]] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
-
 
 
 def _models_by_kind() -> dict[str, type[BaseModel]]:
@@ -100,32 +107,57 @@ def _name_of(child: object) -> object:
     return getattr(child, "name", None)
 
 
-def _check_names(data: object, path: DataPath, doc: Document) -> None:
-    """Report duplicate sibling names everywhere in the tree.
+def _check_names(
+    data: object,
+    path: DataPath,
+    doc: Document,
+    registered: dict[str, DataPath] | None = None,
+) -> None:
+    """Report duplicate sibling names and registered names everywhere in the tree.
 
-    pydantic checks this too, but only for a list whose children are all
-    valid; doing it here reports duplicates alongside every other problem.
+    pydantic checks sibling names too, but only for a list whose children are
+    all valid; doing it here reports duplicates alongside every other problem.
+    Registered names are unique across the whole tree, which no single model
+    sees: without this check the tree would fail at start with NameTakenError.
     """
+    registered = {} if registered is None else registered
     if not isinstance(data, Mapping):
         return
+    name = data.get("registered_name")
+    if isinstance(name, str):
+        where = (*path, "registered_name")
+        if path and path[-1] == "child":
+            doc.problem(
+                where,
+                "a dynamic supervisor's template cannot have a registered_name: every "
+                "child started from it would claim the same name; remove it",
+            )
+        elif name in registered:
+            doc.problem(
+                where,
+                f"registered name {name!r} is taken by {format_path(registered[name])}; "
+                f"registered names must be unique in the whole tree",
+            )
+        else:
+            registered[name] = path
     children = data.get("children")
     if isinstance(children, list):
         seen: dict[str, int] = {}
         for index, child in enumerate(children):
-            name = _name_of(child)
-            if isinstance(name, str):
-                if name in seen:
+            child_name = _name_of(child)
+            if isinstance(child_name, str):
+                if child_name in seen:
                     doc.problem(
                         (*path, "children", index, "name"),
-                        f"duplicate child name {name!r} (also children[{seen[name]}]); "
+                        f"duplicate child name {child_name!r} (also children[{seen[child_name]}]); "
                         f"sibling names must be unique",
                     )
                 else:
-                    seen[name] = index
-            _check_names(child, (*path, "children", index), doc)
+                    seen[child_name] = index
+            _check_names(child, (*path, "children", index), doc, registered)
     template = data.get("child")
     if isinstance(template, Mapping):
-        _check_names(template, (*path, "child"), doc)
+        _check_names(template, (*path, "child"), doc, registered)
 
 
 # -- pydantic errors -> problems -------------------------------------------------------
