@@ -18,6 +18,7 @@ from ._errors import CallingSelfError as CallingSelfError
 from ._errors import CallTimeoutError as CallTimeoutError
 from ._errors import ChildError as ChildError
 from ._errors import ChildNotFoundError as ChildNotFoundError
+from ._errors import LinkedExit as LinkedExit
 from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
@@ -30,6 +31,8 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._loader import load_tree as load_tree
 from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._monitor import Down as Down
+from ._monitor import Monitor as Monitor
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._ref import ActorRef as ActorRef
@@ -38,6 +41,8 @@ from ._registry import Registry as Registry
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
+from ._task import TaskRef as TaskRef
+from ._timers import TimerHandle as TimerHandle
 from ._tree import Tree as Tree
 from ._tree import open_tree as open_tree
 from .events import Event as Event
@@ -49,6 +54,7 @@ from .spec import Overflow as Overflow
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
+from .spec import TaskSpec as TaskSpec
 
 __version__ = "0.1.0.dev0"
 
@@ -69,14 +75,17 @@ __all__ = [
     "ChildState",
     "DeadLetter",
     "DeadLetters",
+    "Down",
     "DynamicSupervisorSpec",
     "Event",
     "ExitKind",
     "ExitReason",
+    "LinkedExit",
     "MailboxFull",
     "MailboxSpec",
     "MailboxStatistics",
     "MessageTypeError",
+    "Monitor",
     "NameNotFoundError",
     "NameTakenError",
     "Overflow",
@@ -90,6 +99,9 @@ __all__ = [
     "SupervisorRef",
     "SupervisorSpec",
     "SupervisorStatistics",
+    "TaskRef",
+    "TaskSpec",
+    "TimerHandle",
     "Tree",
     "TreeFileError",
     "TreeFileProblem",

@@ -41,13 +41,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
-from ._errors import SpecError
+from ._errors import ActorNotRunningError, SpecError
 
 if TYPE_CHECKING:
+    from ._monitor import Monitor, Watchable
     from ._process import ActorProcess
     from ._reason import ExitReason
     from ._ref import ActorRef
     from ._registry import Registry
+    from ._timers import TimerHandle
 
 MsgT = TypeVar("MsgT")
 
@@ -218,6 +220,99 @@ class Actor(Generic[MsgT]):
         from ._reason import NORMAL, shutdown
 
         self._process.request_stop(NORMAL if detail is None else shutdown(detail))
+
+    # -- timers, monitors, links (see _timers, _monitor, _link) -------------------------
+
+    def send_after(self, delay: float, msg: MsgT) -> TimerHandle:
+        """Send ``msg`` to this actor's mailbox once, ``delay`` seconds from now.
+
+        The timer belongs to this incarnation: it is cancelled when the actor
+        stops, crashes or is restarted.
+
+        Returns:
+            A `TimerHandle`; ``cancel()`` it to send nothing.
+
+        Raises:
+            MessageTypeError: this actor does not accept ``msg``'s type.
+            ValueError: ``delay`` is negative or not finite.
+
+        .. versionadded:: 0.1
+        """
+        from ._timers import _seconds, start_timer
+
+        delay = _seconds("send_after delay", delay, zero_ok=True)
+        return start_timer(self._process, delay, msg, None, False)
+
+    def send_interval(self, interval: float, msg: MsgT, *, fixed_rate: bool = False) -> TimerHandle:
+        """Send ``msg`` to this actor's mailbox every ``interval`` seconds, first after one.
+
+        Args:
+            interval: seconds between messages.
+            msg: the message (a fresh copy each time if its model is mutable).
+            fixed_rate: keep message *n* due at ``start + n * interval`` and catch
+                up after a stall; by default (fixed delay) each message is due
+                ``interval`` after the previous one was sent.
+
+        Returns:
+            A `TimerHandle`; ``cancel()`` it to stop the messages.
+
+        Raises:
+            MessageTypeError: this actor does not accept ``msg``'s type.
+            ValueError: ``interval`` is not a positive finite number.
+
+        .. versionadded:: 0.1
+        """
+        from ._timers import _seconds, start_timer
+
+        interval = _seconds("send_interval interval", interval, zero_ok=False)
+        return start_timer(self._process, interval, msg, interval, fixed_rate)
+
+    def monitor(self, ref: Watchable) -> Monitor:
+        """Monitor the incarnation running behind ``ref`` now: one `Down` comes to this mailbox.
+
+        This actor must declare `Down` among its messages (``Actor[Job | Down]``).
+        The monitor ends with this incarnation; ``demonitor()`` ends it earlier.
+        If nothing runs behind ``ref`` now, the `Down` (reason ``noproc``) is
+        queued at once.
+
+        Raises:
+            MessageTypeError: this actor does not declare `Down`.
+
+        .. versionadded:: 0.1
+        """
+        from ._monitor import start_monitor
+
+        return start_monitor(ref._child, watcher=self._process)
+
+    def link(self, ref: Watchable) -> None:
+        """Link this incarnation with the one running behind ``ref`` now (two-way).
+
+        If either ends abnormally (crash or killed, not stopped by its own
+        supervisor), the other crashes with `LinkedExit` after the message in
+        hand. Normal and shutdown ends are ignored. See ``docs/monitors.md``.
+
+        Raises:
+            ActorNotRunningError: nothing runs behind ``ref`` (OTP's ``noproc``).
+
+        .. versionadded:: 0.1
+        """
+        from ._link import link
+
+        process = ref._child.process
+        if process is None:
+            raise ActorNotRunningError(ref._child.path)
+        link(self._process, process)
+
+    def unlink(self, ref: Watchable) -> None:
+        """Remove the link with the incarnation running behind ``ref``, if any.
+
+        .. versionadded:: 0.1
+        """
+        from ._link import unlink
+
+        process = ref._child.process
+        if process is not None:
+            unlink(self._process, process)
 
     # -- hooks ------------------------------------------------------------------------
 

@@ -11,13 +11,20 @@ import enum
 from typing import TYPE_CHECKING
 
 from ._ref import ActorRef, SupervisorRef
-from .spec import ChildSpec, DynamicSupervisorSpec, Overflow, SupervisorSpec
+from ._task import TaskRef
+from .spec import AnyChildSpec, ChildSpec, Overflow, TaskSpec
 
 if TYPE_CHECKING:
     from ._dead_letters import DeadLetters
     from ._process import Process
     from ._registry import Registry
     from ._supervisor import Supervisor
+
+
+def _ref_class(spec: AnyChildSpec) -> type[ActorRef[object] | SupervisorRef | TaskRef]:
+    if isinstance(spec, ChildSpec):
+        return ActorRef
+    return TaskRef if isinstance(spec, TaskSpec) else SupervisorRef
 
 
 class ChildState(enum.StrEnum):
@@ -56,7 +63,7 @@ class Child:
 
     def __init__(
         self,
-        spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec,
+        spec: AnyChildSpec,
         path: str,
         supervisor: Supervisor | None,
         registry: Registry,
@@ -73,16 +80,13 @@ class Child:
         #: Consecutive failures, for backoff; reset after a long enough run.
         self.failures = 0
         self.last_started_at = 0.0
-        self.ref: ActorRef[object] | SupervisorRef
+        self.ref: ActorRef[object] | SupervisorRef | TaskRef
         self.adopt(spec, supervisor)
-        if isinstance(spec, ChildSpec):
-            self.ref = ActorRef(self)
-        else:
-            self.ref = SupervisorRef(self)
+        self.ref = _ref_class(spec)(self)
 
     def adopt(
         self,
-        spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec,
+        spec: AnyChildSpec,
         supervisor: Supervisor | None,
     ) -> None:
         """(Re)attach the slot to a supervisor incarnation and a spec.
@@ -113,9 +117,13 @@ class Child:
             return ChildState.RUNNING
         return ChildState.RESTARTING if self.restarting else ChildState.STOPPED
 
+    def can_adopt(self, spec: AnyChildSpec) -> bool:
+        """Whether ``spec`` may take over this slot: its refs must keep their type."""
+        return _ref_class(spec) is type(self.ref)
+
     @property
     def is_supervisor(self) -> bool:
-        return not isinstance(self.spec, ChildSpec)
+        return _ref_class(self.spec) is SupervisorRef
 
     def __repr__(self) -> str:
         return f"<Child {self.path} {self.state.value} incarnation={self.incarnation}>"

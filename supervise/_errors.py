@@ -14,6 +14,7 @@ exception so code never has to parse text::
     ├── ActorExitedError                  the actor ended before it replied
     │   └── CallFailedError               ... because the handler of this call raised
     ├── ActorNotRunningError              nothing runs behind the ref (OTP ``noproc``)
+    ├── LinkedExit                        a linked incarnation ended abnormally (a crash reason)
     ├── StartError                        a child failed to start
     ├── RestartIntensityExceeded          a supervisor gave up
     ├── ChildError                        a dynamic-child request was refused
@@ -206,6 +207,29 @@ class ActorNotRunningError(SuperviseError):
         super().__init__(
             f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
             f"retry later or check its supervisor's which_children()"
+        )
+
+
+class LinkedExit(SuperviseError):
+    """The reason an actor crashed: an incarnation it was linked to ended abnormally.
+
+    Never raised to a caller: it is the exception of the ``crash`` reason the
+    linked actor ends with (``exc_type`` ``LinkedExit`` in ``actor_crashed``).
+    The partner's own exception, if any, is the ``__cause__``.
+
+    Attributes:
+        actor: the tree path of the linked child that ended.
+        reason: why it ended (an `ExitReason`).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, reason: ExitReason) -> None:
+        self.actor = actor
+        self.reason = reason
+        super().__init__(
+            f"linked {actor!r} ended abnormally ({reason}), so this incarnation ends with it; "
+            f"monitor it instead of linking to be told without crashing"
         )
 
 

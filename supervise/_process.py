@@ -54,8 +54,8 @@ class _Stop:
 class Process:
     """One incarnation of a child: a task that ends once, with a reason."""
 
-    __slots__ = ("_kill_reason", "child", "on_exit", "path", "reason", "started", "task",
-                 "terminating")
+    __slots__ = ("_exit_callbacks", "_kill_reason", "child", "on_exit", "path", "reason",
+                 "started", "task", "terminating")
 
     def __init__(self, child: Child) -> None:
         self.child = child
@@ -69,6 +69,8 @@ class Process:
         self.terminating = False
         self.on_exit: Callable[[Process], None] | None = None
         self._kill_reason: ExitReason | None = None
+        # Monitors, links and timers of this incarnation; created on first use.
+        self._exit_callbacks: dict[object, Callable[[Process], None]] | None = None
 
     def start(self) -> None:
         """Create the task. The caller awaits `started` if it needs readiness."""
@@ -103,6 +105,22 @@ class Process:
         """Give up on a task that does not end: finish it as ``killed`` without it."""
         self._finish(self._kill_reason or killed("abandoned"))
 
+    def add_exit_callback(self, key: object, callback: Callable[[Process], None]) -> None:
+        """Call ``callback(self)`` once when this incarnation ends (monitors, links, timers).
+
+        The caller checks first that the process has not ended; ``key`` lets
+        `remove_exit_callback` withdraw it.
+        """
+        callbacks = self._exit_callbacks
+        if callbacks is None:
+            callbacks = self._exit_callbacks = {}
+        callbacks[key] = callback
+
+    def remove_exit_callback(self, key: object) -> None:
+        """Withdraw a callback added under ``key``, if it is still there."""
+        if self._exit_callbacks is not None:
+            self._exit_callbacks.pop(key, None)
+
     def _finish(self, reason: ExitReason) -> None:
         if self.reason is not None:
             return
@@ -111,6 +129,12 @@ class Process:
             self.started.set_exception(ActorExitedError(self.path, reason))
             self.started.exception()  # retrieved here: nobody may be waiting for it
         self._release(reason)
+        callbacks = self._exit_callbacks
+        if callbacks:
+            # Before the parent hears of the exit: a watcher's Down precedes any restart.
+            self._exit_callbacks = None
+            for callback in list(callbacks.values()):
+                callback(self)
         if self.on_exit is not None and not self.terminating:
             self.on_exit(self)
 

@@ -18,12 +18,14 @@ from ._errors import (
     MessageTypeError,
 )
 from ._mailbox import MailboxClosed
+from ._monitor import Watchable
 from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
 if TYPE_CHECKING:
     from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
+    from ._task import TaskRef
     from .spec import AnyChildSpec
 
 MsgT = TypeVar("MsgT")
@@ -35,7 +37,7 @@ def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: f
 
 
 @final
-class ActorRef(Generic[MsgT]):
+class ActorRef(Watchable, Generic[MsgT]):
     """A handle to an actor's child slot: ``cast``, ``call``, ``stop``, ``kill``.
 
     Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
@@ -212,7 +214,7 @@ class ActorRef(Generic[MsgT]):
 
 
 @final
-class SupervisorRef:
+class SupervisorRef(Watchable):
     """A handle to a supervisor's child slot: dynamic children and inspection.
 
     The supervisor works on one request at a time (as in OTP); each method
@@ -242,7 +244,7 @@ class SupervisorRef:
 
     async def start_child(
         self, spec: AnyChildSpec | dict[str, Any] | None = None
-    ) -> ActorRef[Any] | SupervisorRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Add a child after the existing ones and start it (OTP ``start_child``).
 
         For a dynamic supervisor pass the ``args`` for a new instance of its template.
@@ -251,16 +253,20 @@ class SupervisorRef:
             ChildError: the name is taken, or max_children is reached.
             StartError: the child failed to start; its spec is not kept.
         """
-        ref: ActorRef[Any] | SupervisorRef = await self._supervisor().request("start_child", spec)
+        ref: ActorRef[Any] | SupervisorRef | TaskRef = await self._supervisor().request(
+            "start_child", spec
+        )
         return ref
 
-    async def terminate_child(self, name_or_ref: str | ActorRef[Any] | SupervisorRef) -> None:
+    async def terminate_child(
+        self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
+    ) -> None:
         """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
         await self._supervisor().request("terminate_child", name_or_ref)
 
-    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef:
+    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Start a stopped child again (after ``terminate_child``)."""
-        ref: ActorRef[Any] | SupervisorRef = await self._supervisor().request(
+        ref: ActorRef[Any] | SupervisorRef | TaskRef = await self._supervisor().request(
             "restart_child", name
         )
         return ref

@@ -14,6 +14,7 @@ from ._errors import NameNotFoundError, NameTakenError
 if TYPE_CHECKING:
     from ._child import Child
     from ._ref import ActorRef, SupervisorRef
+    from ._task import TaskRef
 
 
 class Registry:
@@ -44,7 +45,7 @@ class Registry:
     def _slot(self, path: str) -> Child | None:
         return self._by_path.get(path)
 
-    def whereis(self, name: str) -> ActorRef[object] | SupervisorRef:
+    def whereis(self, name: str) -> ActorRef[object] | SupervisorRef | TaskRef:
         """The ref registered as ``name``, or at tree path ``name``.
 
         Raises:

@@ -41,6 +41,7 @@ from ._process import KILL_GRACE_SECONDS, ActorProcess, Process
 from ._reason import SHUTDOWN, ExitReason, crash, killed
 from ._ref import ActorRef, SupervisorRef
 from ._strategies import RestartIntensity, restart_group, should_restart
+from ._task import TaskProcess, TaskRef
 from .events import Event
 from .spec import (
     AnyChildSpec,
@@ -49,6 +50,7 @@ from .spec import (
     Restart,
     Strategy,
     SupervisorSpec,
+    TaskSpec,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class ChildInfo:
 
     name: str
     path: str
-    ref: ActorRef[Any] | SupervisorRef
+    ref: ActorRef[Any] | SupervisorRef | TaskRef
     state: ChildState
     kind: str
     restart: Restart
@@ -310,7 +312,7 @@ class Supervisor(Process):
             child is not None
             and child.process is None
             and child.supervisor is not self
-            and (child.spec.kind == "worker") == (spec.kind == "worker")
+            and child.can_adopt(spec)
         ):
             child.adopt(spec, self)  # a slot our previous incarnation left: keep its refs
         else:
@@ -336,6 +338,8 @@ class Supervisor(Process):
                 actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
             mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
             process = ActorProcess(child, actor, mailbox, _shutdown_seconds(spec))
+        elif isinstance(spec, TaskSpec):
+            process = TaskProcess(child, spec)
         elif isinstance(spec, DynamicSupervisorSpec):
             process = DynamicSupervisor(child)
         else:
@@ -578,7 +582,7 @@ class Supervisor(Process):
             future.set_result(result)
 
     def _find(self, key: object) -> Child:
-        if isinstance(key, ActorRef | SupervisorRef):
+        if isinstance(key, ActorRef | SupervisorRef | TaskRef):
             child: Child | None = key._child
             if child is not None and self._children.get(child.name) is not child:
                 child = None
@@ -591,7 +595,7 @@ class Supervisor(Process):
         return child
 
     def _validate_child_spec(self, arg: object) -> AnyChildSpec:
-        if isinstance(arg, ChildSpec | SupervisorSpec | DynamicSupervisorSpec):
+        if isinstance(arg, ChildSpec | TaskSpec | SupervisorSpec | DynamicSupervisorSpec):
             return arg
         try:
             return _child_spec_adapter.validate_python(arg)
@@ -600,7 +604,7 @@ class Supervisor(Process):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
         spec = self._validate_child_spec(arg)
         existing = self._children.get(spec.name)
         if existing is not None:
@@ -623,7 +627,7 @@ class Supervisor(Process):
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def _op_restart_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+    async def _op_restart_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
         child = self._find(arg)
         if child.process is not None:
             raise ChildError(self.path, child.name, "it is running; terminate_child it first")
@@ -701,7 +705,7 @@ class DynamicSupervisor(Supervisor):
         await super()._op_terminate_child(arg)
         self._forget_if_stopped(child)
 
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef:
+    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
         spec = self.spec
         if spec.max_children is not None:
             live = sum(1 for c in self._children.values() if c.process is not None or c.restarting)
@@ -717,14 +721,17 @@ class DynamicSupervisor(Supervisor):
         fields = dict(template)
         fields["name"] = f"{template.name}-{self._next_id}"
         if arg is not None:
-            if not isinstance(arg, dict):
+            if isinstance(template, TaskSpec) and isinstance(arg, list | tuple):
+                fields["args"] = list(arg)  # a task template: a list is its positional args
+            elif not isinstance(arg, dict):
                 raise SpecError(
                     f"start_child on {self.path}",
                     f"expected a dict of args for {template.name}, got {type(arg).__name__}",
                 )
-            fields["args"] = arg
+            else:
+                fields["kwargs" if isinstance(template, TaskSpec) else "args"] = arg
         try:
-            child_spec = ChildSpec(**fields)
+            child_spec = type(template)(**fields)
         except ValidationError as exc:
             first = exc.errors()[0]
             raise SpecError(f"start_child on {self.path}", first["msg"]) from exc

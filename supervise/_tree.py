@@ -32,6 +32,7 @@ from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
 from ._registry import Registry
 from ._supervisor import DynamicSupervisor, Supervisor
+from ._task import TaskRef
 from .spec import DynamicSupervisorSpec, SupervisorSpec
 
 
@@ -64,7 +65,7 @@ class Tree:
         assert isinstance(ref, SupervisorRef)
         return ref
 
-    def whereis(self, name: str) -> ActorRef[Any] | SupervisorRef:
+    def whereis(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """The ref at tree path ``name`` (``"root/db"``) or registered as ``name``.
 
         Raises:

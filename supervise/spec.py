@@ -2,7 +2,8 @@
 
 The same models are built from Python or loaded from YAML/JSON files; a tree
 is a `SupervisorSpec` whose ``children`` are `ChildSpec` (an actor),
-`SupervisorSpec` (a nested supervisor) or `DynamicSupervisorSpec`::
+`TaskSpec` (a plain ``async def`` function), `SupervisorSpec` (a nested
+supervisor) or `DynamicSupervisorSpec`::
 
     SupervisorSpec(
         name="root",
@@ -21,7 +22,9 @@ stricter). Workers get ``shutdown=5`` seconds, supervisors ``"infinity"``.
 from __future__ import annotations
 
 import enum
+import inspect
 import random
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -255,8 +258,104 @@ class ChildSpec(_Spec):
         return self._config
 
 
+def _is_async_callable(value: object) -> bool:
+    if inspect.iscoroutinefunction(value):  # also sees through functools.partial
+        return True
+    call = getattr(value, "__call__", None)  # noqa: B004  # an object with `async def __call__`
+    return not isinstance(value, type) and inspect.iscoroutinefunction(call)
+
+
+def _to_task_function(value: object) -> object:
+    if isinstance(value, str):
+        value = resolve_import_path(value)
+    if not _is_async_callable(value):
+        what = import_path_of(value) if callable(value) else repr(value)
+        raise ValueError(
+            f"{what} is not an async function; point `task` at a function defined "
+            f"as `async def work(...)`"
+        )
+    return value
+
+
+#: An ``async def`` function, or its import path ``"package.module:function"``.
+TaskFunction = Annotated[
+    Callable[..., Awaitable[Any]],
+    BeforeValidator(_to_task_function),
+    PlainSerializer(import_path_of, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+            "description": "import path of an async function, 'package.module:function'",
+        }
+    ),
+]
+
+
+class TaskSpec(_Spec):
+    """A supervised plain task: an ``async def`` function, its arguments, how it is supervised.
+
+    The supervisor runs ``await task(*args, **kwargs)`` as one incarnation.
+    Returning ends it with reason ``normal``; raising is a crash; the
+    supervisor stops it by *cancelling* it (cancellation is a plain task's
+    stop signal), and ``shutdown`` bounds how long it may take to end after
+    that before it is reported killed. Restart types, restart intensity and
+    backoff apply exactly as for actors. In a tree file::
+
+        - kind: task
+          name: poller
+          task: "myapp.jobs:poll"
+          kwargs: {url: "https://example.com", every: 30}
+
+    ``kind: task`` may be left out when the child has a ``task`` field.
+
+    Attributes:
+        name: unique among its siblings; the tree path is ``parent/name``.
+        task: the ``async def`` function, or ``"package.module:function"``.
+        args: positional arguments.
+        kwargs: keyword arguments (checked against the function's signature).
+        restart: permanent (default: a loop that returns is started again),
+            transient (restarted only after a crash: a job that may finish) or
+            temporary.
+        shutdown: seconds to end after cancellation (default 5),
+            ``"brutal_kill"`` or ``"infinity"``.
+
+    .. versionadded:: 0.1
+    """
+
+    kind: Literal["task"] = "task"
+    name: Name
+    task: TaskFunction
+    args: list[Any] = Field(default_factory=list)
+    # validate_default: a function with required parameters needs arguments.
+    kwargs: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+    restart: Restart = Restart.PERMANENT
+    shutdown: Shutdown = 5.0
+
+    @field_validator("kwargs")
+    @classmethod
+    def _check_arguments(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        task, args = info.data.get("task"), info.data.get("args")
+        if task is None or args is None:
+            return kwargs  # reported on their own
+        try:
+            signature = inspect.signature(task)
+        except (TypeError, ValueError):
+            return kwargs  # a builtin or C function: nothing to check against
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ValueError(
+                f"args/kwargs do not fit {import_path_of(task)}{signature}: {exc}; "
+                f"pass the arguments it declares"
+            ) from None
+        return kwargs
+
+
 def _child_kind(value: object) -> str:
     if isinstance(value, dict):
+        if "kind" not in value and "task" in value and "actor" not in value:
+            return "task"
         return str(value.get("kind", "worker"))
     return str(getattr(value, "kind", "worker"))
 
@@ -319,18 +418,24 @@ class DynamicSupervisorSpec(_SupervisorBase):
     The strategy is one_for_one; shutdown stops all children at once.
 
     Attributes:
-        child: the template; ``start_child(args)`` overrides its ``args``.
+        child: the template, an actor (`ChildSpec`) or a plain task (`TaskSpec`);
+            ``start_child(args)`` overrides an actor's ``args``; for a task, a
+            dict overrides its ``kwargs`` and a list its ``args``.
         max_children: refuse ``start_child`` beyond this many (None: no limit).
     """
 
     kind: Literal["dynamic_supervisor"] = "dynamic_supervisor"
-    child: ChildSpec
+    child: Annotated[
+        Annotated[ChildSpec, Tag("worker")] | Annotated[TaskSpec, Tag("task")],
+        Discriminator(_child_kind),
+    ]
     max_children: Annotated[int, Field(ge=1)] | None = None
 
 
 #: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).
 AnyChildSpec = Annotated[
     Annotated[ChildSpec, Tag("worker")]
+    | Annotated[TaskSpec, Tag("task")]
     | Annotated[SupervisorSpec, Tag("supervisor")]
     | Annotated[DynamicSupervisorSpec, Tag("dynamic_supervisor")],
     Discriminator(_child_kind),
@@ -388,5 +493,7 @@ __all__ = [
     "Shutdown",
     "Strategy",
     "SupervisorSpec",
+    "TaskFunction",
+    "TaskSpec",
     "json_schema",
 ]

@@ -1,0 +1,153 @@
+"""Supervised plain tasks: any ``async def`` function as a child, without an Actor class.
+
+The loop many asyncio applications write by hand (run it, log the crash, wait
+a little, run it again) as a child spec::
+
+    async def poll(url: str, every: float) -> None:
+        while True:
+            await fetch(url)          # an exception here is a crash: logged, restarted
+            await asyncio.sleep(every)
+
+    SupervisorSpec(
+        name="root",
+        backoff=Backoff(min_seconds=1, max_seconds=60),
+        children=[TaskSpec(name="poller", task=poll, kwargs={"url": URL, "every": 30})],
+    )
+
+One incarnation is one call ``await task(*args, **kwargs)``:
+
+==============================  ===================  ================================
+the call                        reason               permanent / transient restart?
+==============================  ===================  ================================
+returns                         ``normal``           yes / no
+raises an exception             ``crash``            yes / yes
+cancelled by its supervisor     ``shutdown``         (the supervisor is stopping it)
+still running ``shutdown`` s    ``killed``           (cancelled again, then abandoned)
+after that cancellation
+==============================  ===================  ================================
+
+Cancellation is a plain task's stop signal: it has no mailbox to receive a
+stop request, so the supervisor cancels it, and ``try/finally`` (or ``except
+CancelledError: ...; raise``) is where it cleans up. A task that catches the
+cancellation and returns is still reported with the stop's reason
+(``shutdown``). The child's ``shutdown`` seconds bound how long it may take to
+honour the cancellation: past them it is cancelled again and reported
+``killed``, and a task that ignores that too is abandoned after a grace period,
+as an actor would be.
+
+Tasks have no mailbox, so their ref is a `TaskRef` (stop, kill, monitor), not
+an `ActorRef`. The arguments are passed as given to every incarnation: keep
+them immutable, or build fresh state inside the function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, final
+
+from ._monitor import Watchable
+from ._process import Process
+from ._reason import NORMAL, ExitReason, crash, killed
+
+if TYPE_CHECKING:
+    from ._child import Child, ChildState
+    from .spec import TaskSpec
+
+
+class TaskProcess(Process):
+    """One incarnation of a `TaskSpec`: one call of its function."""
+
+    __slots__ = ("_stop_reason", "spec")
+
+    def __init__(self, child: Child, spec: TaskSpec) -> None:
+        super().__init__(child)
+        self.spec = spec
+        self._stop_reason: ExitReason | None = None
+        # Nothing to prepare: a task is ready as soon as it exists.
+        self.started.set_result(None)
+
+    def request_stop(self, reason: ExitReason) -> None:
+        """Stop by cancelling the call; it ends with ``reason`` once it honours that."""
+        if self.reason is not None or self._stop_reason is not None:
+            return
+        self._stop_reason = reason
+        if self.task is not None:
+            self.task.cancel()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if self.reason is None:  # cancelled before its first step
+            self._finish(
+                self._kill_reason or self._stop_reason or killed("cancelled before it ran")
+            )
+
+    async def _main(self) -> None:
+        spec = self.spec
+        reason: ExitReason | None = None
+        try:
+            await spec.task(*spec.args, **spec.kwargs)
+        except asyncio.CancelledError:
+            reason = self._kill_reason or self._stop_reason or killed("cancelled")
+        except Exception as exc:
+            reason = crash(exc)
+        else:
+            # Returning after a stop request (it caught the cancellation) is that stop.
+            reason = self._kill_reason or self._stop_reason or NORMAL
+        finally:
+            self._finish(reason or self._kill_reason or killed("cancelled"))
+
+
+@final
+class TaskRef(Watchable):
+    """A handle to a plain task's child slot: ``stop``, ``kill``, monitors.
+
+    Like an `ActorRef` it addresses the slot and stays valid across restarts;
+    a task has no mailbox, so there is no ``cast`` or ``call``.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The task's tree path."""
+        return self._child.path
+
+    @property
+    def state(self) -> ChildState:
+        """running, stopped or restarting."""
+        return self._child.state
+
+    @property
+    def is_running(self) -> bool:
+        """Whether an incarnation runs behind this ref now."""
+        process = self._child.process
+        return process is not None and process.reason is None
+
+    def __repr__(self) -> str:
+        return f"<TaskRef {self._child.path} incarnation={self._child.incarnation}>"
+
+    async def stop(self, reason: ExitReason = NORMAL) -> None:
+        """Cancel the running call and wait until it has ended (reason ``normal``).
+
+        The supervisor then applies the restart type: a permanent task is
+        started again; use the supervisor's ``terminate_child`` to stop it for good.
+        """
+        process = self._child.process
+        if process is None:
+            return
+        if asyncio.current_task() is process.task:
+            raise RuntimeError(
+                f"task {self.path!r} cannot wait for its own end; return from the function instead"
+            )
+        process.request_stop(reason)
+        await process.wait(None)
+
+    def kill(self) -> None:
+        """Cancel the running call now; the reason is ``killed``."""
+        process = self._child.process
+        if process is not None:
+            process.kill("ref.kill()")
