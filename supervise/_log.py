@@ -2,10 +2,17 @@
 
 The library never calls ``structlog.configure()``. Events are only emitted for
 lifecycle steps, never per message, so logging costs nothing on the hot path.
+
+Cost: with structlog configured as its docs advise for production (a filtering
+bound logger, ``cache_logger_on_first_use=True``), an event below the level
+costs a level check (`enabled`), and callers on busy lifecycle paths (a child
+exiting or starting) skip building its fields. Unconfigured, structlog renders
+every event to stdout (about 15 µs each).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import structlog
@@ -26,14 +33,37 @@ _LEVELS: dict[Event, str] = {
 }
 
 
-# Per event: its plain-str name and the logger method. Looked up once here, since
-# ``Event.X.value`` (an enum descriptor) costs about as much as a filtered-out call.
-_METHODS: dict[Event, tuple[str, str]] = {
-    event: (event.value, _LEVELS.get(event, "info")) for event in Event
+# Per event: its plain-str name, the logger method and its level number. Looked up
+# once here, since ``Event.X.value`` (an enum descriptor) costs about as much as a
+# filtered-out call.
+_METHODS: dict[Event, tuple[str, str, int]] = {
+    event: (
+        event.value,
+        _LEVELS.get(event, "info"),
+        logging.getLevelNamesMapping()[_LEVELS.get(event, "info").upper()],
+    )
+    for event in Event
 }
+
+
+def _dropped(logger: Any, number: int) -> bool:
+    # Filtering bound loggers (structlog's default wrapper class) answer
+    # is_enabled_for; with any other wrapper class, assume the event is wanted.
+    is_enabled_for = getattr(logger, "is_enabled_for", None)
+    return is_enabled_for is not None and not is_enabled_for(number)
+
+
+def enabled(event: Event) -> bool:
+    """False if the configured logger drops ``event`` (so its fields need not be built)."""
+    # bind() is what the lazy proxy runs on every attribute access; when structlog
+    # caches loggers it returns the cached one without building anything.
+    return not _dropped(_logger.bind(), _METHODS[event][2])
 
 
 def emit(event: Event, **fields: object) -> None:
     """Log one catalogued lifecycle event with its fields."""
-    name, level = _METHODS[event]
-    getattr(_logger, level)(name, **fields)
+    name, level, number = _METHODS[event]
+    logger = _logger.bind()
+    if _dropped(logger, number):
+        return
+    getattr(logger, level)(name, **fields)

@@ -383,15 +383,20 @@ class Supervisor(Process):
                 raise StartError(path, cause) from cause
         child.incarnation += 1
         child.last_started_at = self._loop_time()
-        fields: dict[str, object] = {
-            "actor": child.path,
-            "supervisor": self.path,
-            "incarnation": child.incarnation,
-            "restart_count": child.restart_count,
-        }
-        if restart:
-            _log.emit(Event.ACTOR_RESTARTED, **fields)
-        _log.emit(Event.ACTOR_STARTED, **fields)
+        # Mass starts and restarts: build the fields only if the logger keeps them.
+        started = _log.enabled(Event.ACTOR_STARTED)
+        restarted = restart and _log.enabled(Event.ACTOR_RESTARTED)
+        if started or restarted:
+            fields: dict[str, object] = {
+                "actor": child.path,
+                "supervisor": self.path,
+                "incarnation": child.incarnation,
+                "restart_count": child.restart_count,
+            }
+            if restarted:
+                _log.emit(Event.ACTOR_RESTARTED, **fields)
+            if started:
+                _log.emit(Event.ACTOR_STARTED, **fields)
 
     async def _terminate(self, child: Child, reason: ExitReason = SHUTDOWN) -> None:
         """Stop one child per its shutdown spec; always ends in bounded time (unless infinity)."""
@@ -438,8 +443,11 @@ class Supervisor(Process):
         _log.emit(Event.ACTOR_KILLED, actor=child.path, supervisor=self.path, shutdown=shutdown)
 
     def _emit_exit(self, child: Child, reason: ExitReason) -> None:
+        event = Event.ACTOR_STOPPED if reason.is_normal else Event.ACTOR_CRASHED
+        if not _log.enabled(event):  # skip building the fields (a mass stop has many)
+            return
         _log.emit(
-            Event.ACTOR_STOPPED if reason.is_normal else Event.ACTOR_CRASHED,
+            event,
             actor=child.path,
             supervisor=self.path,
             incarnation=child.incarnation,
@@ -480,15 +488,21 @@ class Supervisor(Process):
             return
         if not self._intensity.add(self._loop_time()):
             raise _GiveUp(child)
-        group = restart_group(self._strategy, list(self._children.values()), child)
-        for sibling in reversed(group):
-            if sibling is not child:
-                await self._terminate(sibling)
-        for sibling in group:
-            if sibling is not child and sibling.spec.restart is Restart.TEMPORARY:
-                self._remove(sibling)
-        to_start = [c for c in group if c is child or c.spec.restart is not Restart.TEMPORARY]
-        await self._restart_group(to_start, child)
+        strategy = self._strategy
+        if strategy is Strategy.ONE_FOR_ONE:
+            # No siblings involved: do not copy the children (a pool may have 100k).
+            to_start = [child]
+        else:
+            group = restart_group(strategy, list(self._children.values()), child)
+            for sibling in reversed(group):
+                if sibling is not child:
+                    await self._terminate(sibling)
+            for sibling in group:
+                if sibling is not child and sibling.spec.restart is Restart.TEMPORARY:
+                    self._remove(sibling)
+            to_start = [c for c in group if c is child or c.spec.restart is not Restart.TEMPORARY]
+        if self._restart_now(to_start, child):
+            await self._start_group(to_start, child)
 
     def _backoff_delay(self, offender: Child) -> float:
         backoff = self.spec.backoff
@@ -499,14 +513,15 @@ class Supervisor(Process):
         offender.failures += 1
         return backoff.delay(offender.failures)
 
-    async def _restart_group(self, group: list[Child], offender: Child) -> None:
+    def _restart_now(self, group: list[Child], offender: Child) -> bool:
+        """Mark ``group`` restarting; False if a backoff delay put its start off."""
         for child in group:
             child.restarting = True
         delay = self._backoff_delay(offender)
         if delay > 0:
             self._schedule(_RestartDue(group, offender, retry=False), delay)
-            return
-        await self._start_group(group, offender)
+            return False
+        return True
 
     def _schedule(self, message: _RestartDue, delay: float) -> None:
         loop = asyncio.get_running_loop()
