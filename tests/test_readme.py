@@ -42,7 +42,7 @@ def test_readme_demo_crashes_and_heals() -> None:
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        out, _ = proc.communicate(timeout=8)
+        out, _ = proc.communicate(timeout=5)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGINT)  # a demo that runs until interrupted
         out, _ = proc.communicate(timeout=15)
