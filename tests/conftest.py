@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
-from supervise.testing import EventLog, capture_events
+from supervise.testing import EventLog, capture_events, virtual_clock_loop_factory
 
 
 @pytest.fixture
@@ -21,3 +22,18 @@ def _clear_stops() -> Iterator[None]:
     STOPS.clear()
     yield
     STOPS.clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "virtual_clock: run the test on a VirtualClockLoop (virtual time autojumps)"
+    )
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests marked ``virtual_clock`` run on a VirtualClockLoop; others on the usual loop."""
+    if item.get_closest_marker("virtual_clock") is not None:
+        return {"virtual_clock": virtual_clock_loop_factory()}
+    return {"asyncio": lambda: asyncio.get_event_loop_policy().new_event_loop()}
