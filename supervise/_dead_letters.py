@@ -21,8 +21,9 @@ class DeadLetter:
     Attributes:
         actor: the tree path it was sent to.
         message: the message itself.
-        cause: ``not_running`` (nothing ran behind the ref) or ``actor_stopped``
-            (it was queued when the actor ended).
+        cause: ``not_running`` (nothing ran behind the ref), ``actor_stopped``
+            (it was queued when the actor ended) or ``mailbox_full`` (a timer's
+            message found the mailbox full; timers never wait).
     """
 
     actor: str

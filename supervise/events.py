@@ -52,7 +52,8 @@ class Event(enum.StrEnum):
     #: A supervisor stopped (after stopping its children). Fields: supervisor, reason.
     SUPERVISOR_STOPPED = "supervisor_stopped"
     #: A message could not be delivered, or was still queued when its actor
-    #: ended. Fields: actor, message_type, cause (not_running, actor_stopped).
+    #: ended. Fields: actor, message_type, cause (not_running, actor_stopped,
+    #: mailbox_full: a timer message found the mailbox full).
     MESSAGE_DEAD_LETTERED = "message_dead_lettered"
     #: An exception escaped ``on_stop``; the stop goes ahead. Fields: actor,
     #: exc_type, exc_message.
