@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
 
+from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
     CallingSelfError,
@@ -138,14 +139,15 @@ class ActorRef(Watchable, Generic[MsgT]):
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
-        checked = self._checked(msg)
         child = self._child
-        process = cast("ActorProcess | None", child.process)
+        # The common case first, inline: a shared (immutable) model needs no copy.
+        checked = msg if type(msg) in child.share_types else self._checked(msg)
+        process: ActorProcess | None = child.process  # type: ignore[assignment]
         if process is None:
             raise ActorNotRunningError(child.path)
-        if asyncio.current_task() is process.task:
-            raise CallingSelfError(child.path)
         loop = asyncio.get_running_loop()
+        if asyncio.current_task(loop) is process.task:
+            raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
         mailbox = process.mailbox
@@ -175,11 +177,12 @@ class ActorRef(Watchable, Generic[MsgT]):
                     timer.cancel()
         if timeout is None:
             return await future
-        timer = loop.call_later(timeout, _expire, future, child.path, checked, timeout)
+        # One loop timer per timeout value, not one per call (see _deadlines).
+        bucket = call_timeouts(loop).add(loop, future, timeout, child.path, checked)
         try:
             return await future
         finally:
-            timer.cancel()
+            bucket.pending.pop(future, None)
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
         """Stop the actor after the messages already queued, and wait until it has ended.

@@ -1,0 +1,129 @@
+"""Call timeouts without a loop timer per call.
+
+A ``loop.call_later`` per call, cancelled when the reply comes, costs about
+1.5 µs (a `TimerHandle`, a heap push and pop, the loop's cancelled-timer
+bookkeeping): a quarter of a call round trip on asyncio. Calls made with the
+same timeout expire in the order they were made, so the calls in flight with
+one timeout value wait together in an insertion-ordered dict (a `_Bucket`),
+under one loop timer armed for the oldest of them:
+
+- a call adds its entry (`CallTimeouts.add`) and pops it from the bucket's
+  ``pending`` when it ends, however it ends;
+- when the timer fires, every call whose deadline has passed fails with
+  `CallTimeoutError`, and the timer is armed again for the oldest call left.
+
+Each call still times out at its own deadline, on the loop's clock (so on a
+virtual-clock test loop too); the only difference from a timer per call is
+that at most one timer per timeout value is armed at a time. A bucket that
+fires with nothing left in flight is dropped, so callers that compute a new
+timeout for every call cost no more than a timer per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any, Final, final
+
+from ._errors import CallTimeoutError
+
+
+@final
+class _Bucket:
+    """The calls in flight with one timeout value, oldest first, and their timer."""
+
+    # No reference to the loop (the loop-keyed weak dict must not keep it alive):
+    # `add` is given it, and `_fire` runs on it.
+    __slots__ = ("_armed_for", "_buckets", "_timer", "pending", "timeout")
+
+    def __init__(self, timeout: float, buckets: dict[float, _Bucket]) -> None:
+        self._buckets = buckets
+        self.timeout = timeout
+        #: future -> (deadline, actor path, message); deadlines never decrease.
+        self.pending: dict[asyncio.Future[Any], tuple[float, str, object]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = 0.0
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        actor: str,
+        message: object,
+    ) -> None:
+        """Fail ``future`` with `CallTimeoutError` ``timeout`` seconds from now unless discarded."""
+        deadline = loop.time() + self.timeout
+        self.pending[future] = (deadline, actor, message)
+        if self._timer is None:
+            self._arm(loop, deadline)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._armed_for = deadline
+        self._timer = loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        # The loop may run a timer up to its clock resolution early: whatever
+        # was due by the deadline the timer was armed for is due now.
+        now = max(loop.time(), self._armed_for)
+        pending = self.pending
+        expired: list[asyncio.Future[Any]] = []
+        for future, (deadline, _, _) in pending.items():
+            if deadline > now:
+                self._arm(loop, deadline)
+                break
+            expired.append(future)
+        for future in expired:
+            _, actor, message = pending.pop(future)
+            if not future.done():
+                future.set_exception(CallTimeoutError(actor, message, self.timeout))
+        if self._timer is None and self._buckets.get(self.timeout) is self:
+            del self._buckets[self.timeout]  # nothing in flight: a later call starts afresh
+
+
+@final
+class CallTimeouts:
+    """The timeout buckets of one event loop."""
+
+    __slots__ = ("_buckets",)
+
+    def __init__(self) -> None:
+        self._buckets: dict[float, _Bucket] = {}
+
+    def add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        timeout: float,
+        actor: str,
+        message: object,
+    ) -> _Bucket:
+        """Arm ``timeout`` for ``future``; pop it from ``bucket.pending`` when the call ends."""
+        bucket = self._buckets.get(timeout)
+        if bucket is None:
+            bucket = self._buckets[timeout] = _Bucket(timeout, self._buckets)
+        bucket.add(loop, future, actor, message)
+        return bucket
+
+
+_by_loop: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CallTimeouts]] = (
+    weakref.WeakKeyDictionary()
+)
+# The last loop asked for and its CallTimeouts, as one tuple so that threads
+# running loops of their own never read a mismatched pair. The loop is held
+# weakly so that a closed loop can be collected.
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], CallTimeouts] | None = None
+
+
+def call_timeouts(loop: asyncio.AbstractEventLoop) -> CallTimeouts:
+    """The `CallTimeouts` of ``loop`` (created on first use, dropped with the loop)."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
+    timeouts = _by_loop.get(loop)
+    if timeouts is None:
+        timeouts = _by_loop[loop] = CallTimeouts()
+    _last = (weakref.ref(loop), timeouts)
+    return timeouts

@@ -1,0 +1,87 @@
+"""Call timeouts: one loop timer per timeout value, each call still expiring at its own deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from _support import Ping, Sleep, worker
+
+from supervise import ActorRef, CallTimeoutError, SupervisorSpec, open_tree
+from supervise._deadlines import call_timeouts
+
+
+async def _expiry_time(future: asyncio.Future[Any]) -> float:
+    with pytest.raises(CallTimeoutError):
+        await future
+    return asyncio.get_running_loop().time()
+
+
+async def test_calls_with_one_timeout_expire_each_at_its_own_deadline() -> None:
+    """A later call with the same timeout does not expire with the earlier one."""
+    loop = asyncio.get_running_loop()
+    timeouts = call_timeouts(loop)
+    first: asyncio.Future[Any] = loop.create_future()
+    second: asyncio.Future[Any] = loop.create_future()
+    bucket = timeouts.add(loop, first, 0.05, "root/a", Ping())
+    await asyncio.sleep(0.1)
+    assert first.done()
+    second_deadline = loop.time() + 0.05
+    assert timeouts.add(loop, second, 0.05, "root/a", Ping()) is not bucket  # a fresh one
+    assert not second.done()
+    assert await _expiry_time(second) >= second_deadline
+    with pytest.raises(CallTimeoutError) as info:
+        first.result()
+    assert str(info.value).startswith("call to actor 'root/a' with Ping got no reply within 0.05 s")
+
+
+async def test_overlapping_calls_share_one_timer_and_expire_in_order() -> None:
+    """Calls in flight together with one timeout expire in the order they were made."""
+    loop = asyncio.get_running_loop()
+    timeouts = call_timeouts(loop)
+    futures: list[asyncio.Future[Any]] = []
+    deadlines = []
+    bucket = None
+    for _ in range(3):
+        future: asyncio.Future[Any] = loop.create_future()
+        deadlines.append(loop.time() + 0.05)
+        added = timeouts.add(loop, future, 0.05, "root/a", Ping())
+        assert bucket is None or added is bucket
+        bucket = added
+        futures.append(future)
+        await asyncio.sleep(0.02)
+    expired = await asyncio.gather(*(_expiry_time(f) for f in futures))
+    assert all(t >= d for t, d in zip(expired, deadlines, strict=True))
+    assert expired == sorted(expired)
+    assert bucket is not None
+    assert not bucket.pending
+
+
+async def test_a_finished_call_leaves_nothing_behind() -> None:
+    """Popping a call's entry disarms it; an idle bucket is dropped when its timer fires."""
+    loop = asyncio.get_running_loop()
+    timeouts = call_timeouts(loop)
+    future: asyncio.Future[Any] = loop.create_future()
+    bucket = timeouts.add(loop, future, 0.02, "root/a", Ping())
+    future.set_result("reply")
+    bucket.pending.pop(future, None)
+    await asyncio.sleep(0.06)
+    assert future.result() == "reply"
+    assert 0.02 not in timeouts._buckets
+
+
+async def test_shorter_timeout_made_later_expires_first() -> None:
+    """Each timeout value has its own bucket: a 0.05 s call made after a 0.5 s one ends first."""
+    spec = SupervisorSpec(name="root", children=[worker("w")])
+    async with open_tree(spec) as tree:
+        w = tree.whereis("root/w")
+        assert isinstance(w, ActorRef)
+        slow = asyncio.ensure_future(w.call(Sleep(seconds=0.3), timeout=0.5))
+        await asyncio.sleep(0)
+        quick = asyncio.ensure_future(w.call(Ping(), timeout=0.05))
+        with pytest.raises(CallTimeoutError):
+            await quick
+        assert not slow.done()
+        assert await slow == "slept"
+        assert await w.call(Ping()) == "pong"
