@@ -85,6 +85,17 @@ class Down(BaseModel):
 
     _exception: BaseException | None = PrivateAttr(default=None)
 
+    def __eq__(self, other: object) -> bool:
+        # The fields only: the exception rides along but is not part of the value.
+        if not isinstance(other, Down):
+            return NotImplemented
+        return (self.monitor_id, self.path, self.reason, self.detail) == (
+            other.monitor_id, other.path, other.reason, other.detail
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.monitor_id, self.path, self.reason, self.detail))
+
     @property
     def exception(self) -> BaseException | None:
         """The exception that crashed it (same process only; None unless a crash)."""

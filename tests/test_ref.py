@@ -22,6 +22,7 @@ from supervise import (
     MailboxFull,
     MessageTypeError,
     Restart,
+    StartError,
     SupervisorRef,
     SupervisorSpec,
     Tree,
@@ -287,3 +288,23 @@ async def test_mailbox_statistics() -> None:
         process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
         stats = process.mailbox.statistics()  # type: ignore[union-attr]
         assert (stats.size, stats.capacity, stats.waiting_senders, stats.closed) == (1, 3, 0, False)
+
+
+async def test_calling_self_from_on_start_fails_the_start_at_once() -> None:
+    """A call to itself from on_start raises CallingSelfError there: a start failure, no hang."""
+
+    class Eager(Actor[Ping]):
+        async def on_start(self) -> None:
+            await self.ref.call(Ping())
+
+        async def handle(self, msg: Ping) -> str:
+            return "pong"
+
+    with pytest.raises(StartError) as info:
+        async with open_tree(one(ChildSpec(name="eager", actor=Eager))):
+            pass
+    assert isinstance(info.value.cause, CallingSelfError)
+    assert str(info.value.cause) == (
+        "actor 'root/eager' called itself, which would wait for ever; "
+        "handle the message directly or use `cast`"
+    )
