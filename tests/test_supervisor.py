@@ -24,7 +24,7 @@ from supervise import (
     SupervisorSpec,
     open_tree,
 )
-from supervise.testing import EventLog
+from supervise.testing import EventLog, inject_crash, wait_for_event
 
 NAMES = ["c1", "c2", "c3", "c4"]
 
@@ -522,6 +522,7 @@ async def test_dynamic_supervisor_instances(events: EventLog) -> None:
     assert {"root/pool/conn-1", "root/pool/conn-3"} <= stopped
 
 
+@pytest.mark.virtual_clock
 async def test_backoff_delays_restarts(events: EventLog) -> None:
     """With a backoff, the restart waits; the child shows as restarting meanwhile."""
     spec = SupervisorSpec(
@@ -537,3 +538,51 @@ async def test_backoff_delays_restarts(events: EventLog) -> None:
         assert rows[0].state is ChildState.RESTARTING
         await events.wait_for("actor_restarted", actor="root/a")
         assert rows[0].ref is a
+
+
+@pytest.mark.virtual_clock
+async def test_the_intensity_window_slides_after_max_seconds(events: EventLog) -> None:
+    """2 restarts in 10 s: crashes at t=0, 4 and 10.5 are fine, since the one at t=0 has
+    left the window by then; one more at t=11 is a third within 10 s, and it gives up."""
+    spec = SupervisorSpec(name="root", max_restarts=2, max_seconds=10, children=[worker("a")])
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_tree(spec) as tree:
+            for n, at in enumerate((0.0, 4.0, 10.5), start=1):
+                await asyncio.sleep(at - loop.time())
+                await inject_crash(tree, "root/a")
+                await wait_for_event(events, "actor_restarted", actor="root/a", count=n)
+            assert tree.root.statistics().restarts_in_window == 2  # t=4 and t=10.5
+            await asyncio.sleep(11.0 - loop.time())
+            await inject_crash(tree, "root/a")
+            await tree.wait()
+    assert loop.time() == 11.0
+    assert len(events.of("actor_restarted", actor="root/a")) == 3
+    assert len(events.of("restart_intensity_exceeded")) == 1
+
+
+@pytest.mark.virtual_clock
+async def test_backoff_delays_grow_to_the_cap_and_reset_after_a_quiet_run(
+    events: EventLog,
+) -> None:
+    """1 s, x2, capped at 4 s: restarts wait 1, 2, 4, 4; after 30 s of running, 1 again."""
+    spec = SupervisorSpec(
+        name="root",
+        max_restarts=10,
+        max_seconds=100,
+        backoff={  # type: ignore[arg-type]
+            "min_seconds": 1, "max_seconds": 4, "jitter": 0, "reset_after": 30
+        },
+        children=[worker("a")],
+    )
+    loop = asyncio.get_running_loop()
+    delays: list[float] = []
+    async with open_tree(spec) as tree:
+        for n in range(1, 6):
+            if n == 5:
+                await asyncio.sleep(30)  # a quiet run: the failure count starts again
+            await inject_crash(tree, "root/a")
+            crashed_at = loop.time()
+            await wait_for_event(events, "actor_restarted", actor="root/a", count=n)
+            delays.append(loop.time() - crashed_at)
+    assert delays == [1.0, 2.0, 4.0, 4.0, 1.0]
