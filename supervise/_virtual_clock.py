@@ -16,8 +16,20 @@ working because the selector is still polled before every jump. This is the
 idea behind trio's ``MockClock(autojump_threshold=0)`` and the ``looptime``
 library.
 
+While the loop waits on work it started itself in a thread or child
+process (``run_in_executor``/``asyncio.to_thread``, ``getaddrinfo``,
+``asyncio.create_subprocess_*``) it does not jump; virtual time follows real
+time until that work is done, so timeouts around it stay meaningful. Outside
+parties it cannot see (threads started by hand, peers in other processes) are
+what ``autojump_threshold`` is for; see :class:`VirtualClockLoop`.
+
 With autojump off, virtual time moves only through
 :meth:`VirtualClockLoop.advance`.
+
+Limitations: the loop is a selector loop, so it cannot stand in for uvloop or
+Windows' proactor loop (no subprocesses on Windows); its clock is per loop,
+so ``time.monotonic()``, ``time.sleep()`` and timeouts inside threads stay
+real.
 
 Running code on the virtual clock::
 
@@ -72,7 +84,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple
 
 if TYPE_CHECKING:
@@ -122,8 +134,9 @@ class _AutojumpSelector(selectors.BaseSelector):
     This is the only place that depends on asyncio internals, and it does so
     through behaviour rather than private attributes: the loop receives this
     object through the public ``selector`` argument of
-    :class:`asyncio.SelectorEventLoop`. ``BaseEventLoop._run_once`` (CPython
-    3.11-3.14) calls ``select(timeout)`` once per iteration with ``timeout``:
+    :class:`asyncio.SelectorEventLoop`. ``BaseEventLoop._run_once`` (checked
+    on CPython 3.11, 3.12 and 3.13) calls ``select(timeout)`` once per
+    iteration with ``timeout``:
 
     * ``0`` when callbacks are ready or the loop is stopping,
     * ``None`` when nothing is ready and no timer is scheduled,
@@ -262,38 +275,53 @@ class _ExternalWork:
 
 
 class _ExecutorJob(Generic[_T]):
-    """A thread-pool call that counts as external work exactly while it can run.
+    """A thread-pool call that counts as external work until its outcome is in.
 
-    It is acquired when submitted. It is released when the call returns, or
-    when its asyncio future finishes before the call started (cancelled while
-    queued; the executor then normally never runs it). If the executor runs
-    it anyway, it is acquired again for the duration of the call.
+    It is acquired on submission and released once the call is not running
+    and its asyncio future is done, whichever comes last:
+
+    * Normally the call returns first, and the release waits for the future:
+      between the two, the executor is still handing the result over through
+      ``call_soon_threadsafe``, and releasing early would let the loop jump
+      (and fire a timeout) in that gap.
+    * If the future is cancelled while the call runs, the release waits for
+      the call to return: the thread still does real work.
+    * If the future is cancelled while the call is queued, the executor
+      normally never runs it, so the release is immediate; should the call
+      start anyway, it is acquired again while it runs.
     """
 
     def __init__(self, work: _ExternalWork, call: Callable[[], _T]) -> None:
         self._work = work
         self._call = call
         self._lock = threading.Lock()
-        self._state = "queued"
+        self._running = False
+        self._future_done = False
+        self._released = False
         work.acquire()
 
     def __call__(self) -> _T:
         with self._lock:
-            if self._state == "abandoned":
+            if self._released:
                 self._work.acquire()
-            self._state = "running"
+                self._released = False
+            self._running = True
         try:
             return self._call()
         finally:
             with self._lock:
-                self._state = "finished"
-            self._work.release()
+                self._running = False
+                release = self._future_done
+                self._released = release
+            if release:
+                self._work.release()
 
-    def future_done(self, _future: asyncio.Future[_T]) -> None:
+    def future_done(self, _future: object = None) -> None:
         with self._lock:
-            if self._state != "queued":
+            self._future_done = True
+            if self._running or self._released:
                 return
-            self._state = "abandoned"
+            self._released = True
         self._work.release()
 
 
@@ -321,15 +349,15 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     Work the loop *can* see does not need the threshold while
     ``track_external_work`` is on (the default): jobs started with
-    :meth:`run_in_executor` (so ``asyncio.to_thread`` and ``getaddrinfo``),
-    child processes started with :meth:`subprocess_exec` /
-    :meth:`subprocess_shell` (so ``asyncio.create_subprocess_*``), and
-    :meth:`shutdown_default_executor`. While any of it is in flight the loop
-    does not jump; virtual time follows real time instead, so
-    ``await asyncio.wait_for(asyncio.to_thread(f), 5)`` times out after 5 real
-    seconds, not at once. Long-lived threads or child processes therefore
-    make the clock run at real speed for as long as they live; pass
-    ``track_external_work=False`` to jump regardless.
+    :meth:`run_in_executor` (so ``asyncio.to_thread`` and ``getaddrinfo``)
+    and child processes started with :meth:`subprocess_exec` /
+    :meth:`subprocess_shell` (so ``asyncio.create_subprocess_*``). While any
+    of it is in flight the loop does not jump; virtual time follows real time
+    instead, so ``await asyncio.wait_for(asyncio.to_thread(f), 5)`` times out
+    after 5 real seconds, not at once. Long-lived threads or child processes
+    therefore make the clock run at real speed for as long as they live; pass
+    ``track_external_work=False`` to jump regardless. The loop never jumps
+    during :meth:`shutdown_default_executor`, whatever the setting.
 
     Only use the loop from its own thread, as any asyncio loop, and call
     :meth:`advance` from that thread (or through ``call_soon_threadsafe``).
@@ -340,8 +368,8 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             virtual time moves only through :meth:`advance`.
         autojump_threshold: Real seconds the loop must be idle before it
             jumps; see above.
-        track_external_work: Whether executor jobs, child processes and
-            executor shutdown suspend jumping while they are in flight.
+        track_external_work: Whether executor jobs and child processes
+            suspend jumping while they are in flight.
 
     Raises:
         ValueError: If ``start`` is not finite or ``autojump_threshold`` is
@@ -442,7 +470,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             try:
                 future = super().run_in_executor(executor, job)
             except BaseException:
-                job.future_done(self.create_future())
+                job.future_done()  # never queued: nothing will run it
                 raise
             future.add_done_callback(job.future_done)
             return future
@@ -489,13 +517,14 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         return transport, protocol
 
     if sys.version_info >= (3, 12):
-        # The signature is asyncio's own, hence the timeout parameter.
-        async def shutdown_default_executor(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+
+        async def shutdown_default_executor(self, timeout: float | None = None) -> None:
             """Shut the default executor down; autojump pauses meanwhile.
 
-            Without the pause, ``asyncio.Runner.close`` (which passes a
-            300-second timeout) would jump past that timeout at once and warn
-            that the executor did not finish joining its threads.
+            The pause applies even with ``track_external_work=False``:
+            otherwise ``asyncio.Runner.close`` (which passes a 300-second
+            timeout) would jump past that timeout while worker threads are
+            still finishing and warn that the executor did not join them.
 
             Args:
                 timeout: Seconds to wait for the threads to join.
@@ -511,10 +540,7 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
                 await super().shutdown_default_executor()
 
     @contextlib.contextmanager
-    def _external_work_in_flight(self) -> Any:
-        if not self._track_external_work:
-            yield
-            return
+    def _external_work_in_flight(self) -> Iterator[None]:
         self._external_work.acquire()
         try:
             yield
