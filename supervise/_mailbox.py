@@ -92,8 +92,11 @@ class Mailbox(Generic[T]):
         ):
             raise MailboxFull(self._owner, self._capacity)
         self._items.append(item)
-        if self._waiter is not None:
-            self._wake_consumer()
+        waiter = self._waiter
+        if waiter is not None:  # _wake_consumer, inline: this is every cast's path
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def put(self, item: T) -> None:
         """Queue ``item``, waiting for room while the mailbox is full.

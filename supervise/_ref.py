@@ -88,8 +88,10 @@ class ActorRef(Watchable, Generic[MsgT]):
             MessageTypeError: the actor does not accept this type.
             MailboxFull: the mailbox is at capacity.
         """
-        msg = cast(MsgT, self._checked(msg))
         child = self._child
+        # The common case first, inline: a shared (immutable) model needs no copy.
+        if type(msg) not in child.share_types:
+            msg = self._checked(msg)  # type: ignore[assignment]
         process = child.process
         if process is None:
             child.dead_letters.add(child.path, msg, "not_running")
