@@ -150,6 +150,10 @@ class Actor(Generic[MsgT]):
         registry: the tree's `Registry`, to find other actors.
         config: the validated config model, if the class annotates ``config``.
 
+    Owned by the incarnation, so gone when it ends (from `on_start` on):
+    timers (`send_after`, `send_interval`), monitors (`monitor`: a `Down`
+    message when another incarnation ends) and links (`link`: crash together).
+
     .. versionadded:: 0.1
     """
 

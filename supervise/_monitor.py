@@ -296,6 +296,8 @@ def start_monitor(
     """Monitor the incarnation in ``child`` now, for an actor, a callback or an awaiter."""
     monitor = Monitor(child.path, watcher, callback)
     if watcher is not None:
+        if watcher.reason is not None:  # e.g. a task the ended incarnation left behind
+            raise ActorNotRunningError(watcher.path)
         _check_accepts_down(watcher, monitor.id, child.path)
     monitor._watch(child.process)
     return monitor

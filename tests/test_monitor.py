@@ -400,3 +400,27 @@ async def test_an_actor_linked_to_a_task_crashes_with_it(events: EventLog) -> No
         assert crashed["exc_message"].startswith(
             "linked 'root/feed' ended abnormally (crash: ConnectionError: upstream gone)"
         )
+
+
+async def test_an_ended_incarnation_can_set_no_timer_monitor_or_link(events: EventLog) -> None:
+    """Code the old incarnation left running (a stray task) gets ActorNotRunningError."""
+    instances: list[Watcher] = []
+
+    class Leaky(Watcher):
+        async def on_start(self) -> None:
+            instances.append(self)
+
+    spec = tree_of(ChildSpec(name="leaky", actor=Leaky), worker("w"))
+    async with open_tree(spec) as tree:
+        await inject_crash(tree, "root/leaky")
+        await wait_for_event(events, "actor_started", actor="root/leaky", incarnation=2)
+        old = instances[0]
+        w = tree.whereis("root/w")
+        with pytest.raises(ActorNotRunningError, match=r"^actor 'root/leaky' is not running"):
+            old.send_after(1, Ping())
+        with pytest.raises(ActorNotRunningError, match=r"^actor 'root/leaky' is not running"):
+            old.monitor(w)
+        old.link(w)  # nothing to link: the incarnation is over
+        await ref_at(tree, "root/w").cast(Crash())
+        await wait_for_event(events, "actor_started", actor="root/w", incarnation=2)
+        assert not events.of("actor_crashed", actor="root/leaky", exc_type="LinkedExit")
