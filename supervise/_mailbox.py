@@ -57,7 +57,9 @@ class Mailbox(Generic[T]):
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
         self._capacity = capacity
-        self._items: deque[T] = deque()
+        # Created on the first item: an empty deque is about 600 bytes, most of
+        # an idle actor's mailbox, and many actors of a big pool sit idle.
+        self._items: deque[T] | None = None
         # The consumer's future while it waits for a message; None otherwise.
         self._waiter: asyncio.Future[None] | None = None
         # Senders waiting for room, oldest first; created on first need.
@@ -65,7 +67,7 @@ class Mailbox(Generic[T]):
         self._closed = False
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items or ())
 
     @property
     def closed(self) -> bool:
@@ -87,11 +89,12 @@ class Mailbox(Generic[T]):
         """
         if self._closed:
             raise MailboxClosed
-        if self._capacity is not None and (
-            len(self._items) >= self._capacity or self._putters
-        ):
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        if self._capacity is not None and (len(items) >= self._capacity or self._putters):
             raise MailboxFull(self._owner, self._capacity)
-        self._items.append(item)
+        items.append(item)
         waiter = self._waiter
         if waiter is not None:  # _wake_consumer, inline: this is every cast's path
             self._waiter = None
@@ -107,8 +110,8 @@ class Mailbox(Generic[T]):
         if self._closed:
             raise MailboxClosed
         capacity = self._capacity
-        if capacity is None or (len(self._items) < capacity and not self._putters):
-            self._items.append(item)
+        if capacity is None or (len(self._items or ()) < capacity and not self._putters):
+            self._queue().append(item)
             if self._waiter is not None:
                 self._wake_consumer()
             return
@@ -122,7 +125,7 @@ class Mailbox(Generic[T]):
                 await fut
                 if self._closed:
                     raise MailboxClosed
-                if len(self._items) < capacity:
+                if len(self._items or ()) < capacity:
                     break
                 # Someone else filled the free slot first: wait again, at the front.
                 fut = asyncio.get_running_loop().create_future()
@@ -130,19 +133,25 @@ class Mailbox(Generic[T]):
         except BaseException:
             if fut in putters:
                 putters.remove(fut)
-            elif not fut.cancelled() and len(self._items) < capacity:
+            elif not fut.cancelled() and len(self._items or ()) < capacity:
                 # We were woken for a free slot but are leaving: pass it on.
                 self._wake_putter()
             raise
-        self._items.append(item)
+        self._queue().append(item)
         if self._waiter is not None:
             self._wake_consumer()
+
+    def _queue(self) -> deque[T]:
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        return items
 
     def put_control(self, item: T) -> None:
         """Queue a control item behind the messages, ignoring capacity."""
         if self._closed:
             raise MailboxClosed
-        self._items.append(item)
+        self._queue().append(item)
         if self._waiter is not None:
             self._wake_consumer()
 
@@ -156,7 +165,7 @@ class Mailbox(Generic[T]):
 
     def get_nowait(self) -> T:
         """Take the oldest item; the caller checked that one is there."""
-        item = self._items.popleft()
+        item = self._items.popleft()  # type: ignore[union-attr]
         if self._putters:
             self._wake_putter()
         return item
@@ -186,8 +195,8 @@ class Mailbox(Generic[T]):
     def close(self) -> list[T]:
         """Refuse further items; return the ones still queued; release waiting senders."""
         self._closed = True
-        left = list(self._items)
-        self._items.clear()
+        left = list(self._items or ())
+        self._items = None
         putters = self._putters
         if putters:
             self._putters = None
@@ -200,7 +209,7 @@ class Mailbox(Generic[T]):
     def statistics(self) -> MailboxStatistics:
         """A snapshot of size, capacity, waiting senders and state."""
         return MailboxStatistics(
-            size=len(self._items),
+            size=len(self._items or ()),
             capacity=self._capacity,
             waiting_senders=len(self._putters or ()),
             closed=self._closed,

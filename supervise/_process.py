@@ -54,15 +54,20 @@ class _Stop:
 class Process:
     """One incarnation of a child: a task that ends once, with a reason."""
 
-    __slots__ = ("_exit_callbacks", "_kill_reason", "child", "on_exit", "path", "reason",
-                 "started", "task", "terminating")
+    __slots__ = ("_exit_callbacks", "_kill_reason", "_started", "child", "on_exit", "path",
+                 "reason", "task", "terminating")
 
-    def __init__(self, child: Child) -> None:
+    def __init__(self, child: Child, *, ready: bool = False) -> None:
+        """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
         self.child = child
         self.path = child.path
         self.task: asyncio.Task[None] | None = None
-        #: Resolved once the process is ready (or failed to start).
-        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Resolved once the process is ready (or failed to start); None while a
+        # process that was ready at once has not been asked for it (an idle actor
+        # then costs no future).
+        self._started: asyncio.Future[None] | None = (
+            None if ready else asyncio.get_running_loop().create_future()
+        )
         #: Set once, when the process has ended (or been abandoned).
         self.reason: ExitReason | None = None
         #: Set by the parent while it terminates this process: its exit is expected.
@@ -85,6 +90,20 @@ class Process:
     @property
     def done(self) -> bool:
         return self.reason is not None
+
+    @property
+    def started(self) -> asyncio.Future[None]:
+        """Resolved once the process is ready, or failed with why it could not start."""
+        started = self._started
+        if started is None:
+            started = self._started = asyncio.get_running_loop().create_future()
+            started.set_result(None)
+        return started
+
+    def pending_start(self) -> asyncio.Future[None] | None:
+        """The future to await for readiness, or None if the process is ready already."""
+        started = self._started
+        return None if started is None or started.done() else started
 
     async def _main(self) -> None:
         raise NotImplementedError
@@ -125,9 +144,10 @@ class Process:
         if self.reason is not None:
             return
         self.reason = reason
-        if not self.started.done():
-            self.started.set_exception(ActorExitedError(self.path, reason))
-            self.started.exception()  # retrieved here: nobody may be waiting for it
+        started = self._started
+        if started is not None and not started.done():
+            started.set_exception(ActorExitedError(self.path, reason))
+            started.exception()  # retrieved here: nobody may be waiting for it
         self._release(reason)
         callbacks = self._exit_callbacks
         if callbacks:
@@ -159,7 +179,8 @@ class ActorProcess(Process):
 
     def __init__(self, child: Child, actor: Actor[Any], mailbox: Mailbox[object],
                  stop_bound: float | None) -> None:
-        super().__init__(child)
+        # Without on_start there is nothing to wait for: ready as soon as the task exists.
+        super().__init__(child, ready=not actor._has_on_start)
         self.actor = actor
         self.mailbox = mailbox
         #: How long on_stop may take after a crash (the child's shutdown seconds).
@@ -167,9 +188,6 @@ class ActorProcess(Process):
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
         actor._process = self
-        if not actor._has_on_start:
-            # Nothing to wait for: the actor is ready as soon as its task exists.
-            self.started.set_result(None)
 
     def request_stop(self, reason: ExitReason) -> None:
         if self._stop_reason is None:
@@ -197,7 +215,28 @@ class ActorProcess(Process):
                     reason = crash(exc)
                     return
                 self.started.set_result(None)
-            await self._loop(actor)
+            # The message loop, inline (a coroutine of its own would cost every
+            # idle actor another frame). It is the mailbox's one consumer: it
+            # reads the queue directly and drains it before waiting again.
+            mailbox = self.mailbox
+            while self._stop_reason is None:
+                if not mailbox._items:
+                    await mailbox.waiter()
+                    continue
+                item = mailbox.get_nowait()
+                kind = type(item)
+                if kind is Call:
+                    call: Call = item  # type: ignore[assignment]
+                    self._current = call
+                    reply = await actor.handle(call.message)
+                    self._current = None
+                    future = call.future
+                    if not future.done():  # a timed-out caller has gone: drop the reply
+                        future.set_result(reply)
+                elif kind is _Stop:
+                    self._stop_reason = item.reason  # type: ignore[attr-defined]
+                else:
+                    await actor.handle(item)
             reason = self._stop_reason
             if self._kill_reason is not None:
                 reason = self._kill_reason
@@ -218,33 +257,6 @@ class ActorProcess(Process):
                 await self._on_stop_after_crash(reason)
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
-
-    async def _loop(self, actor: Actor[Any]) -> None:
-        mailbox = self.mailbox
-        handle = actor.handle
-        get = mailbox.get_nowait
-        waiter = mailbox.waiter
-        # This loop is the mailbox's one consumer: it reads the queue directly
-        # (a len() through Mailbox.__len__ per message is measurable).
-        items = mailbox._items
-        while self._stop_reason is None:
-            if not items:
-                await waiter()
-                continue
-            item = get()
-            kind = type(item)
-            if kind is Call:
-                call: Call = item  # type: ignore[assignment]
-                self._current = call
-                reply = await handle(call.message)
-                self._current = None
-                future = call.future
-                if not future.done():  # a timed-out caller has gone: drop the reply
-                    future.set_result(reply)
-            elif kind is _Stop:
-                self._stop_reason = item.reason  # type: ignore[attr-defined]
-            else:
-                await handle(item)
 
     async def _on_stop_after_crash(self, reason: ExitReason) -> None:
         """Best effort: run on_stop after a crash, bounded by the shutdown time."""

@@ -362,9 +362,10 @@ class Supervisor(Process):
         """
         process = self._spawn(child)
         child.process = process
-        if not process.started.done():
+        pending = process.pending_start()
+        if pending is not None:
             try:
-                await process.started
+                await pending
             except Exception as exc:
                 child.process = None
                 cause: BaseException = exc
