@@ -254,13 +254,19 @@ class SupervisorRef(Watchable):
 
         For a dynamic supervisor pass the ``args`` for a new instance of its template.
 
+        A dynamic supervisor that is idle starts a child that needs no waiting
+        (no ``on_start``) right in the caller's task, without a round trip and
+        without yielding to the loop; the order of requests is the same as
+        through its inbox (see `DynamicSupervisor.start_child_now`).
+
         Raises:
             ChildError: the name is taken, or max_children is reached.
             StartError: the child failed to start; its spec is not kept.
         """
-        ref: ActorRef[Any] | SupervisorRef | TaskRef = await self._supervisor().request(
-            "start_child", spec
-        )
+        supervisor = self._supervisor()
+        ref = supervisor.start_child_now(spec)
+        if ref is None:
+            ref = await supervisor.request("start_child", spec)
         return ref
 
     async def terminate_child(
