@@ -54,8 +54,8 @@ class _Stop:
 class Process:
     """One incarnation of a child: a task that ends once, with a reason."""
 
-    __slots__ = ("_exit_callbacks", "_kill_reason", "_started", "child", "on_exit", "path",
-                 "reason", "task", "terminating")
+    __slots__ = ("_exit_callbacks", "_kill_reason", "_started", "child", "on_end", "on_exit",
+                 "path", "reason", "task", "terminating")
 
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
@@ -73,6 +73,9 @@ class Process:
         #: Set by the parent while it terminates this process: its exit is expected.
         self.terminating = False
         self.on_exit: Callable[[Process], None] | None = None
+        #: Called when the process ends, terminating or not: the parent's countdown
+        #: while it waits for a group of children to end (`Supervisor._wait_all`).
+        self.on_end: Callable[[Process], None] | None = None
         self._kill_reason: ExitReason | None = None
         # Monitors, links and timers of this incarnation; created on first use.
         self._exit_callbacks: dict[object, Callable[[Process], None]] | None = None
@@ -155,6 +158,8 @@ class Process:
             self._exit_callbacks = None
             for callback in list(callbacks.values()):
                 callback(self)
+        if self.on_end is not None:
+            self.on_end(self)
         if self.on_exit is not None and not self.terminating:
             self.on_exit(self)
 
