@@ -23,7 +23,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 import click
 import structlog
@@ -72,7 +72,48 @@ def _load(file: Path) -> SupervisorSpec | DynamicSupervisorSpec:
 # -- run -------------------------------------------------------------------------------
 
 
-def _configure_logging(log_format: str, stream: TextIO, level: str) -> None:
+class _LogStream:
+    """Standard output for logs that survives its reader going away (``| head``).
+
+    Python ignores SIGPIPE, so a closed pipe surfaces as BrokenPipeError on the
+    next write. Like the default SIGPIPE action, that ends the run: the tree is
+    stopped in order (``on_broken``) and later writes are discarded.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.broken = False
+        self.on_broken: Callable[[], None] | None = None
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        # Point the descriptor at /dev/null so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+        if self.on_broken is not None:
+            self.on_broken()
+
+
+def _configure_logging(log_format: str, stream: TextIO | _LogStream, level: str) -> None:
     """JSON lines for machines, colourful lines for people; both with time and level."""
     if log_format == "auto":
         log_format = "console" if stream.isatty() else "json"
@@ -92,7 +133,7 @@ def _configure_logging(log_format: str, stream: TextIO, level: str) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.PrintLoggerFactory(cast(TextIO, stream)),
         cache_logger_on_first_use=True,
     )
 
@@ -112,8 +153,12 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
     return factory
 
 
-async def _run_tree(spec: SupervisorSpec | DynamicSupervisorSpec, duration: float | None) -> int:
-    """Run until a signal, ``duration`` or the end of the tree; return the exit status."""
+async def _run_tree(
+    spec: SupervisorSpec | DynamicSupervisorSpec,
+    duration: float | None,
+    log_stream: _LogStream | None = None,
+) -> int:
+    """Run until a signal, ``duration``, a closed log pipe or the end of the tree."""
     from ._tree import open_tree
 
     log = structlog.get_logger("supervise.cli")
@@ -131,6 +176,8 @@ async def _run_tree(spec: SupervisorSpec | DynamicSupervisorSpec, duration: floa
         log.info("cli_stop_requested", signal=sig.name, tree=spec.name)
         stop.set()
 
+    if log_stream is not None:
+        log_stream.on_broken = stop.set
     handled = [signal.SIGINT, signal.SIGTERM]
     for sig in handled:
         loop.add_signal_handler(sig, on_signal, sig)
@@ -222,14 +269,17 @@ def run(
         click.echo(str(exc), err=True)
         sys.exit(EXIT_BAD_FILE)
     factory = _loop_factory(loop)
-    stream: TextIO = log_file.open("a", encoding="utf-8", buffering=1) if log_file else sys.stdout
+    file_stream: TextIO | None = (
+        log_file.open("a", encoding="utf-8", buffering=1) if log_file else None
+    )
+    stdout = None if file_stream else _LogStream(sys.stdout)
     try:
-        _configure_logging(log_format, stream, log_level)
+        _configure_logging(log_format, file_stream or stdout or sys.stdout, log_level)
         with asyncio.Runner(loop_factory=factory) as runner:
-            status = runner.run(_run_tree(spec, duration))
+            status = runner.run(_run_tree(spec, duration, stdout))
     finally:
-        if log_file:
-            stream.close()
+        if file_stream:
+            file_stream.close()
     sys.exit(status)
 
 

@@ -13,6 +13,7 @@ every event to stdout (about 15 µs each).
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import structlog
@@ -60,10 +61,36 @@ def enabled(event: Event) -> bool:
     return not _dropped(_logger.bind(), _METHODS[event][2])
 
 
+_sink_failed = False
+
+
 def emit(event: Event, **fields: object) -> None:
-    """Log one catalogued lifecycle event with its fields."""
+    """Log one catalogued lifecycle event with its fields.
+
+    A failing log sink (a closed pipe, a full disk, a broken processor) must never
+    take supervision down with it: the error is reported once on stderr and the
+    runtime carries on, as the stdlib's ``logging`` does with ``handleError``.
+    """
     name, level, number = _METHODS[event]
-    logger = _logger.bind()
-    if _dropped(logger, number):
+    try:
+        logger = _logger.bind()
+        if _dropped(logger, number):
+            return
+        getattr(logger, level)(name, **fields)
+    except Exception as exc:
+        _report_sink_failure(name, exc)
+
+
+def _report_sink_failure(name: str, exc: Exception) -> None:
+    global _sink_failed
+    if _sink_failed:
         return
-    getattr(logger, level)(name, **fields)
+    _sink_failed = True
+    try:
+        sys.stderr.write(
+            f"supervise: logging the {name!r} event failed ({type(exc).__name__}: {exc}); "
+            f"further logging failures are not reported\n"
+        )
+        sys.stderr.flush()
+    except Exception:
+        pass  # stderr is gone too; nothing more we can do

@@ -275,3 +275,30 @@ def test_a_signal_stops_the_tree_in_order(tree_file: Path, sig: signal.Signals) 
     stopped = [line["actor"] for line in lines if line["event"] == "actor_stopped"]
     assert stopped == ["root/pool", "root/web/api", "root/web", "root/db"]
     assert lines[-1]["event"] == "supervisor_stopped"
+
+
+def test_run_piped_into_a_reader_that_leaves_stops_quietly() -> None:
+    """`supervise run tree.yaml | head -1`: the next log line after the reader has gone
+    finds the pipe closed, which stops the tree in order; no traceback, exit 0."""
+    examples = TESTS.parent / "examples"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervise", "run", str(examples / "pipeline.yaml")],
+        cwd=examples,
+        env={**os.environ, "PRODUCER_INTERVAL": "0.01"},  # it keeps logging progress
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert json.loads(proc.stdout.readline())["event"] == "actor_started"
+        proc.stdout.close()  # the reader goes away, as `head -1` does
+        err = proc.stderr.read()
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert (proc.returncode, err) == (0, "")
