@@ -1,0 +1,40 @@
+"""Lifecycle logging: a broken log sink never breaks supervision."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+import structlog
+from _support import Crash, Ping, until, worker
+
+import supervise._log
+from supervise import ActorRef, SupervisorSpec, open_tree
+
+
+def exploding(logger: object, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    raise OSError("disk full")
+
+
+async def test_failing_sink_is_reported_once_and_the_tree_carries_on(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event fails to log, yet children start, crash, restart and stop as usual."""
+    monkeypatch.setattr(supervise._log, "_sink_failed", False)
+    old = structlog.get_config()
+    structlog.configure(processors=[exploding], cache_logger_on_first_use=False)
+    try:
+        async with open_tree(SupervisorSpec(name="root", children=[worker("w")])) as tree:
+            w = tree.whereis("root/w")
+            assert isinstance(w, ActorRef)
+            await w.cast(Crash())
+            await until(lambda: tree.registry._slot("root/w").incarnation == 2)  # type: ignore[union-attr]
+            assert await w.call(Ping()) == "pong"
+    finally:
+        structlog.configure(**old)
+    err = capsys.readouterr().err
+    assert err == (
+        "supervise: logging the 'actor_started' event failed (OSError: disk full); "
+        "further logging failures are not reported\n"
+    )
