@@ -58,7 +58,10 @@ def enabled(event: Event) -> bool:
     """False if the configured logger drops ``event`` (so its fields need not be built)."""
     # bind() is what the lazy proxy runs on every attribute access; when structlog
     # caches loggers it returns the cached one without building anything.
-    return not _dropped(_logger.bind(), _METHODS[event][2])
+    try:
+        return not _dropped(_logger.bind(), _METHODS[event][2])
+    except Exception:
+        return True  # a broken configuration: let emit() report it, once
 
 
 _sink_failed = False

@@ -466,9 +466,11 @@ class Supervisor(Process):
         for process in pending:
             _log.emit(Event.ACTOR_ABANDONED, actor=process.path, supervisor=self.path)
             process.abandon()
-        for child, process in pairs:
-            end = process.reason or killed("abandoned")
-            self._emit_exit(child, end)
+        # One level check for the whole group rather than one per child.
+        if _log.enabled(Event.ACTOR_STOPPED) or _log.enabled(Event.ACTOR_CRASHED):
+            for child, process in pairs:
+                end = process.reason or killed("abandoned")
+                self._emit_exit(child, end)
 
     @staticmethod
     async def _wait_all(processes: list[Process], timeout: float | None) -> list[Process]:
