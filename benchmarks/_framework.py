@@ -92,8 +92,9 @@ How supervise does it (the differences from raw that are part of the method)
 * Calls use the default timeout (5 s), so each call arms and cancels its
   timeout as a user's call does; raw has no timeout.
 * Logging: :func:`quiet_logging` configures structlog for the measured region
-  with a filtering bound logger at WARNING (every lifecycle ``info`` event is
-  dropped at the method call; nothing on these paths logs at warning or above),
+  with a filtering bound logger at WARNING, cached on first use, as structlog
+  advises for production (every lifecycle ``info`` event is dropped at a level
+  check; nothing on these paths logs at warning or above),
   and at CRITICAL (logging off, as in the anchors) for W5, whose every restart
   logs an ``actor_crashed`` error.  The previous configuration is restored
   afterwards.  ``RESULTS.md`` records what structlog's default configuration
