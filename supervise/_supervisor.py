@@ -287,10 +287,10 @@ class Supervisor(Process):
     async def _serve(self) -> ExitReason:
         inbox = self._inbox
         while True:
-            if not len(inbox):
+            if not inbox._items:  # the inbox's one consumer, as an actor's loop
                 self._idle = True
                 try:
-                    await inbox.wait()
+                    await inbox.waiter()
                 finally:
                     self._idle = False
                 continue

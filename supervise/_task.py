@@ -60,11 +60,10 @@ class TaskProcess(Process):
     __slots__ = ("_stop_reason", "spec")
 
     def __init__(self, child: Child, spec: TaskSpec) -> None:
-        super().__init__(child)
+        # Nothing to prepare: a task is ready as soon as it exists.
+        super().__init__(child, ready=True)
         self.spec = spec
         self._stop_reason: ExitReason | None = None
-        # Nothing to prepare: a task is ready as soon as it exists.
-        self.started.set_result(None)
 
     def request_stop(self, reason: ExitReason) -> None:
         """Stop by cancelling the call; it ends with ``reason`` once it honours that."""
@@ -72,7 +71,7 @@ class TaskProcess(Process):
             return
         self._stop_reason = reason
         if self.task is not None:
-            self.task.cancel()
+            self._cancel_task()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if self.reason is None:  # cancelled before its first step
