@@ -2,6 +2,7 @@
 
 - `capture_events`: record the lifecycle events a block emits (an `EventLog`).
 - `wait_for_event`: wait, with a timeout, until a matching event has been logged.
+- `open_test_tree`: open a tree from a spec, a dict, or a YAML/JSON file or text.
 - `inject_crash`: make a named actor (or task, or supervisor) crash as if its
   handler raised, and wait until it has ended.
 - `VirtualClockLoop`, `virtual_clock_loop_factory`, `VirtualClockPolicy`: an
@@ -31,8 +32,10 @@ Example (``tests/test_testing_example.py`` runs it)::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, MutableMapping
+import os
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -44,6 +47,7 @@ from .events import Event
 
 if TYPE_CHECKING:
     from ._tree import Tree
+    from .spec import DynamicSupervisorSpec, SupervisorSpec
 
 EventDict = dict[str, Any]
 
@@ -176,6 +180,41 @@ async def wait_for_event(
     return await events.wait_for(event, timeout=timeout, count=count, **fields)
 
 
+def open_test_tree(
+    source: SupervisorSpec | DynamicSupervisorSpec | Mapping[str, Any] | str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Tree:
+    """Open a tree for a test from a spec, a dict, or a YAML/JSON file or text.
+
+    Use it in the test body: ``async with open_test_tree("tests/tree.yaml") as tree:``.
+    A file's directory is put on `sys.path` first, so actor modules beside it
+    import, as ``supervise run`` does.
+
+    Args:
+        source: a `SupervisorSpec`/`DynamicSupervisorSpec`, a dict, a file path,
+            or YAML/JSON text (read by `supervise.load_tree`).
+        env: variables for ``${VAR}`` interpolation (default: `os.environ`).
+
+    Raises:
+        TreeFileError: the file or text has problems (all of them are listed).
+
+    .. versionadded:: 0.1
+    """
+    from ._loader import load_tree
+    from ._tree import open_tree
+    from .spec import DynamicSupervisorSpec, SupervisorSpec
+
+    if isinstance(source, SupervisorSpec | DynamicSupervisorSpec):
+        return open_tree(source)
+    extra: list[str] = []
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and not source.startswith("{")
+    ):
+        extra.append(str(Path(source).resolve().parent))
+    return open_tree(load_tree(source, env=env, extra_sys_path=extra))
+
+
 class InjectedCrash(Exception):
     """The exception `inject_crash` crashes a child with, unless given another.
 
@@ -223,6 +262,7 @@ __all__ = [
     "VirtualClockPolicy",
     "capture_events",
     "inject_crash",
+    "open_test_tree",
     "virtual_clock_loop_factory",
     "wait_for_event",
 ]

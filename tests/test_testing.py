@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import structlog
@@ -154,3 +156,43 @@ def test_capture_events_restores_the_structlog_configuration() -> None:
         structlog.get_logger("app").info("hello", n=1)
     assert structlog.get_config() == before
     assert log.of("hello") == [{"event": "hello", "n": 1, "log_level": "info", "level": "info"}]
+
+
+@pytest.mark.parametrize("form", ["file", "text", "dict", "spec"])
+async def test_open_test_tree_takes_a_file_text_dict_or_spec(
+    tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same tree opens from a YAML file (actors beside it), YAML text, a dict or a spec."""
+    from supervise import load_tree
+    from supervise.testing import open_test_tree
+
+    monkeypatch.setattr(sys, "path", list(sys.path))  # restored after the test
+    monkeypatch.delitem(sys.modules, "beside_actors", raising=False)
+
+    (tmp_path / "beside_actors.py").write_text(
+        "from pydantic import BaseModel\n"
+        "from supervise import Actor\n\n"
+        "class Hi(BaseModel, frozen=True):\n    pass\n\n"
+        "class Greeter(Actor[Hi]):\n"
+        "    async def handle(self, msg: Hi) -> str:\n        return 'hello'\n"
+    )
+    text = "name: root\nchildren:\n  - {name: g, actor: 'beside_actors:Greeter'}\n"
+    (tmp_path / "tree.yaml").write_text(text)
+    sources: dict[str, object] = {"file": tmp_path / "tree.yaml"}
+    if form != "file":
+        # the module is importable now that the file form put its directory on sys.path
+        load_tree(tmp_path / "tree.yaml", extra_sys_path=[tmp_path])
+    sources["text"] = text
+    sources["dict"] = {
+        "name": "root",
+        "children": [{"name": "g", "actor": "beside_actors:Greeter"}],
+    }
+    if form == "spec":
+        sources["spec"] = load_tree(text)
+    async with open_test_tree(sources[form]) as tree:  # type: ignore[arg-type]
+        greeter = tree.whereis("root/g")
+        assert isinstance(greeter, ActorRef)
+        import beside_actors  # type: ignore[import-not-found]
+
+        assert await greeter.call(beside_actors.Hi()) == "hello"
+    del sys.modules["beside_actors"]
