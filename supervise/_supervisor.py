@@ -181,7 +181,8 @@ def _shutdown_seconds(spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec) 
 class Supervisor(Process):
     """A supervisor process (static children; see `DynamicSupervisor`)."""
 
-    __slots__ = ("_children", "_idle", "_inbox", "_intensity", "_loop_time", "_timers", "spec")
+    __slots__ = ("_children", "_exited", "_idle", "_inbox", "_intensity", "_loop_time",
+                 "_strategy", "_timers", "spec")
 
     spec: SupervisorSpec | DynamicSupervisorSpec
 
@@ -195,6 +196,11 @@ class Supervisor(Process):
         self._intensity = RestartIntensity(spec.max_restarts, spec.max_seconds)
         self._timers: set[asyncio.TimerHandle] = set()
         self._loop_time = asyncio.get_running_loop().time
+        self._strategy = (
+            spec.strategy if isinstance(spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
+        )
+        # Every child's on_exit, bound once rather than once per incarnation.
+        self._exited = self._child_exited
         # True only while parked on an empty inbox, in the middle of nothing
         # (see DynamicSupervisor.start_child_now).
         self._idle = False
@@ -256,10 +262,6 @@ class Supervisor(Process):
             await self._kill_children()
         finally:
             self._finish(reason)
-
-    @property
-    def _strategy(self) -> Strategy:
-        return self.spec.strategy if isinstance(self.spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
 
     def _initial_specs(self) -> Sequence[AnyChildSpec]:
         assert isinstance(self.spec, SupervisorSpec)
@@ -371,7 +373,7 @@ class Supervisor(Process):
             process = DynamicSupervisor(child)
         else:
             process = Supervisor(child)
-        process.on_exit = self._child_exited
+        process.on_exit = self._exited
         process.start()
         return process
 
