@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from . import _log
 from ._errors import ActorExitedError, CallFailedError
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
 
-#: How long a parent waits for a cancelled task to end before abandoning it.
-KILL_GRACE_SECONDS: Final = 1.0
 
 
 class Call:

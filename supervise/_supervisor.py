@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,9 +37,10 @@ from ._errors import (
     SuperviseError,
 )
 from ._mailbox import Mailbox, MailboxClosed
-from ._process import KILL_GRACE_SECONDS, ActorProcess, Process
+from ._process import ActorProcess, Process
 from ._reason import SHUTDOWN, ExitReason, crash, killed
 from ._ref import ActorRef, SupervisorRef
+from ._shutdown import emit_exit, shutdown_seconds, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskProcess, TaskRef
 from .events import Event
@@ -57,11 +58,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 _child_spec_adapter: TypeAdapter[AnyChildSpec] = TypeAdapter(AnyChildSpec)
-
-#: The longest child name a spec accepts (``spec.Name``).
-_NAME_MAX_LENGTH: Final[int] = next(
-    m.max_length for m in ChildSpec.model_fields["name"].metadata if hasattr(m, "max_length")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,19 +160,6 @@ class _GiveUp(Exception):
 
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
-
-_INFINITY: Final = "infinity"
-
-
-def _shutdown_seconds(spec: ChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> float | None:
-    """The graceful-stop bound of a child, or None for infinity (brutal_kill: 0)."""
-    mode = spec.shutdown
-    if mode == _INFINITY:
-        return None
-    if mode == "brutal_kill":
-        return 0.0
-    return float(mode)
-
 
 class Supervisor(Process):
     """A supervisor process (static children; see `DynamicSupervisor`)."""
@@ -366,10 +349,12 @@ class Supervisor(Process):
                 frozen = type(config).model_config.get("frozen", False)
                 actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
             mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
-            process = ActorProcess(child, actor, mailbox, _shutdown_seconds(spec))
+            process = ActorProcess(child, actor, mailbox, shutdown_seconds(spec))
         elif isinstance(spec, TaskSpec):
             process = TaskProcess(child, spec)
         elif isinstance(spec, DynamicSupervisorSpec):
+            from ._dynamic_supervisor import DynamicSupervisor  # it subclasses this one
+
             process = DynamicSupervisor(child)
         else:
             process = Supervisor(child)
@@ -449,77 +434,10 @@ class Supervisor(Process):
     async def _terminate_processes(
         self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
     ) -> None:
-        """Stop processes together: graceful stop, then cancel at the timeout, then abandon."""
-        for _, process in pairs:
-            process.terminating = True
-        if mode == "brutal_kill":
-            for child, process in pairs:
-                self._emit_killed(child, "brutal_kill")
-                process.kill("brutal_kill")
-        else:
-            for _, process in pairs:
-                process.request_stop(reason)
-            timeout = None if mode == _INFINITY else float(mode)
-            pending = await self._wait_all([p for _, p in pairs], timeout)
-            for process in pending:
-                self._emit_killed(process.child, mode)
-                process.kill(f"shutdown timeout ({mode} s) ran out")
-        pending = await self._wait_all([p for _, p in pairs], KILL_GRACE_SECONDS)
-        for process in pending:
-            _log.emit(Event.ACTOR_ABANDONED, actor=process.path, supervisor=self.path)
-            process.abandon()
-        # One level check for the whole group rather than one per child.
-        if _log.enabled(Event.ACTOR_STOPPED) or _log.enabled(Event.ACTOR_CRASHED):
-            for child, process in pairs:
-                end = process.reason or killed("abandoned")
-                self._emit_exit(child, end)
-
-    @staticmethod
-    async def _wait_all(processes: list[Process], timeout: float | None) -> list[Process]:
-        """Wait until each process has ended, or ``timeout``; return the ones still running.
-
-        A countdown that each process runs as it ends (``on_end``), rather than
-        ``asyncio.wait`` on their tasks, which adds a done callback to every task
-        and runs each through the loop; and nothing is allocated per process,
-        which for a pool of 100k children would be 100k objects alive at once
-        for the garbage collector to trace.
-        """
-        running = [p for p in processes if p.reason is None]
-        if not running:
-            return running
-        all_ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        left = len(running)
-
-        def one_ended(_: Process) -> None:
-            nonlocal left
-            left -= 1
-            if not left and not all_ended.done():
-                all_ended.set_result(None)
-
-        for process in running:
-            process.on_end = one_ended
-        try:
-            await asyncio.wait((all_ended,), timeout=timeout)
-        finally:
-            for process in running:
-                process.on_end = None
-        return [p for p in running if p.reason is None]
-
-    def _emit_killed(self, child: Child, shutdown: object) -> None:
-        _log.emit(Event.ACTOR_KILLED, actor=child.path, supervisor=self.path, shutdown=shutdown)
+        await stop_processes(pairs, mode, reason, self.path)
 
     def _emit_exit(self, child: Child, reason: ExitReason) -> None:
-        event = Event.ACTOR_STOPPED if reason.is_normal else Event.ACTOR_CRASHED
-        if not _log.enabled(event):  # skip building the fields (a mass stop has many)
-            return
-        _log.emit(
-            event,
-            actor=child.path,
-            supervisor=self.path,
-            incarnation=child.incarnation,
-            restart_count=child.restart_count,
-            **reason.log_fields(),
-        )
+        emit_exit(child, reason, self.path)
 
     async def _stop_children(self) -> None:
         """Stop every child, in reverse start order, each with its own shutdown spec."""
@@ -757,118 +675,4 @@ class Supervisor(Process):
             supervisors=supervisors,
             workers=len(self._children) - supervisors,
         )
-
-
-class DynamicSupervisor(Supervisor):
-    """Many children of one template, started at run time (Elixir's DynamicSupervisor).
-
-    one_for_one; children are named ``<template>-<n>``; shutdown signals all
-    children at once and waits for them together (OTP does the same for
-    ``simple_one_for_one``).
-    """
-
-    __slots__ = ("_next_id",)
-
-    spec: DynamicSupervisorSpec
-
-    def __init__(self, child: Child) -> None:
-        super().__init__(child)
-        self._next_id = 0
-
-    def _initial_specs(self) -> Sequence[AnyChildSpec]:
-        return ()
-
-    def _forget_if_stopped(self, child: Child) -> None:
-        # As OTP's simple_one_for_one and Elixir's DynamicSupervisor: a child that
-        # ended for good (terminated, or exited and not restarted) is removed, so
-        # a long-running server does not keep one stopped slot per past client.
-        if child.process is None and not child.restarting:
-            self._remove(child)
-
-    async def _on_child_exit(self, process: Process) -> None:
-        await super()._on_child_exit(process)
-        self._forget_if_stopped(process.child)
-
-    async def _op_terminate_child(self, arg: object) -> None:
-        child = self._find(arg)
-        await super()._op_terminate_child(arg)
-        self._forget_if_stopped(child)
-
-    def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
-        """start_child handled in the caller's task, or None: queue the request.
-
-        The invariant that makes this OTP's start_child, only without the round
-        trip through the inbox: the supervisor is *idle* (parked on an empty
-        inbox, in the middle of no restart, start or shutdown) and the start
-        *cannot suspend* (the template is a plain task, or an actor without
-        ``on_start``, ready as soon as its task exists). The caller then runs
-        exactly the code the supervisor would run for the request, at the point
-        where the supervisor would run it (nothing is queued before it), and
-        nothing can interleave with it, since it never yields. Anything else
-        (a message already queued, an operation in progress, an ``on_start`` to
-        wait for) goes through the inbox, in order.
-        """
-        template = self.spec.child
-        if (
-            not self._idle
-            or len(self._inbox)
-            or (isinstance(template, ChildSpec) and template.actor._has_on_start)
-        ):
-            return None
-        spec, name = self._next_child(arg)
-        child = self._add_new_child(spec, name)
-        self._start_now(child)
-        return child.ref
-
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
-        spec, name = self._next_child(arg)
-        return await self._start_new_child(spec, name)
-
-    def _next_child(self, arg: object) -> tuple[ChildSpec | TaskSpec, str]:
-        """The spec and name of the next child; raises what start_child raises."""
-        spec = self.spec
-        if spec.max_children is not None:
-            live = sum(1 for c in self._children.values() if c.process is not None or c.restarting)
-            if live >= spec.max_children:
-                raise ChildError(
-                    self.path,
-                    spec.child.name,
-                    f"max_children ({spec.max_children}) reached; stop a child first "
-                    f"or raise max_children",
-                )
-        self._next_id += 1
-        template = spec.child
-        name = f"{template.name}-{self._next_id}"
-        if arg is None and len(name) <= _NAME_MAX_LENGTH:
-            # The template as it is: every such child shares it (a validated
-            # copy per child would cost about 1 KB and 10 µs each).
-            return template, name
-        fields = dict(template)
-        fields["name"] = name
-        if arg is not None:
-            if isinstance(template, TaskSpec) and isinstance(arg, list | tuple):
-                fields["args"] = list(arg)  # a task template: a list is its positional args
-            elif not isinstance(arg, dict):
-                raise SpecError(
-                    f"start_child on {self.path}",
-                    f"expected a dict of args for {template.name}, got {type(arg).__name__}",
-                )
-            else:
-                fields["kwargs" if isinstance(template, TaskSpec) else "args"] = arg
-        try:
-            child_spec = type(template)(**fields)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise SpecError(f"start_child on {self.path}", first["msg"]) from exc
-        return child_spec, name
-
-    async def _stop_children(self) -> None:
-        pairs: list[tuple[Child, Process]] = []
-        for child in reversed(list(self._children.values())):
-            child.restarting = False
-            if child.process is not None:
-                pairs.append((child, child.process))
-                child.process = None
-        if pairs:
-            await self._terminate_processes(pairs, self.spec.child.shutdown, SHUTDOWN)
 

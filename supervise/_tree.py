@@ -26,12 +26,13 @@ import anyio
 
 from ._child import Child
 from ._dead_letters import DeadLetters
+from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import ActorExitedError
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
 from ._registry import Registry
-from ._supervisor import DynamicSupervisor, Supervisor
+from ._supervisor import Supervisor
 from ._task import TaskRef
 from .spec import DynamicSupervisorSpec, SupervisorSpec
 

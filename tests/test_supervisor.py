@@ -382,7 +382,7 @@ async def test_handler_that_swallows_cancellation_is_abandoned(
     events: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A child that ignores cancellation is reported and abandoned; shutdown still ends."""
-    monkeypatch.setattr("supervise._supervisor.KILL_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr("supervise._shutdown.KILL_GRACE_SECONDS", 0.05)
     spec = SupervisorSpec(
         name="root",
         children=[worker("stubborn", stop_seconds=0.5, swallow_cancel=True, shutdown=0.05)],
@@ -403,7 +403,7 @@ async def test_handler_swallowing_cancellation_does_not_hang_shutdown(
     events: EventLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A handler stuck in a loop that eats CancelledError is abandoned; its caller is told."""
-    monkeypatch.setattr("supervise._supervisor.KILL_GRACE_SECONDS", 0.05)
+    monkeypatch.setattr("supervise._shutdown.KILL_GRACE_SECONDS", 0.05)
     from _support import Sleep
 
     spec = SupervisorSpec(name="root", children=[worker("h", swallow_cancel=True, shutdown=0.05)])

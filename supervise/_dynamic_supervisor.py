@@ -1,0 +1,141 @@
+"""DynamicSupervisor: many children of one template, started at run time.
+
+Elixir's DynamicSupervisor, OTP's ``simple_one_for_one``: one_for_one only;
+children are named ``<template>-<n>``, forgotten once they end for good, and
+stopped all at once on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from ._child import Child
+from ._errors import ChildError, SpecError
+from ._process import Process
+from ._reason import SHUTDOWN
+from ._ref import ActorRef, SupervisorRef
+from ._supervisor import Supervisor
+from ._task import TaskRef
+from .spec import AnyChildSpec, ChildSpec, DynamicSupervisorSpec, TaskSpec
+
+#: The longest child name a spec accepts (``spec.Name``).
+_NAME_MAX_LENGTH: Final[int] = next(
+    m.max_length for m in ChildSpec.model_fields["name"].metadata if hasattr(m, "max_length")
+)
+
+class DynamicSupervisor(Supervisor):
+    """Many children of one template, started at run time (Elixir's DynamicSupervisor).
+
+    one_for_one; children are named ``<template>-<n>``; shutdown signals all
+    children at once and waits for them together (OTP does the same for
+    ``simple_one_for_one``).
+    """
+
+    __slots__ = ("_next_id",)
+
+    spec: DynamicSupervisorSpec
+
+    def __init__(self, child: Child) -> None:
+        super().__init__(child)
+        self._next_id = 0
+
+    def _initial_specs(self) -> Sequence[AnyChildSpec]:
+        return ()
+
+    def _forget_if_stopped(self, child: Child) -> None:
+        # As OTP's simple_one_for_one and Elixir's DynamicSupervisor: a child that
+        # ended for good (terminated, or exited and not restarted) is removed, so
+        # a long-running server does not keep one stopped slot per past client.
+        if child.process is None and not child.restarting:
+            self._remove(child)
+
+    async def _on_child_exit(self, process: Process) -> None:
+        await super()._on_child_exit(process)
+        self._forget_if_stopped(process.child)
+
+    async def _op_terminate_child(self, arg: object) -> None:
+        child = self._find(arg)
+        await super()._op_terminate_child(arg)
+        self._forget_if_stopped(child)
+
+    def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """start_child handled in the caller's task, or None: queue the request.
+
+        The invariant that makes this OTP's start_child, only without the round
+        trip through the inbox: the supervisor is *idle* (parked on an empty
+        inbox, in the middle of no restart, start or shutdown) and the start
+        *cannot suspend* (the template is a plain task, or an actor without
+        ``on_start``, ready as soon as its task exists). The caller then runs
+        exactly the code the supervisor would run for the request, at the point
+        where the supervisor would run it (nothing is queued before it), and
+        nothing can interleave with it, since it never yields. Anything else
+        (a message already queued, an operation in progress, an ``on_start`` to
+        wait for) goes through the inbox, in order.
+        """
+        template = self.spec.child
+        if (
+            not self._idle
+            or len(self._inbox)
+            or (isinstance(template, ChildSpec) and template.actor._has_on_start)
+        ):
+            return None
+        spec, name = self._next_child(arg)
+        child = self._add_new_child(spec, name)
+        self._start_now(child)
+        return child.ref
+
+    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
+        spec, name = self._next_child(arg)
+        return await self._start_new_child(spec, name)
+
+    def _next_child(self, arg: object) -> tuple[ChildSpec | TaskSpec, str]:
+        """The spec and name of the next child; raises what start_child raises."""
+        spec = self.spec
+        # Children that ended for good are forgotten, so every child here is
+        # running or about to restart.
+        if spec.max_children is not None and len(self._children) >= spec.max_children:
+            raise ChildError(
+                self.path,
+                spec.child.name,
+                f"max_children ({spec.max_children}) reached; stop a child first "
+                f"or raise max_children",
+            )
+        self._next_id += 1
+        template = spec.child
+        name = f"{template.name}-{self._next_id}"
+        if arg is None and len(name) <= _NAME_MAX_LENGTH:
+            # The template as it is: every such child shares it (a validated
+            # copy per child would cost about 1 KB and 10 µs each).
+            return template, name
+        fields = dict(template)
+        fields["name"] = name
+        if arg is not None:
+            if isinstance(template, TaskSpec) and isinstance(arg, list | tuple):
+                fields["args"] = list(arg)  # a task template: a list is its positional args
+            elif not isinstance(arg, dict):
+                raise SpecError(
+                    f"start_child on {self.path}",
+                    f"expected a dict of args for {template.name}, got {type(arg).__name__}",
+                )
+            else:
+                fields["kwargs" if isinstance(template, TaskSpec) else "args"] = arg
+        try:
+            child_spec = type(template)(**fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise SpecError(f"start_child on {self.path}", first["msg"]) from exc
+        return child_spec, name
+
+    async def _stop_children(self) -> None:
+        pairs: list[tuple[Child, Process]] = []
+        for child in reversed(list(self._children.values())):
+            child.restarting = False
+            if child.process is not None:
+                pairs.append((child, child.process))
+                child.process = None
+        if pairs:
+            await self._terminate_processes(pairs, self.spec.child.shutdown, SHUTDOWN)
+
