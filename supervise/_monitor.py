@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from ._errors import ActorNotRunningError, MessageTypeError
 
 if TYPE_CHECKING:
-    from ._child import Child
+    from ._child import Child, ChildState
     from ._process import ActorProcess, Process
     from ._reason import ExitReason
     from ._ref import ActorRef
@@ -304,11 +304,37 @@ def start_monitor(
 
 
 class Watchable:
-    """Monitor methods shared by every ref (actors, plain tasks, supervisors)."""
+    """What every ref has (actors, plain tasks, supervisors): the child slot it
+    addresses, its path and state, and monitors on the incarnation behind it.
 
-    __slots__ = ()
+    Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
+    ``Actor.ref``), never from user code.
+    """
 
-    _child: Child
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The child's tree path."""
+        return self._child.path
+
+    @property
+    def state(self) -> ChildState:
+        """running, stopped or restarting."""
+        return self._child.state
+
+    @property
+    def is_running(self) -> bool:
+        """Whether an incarnation runs behind this ref now."""
+        process = self._child.process
+        return process is not None and process.reason is None
+
+    def __repr__(self) -> str:
+        child = self._child
+        return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
 
     def monitor(
         self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None

@@ -24,7 +24,6 @@ from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
 if TYPE_CHECKING:
-    from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
@@ -48,23 +47,7 @@ class ActorRef(Watchable, Generic[MsgT]):
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_child",)
-
-    def __init__(self, child: Child) -> None:
-        self._child = child
-
-    @property
-    def path(self) -> str:
-        """The actor's tree path."""
-        return self._child.path
-
-    @property
-    def state(self) -> ChildState:
-        """running, stopped or restarting."""
-        return self._child.state
-
-    def __repr__(self) -> str:
-        return f"<ActorRef {self._child.path} incarnation={self._child.incarnation}>"
+    __slots__ = ()
 
     def _checked(self, msg: object) -> object:
         child = self._child
@@ -211,11 +194,6 @@ class ActorRef(Watchable, Generic[MsgT]):
         if process is not None:
             process.kill("ref.kill()")
 
-    @property
-    def is_running(self) -> bool:
-        """Whether an incarnation runs behind this ref now."""
-        process = self._child.process
-        return process is not None and process.reason is None
 
 
 @final
@@ -228,18 +206,7 @@ class SupervisorRef(Watchable):
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_child",)
-
-    def __init__(self, child: Child) -> None:
-        self._child = child
-
-    @property
-    def path(self) -> str:
-        """The supervisor's tree path."""
-        return self._child.path
-
-    def __repr__(self) -> str:
-        return f"<SupervisorRef {self._child.path}>"
+    __slots__ = ()
 
     def _supervisor(self) -> Supervisor:
         process = self._child.process
@@ -308,9 +275,3 @@ class SupervisorRef(Watchable):
         supervisor = self._supervisor()
         supervisor.request_stop(NORMAL)
         await supervisor.wait(None)
-
-    @property
-    def is_running(self) -> bool:
-        """Whether the supervisor runs now."""
-        process = self._child.process
-        return process is not None and process.reason is None

@@ -50,7 +50,7 @@ from ._process import Process
 from ._reason import NORMAL, ExitReason, crash, killed
 
 if TYPE_CHECKING:
-    from ._child import Child, ChildState
+    from ._child import Child
     from .spec import TaskSpec
 
 
@@ -105,29 +105,7 @@ class TaskRef(Watchable):
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_child",)
-
-    def __init__(self, child: Child) -> None:
-        self._child = child
-
-    @property
-    def path(self) -> str:
-        """The task's tree path."""
-        return self._child.path
-
-    @property
-    def state(self) -> ChildState:
-        """running, stopped or restarting."""
-        return self._child.state
-
-    @property
-    def is_running(self) -> bool:
-        """Whether an incarnation runs behind this ref now."""
-        process = self._child.process
-        return process is not None and process.reason is None
-
-    def __repr__(self) -> str:
-        return f"<TaskRef {self._child.path} incarnation={self._child.incarnation}>"
+    __slots__ = ()
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
         """Cancel the running call and wait until it has ended (reason ``normal``).
