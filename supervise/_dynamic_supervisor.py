@@ -13,7 +13,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from ._child import Child
-from ._errors import ChildError, SpecError
+from ._errors import ChildError, SpecError, StartError
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -84,7 +84,11 @@ class DynamicSupervisor(Supervisor):
             return None
         spec, name = self._next_child(arg)
         child = self._add_new_child(spec, name)
-        self._start_now(child)
+        try:
+            self._start_now(child)
+        except StartError:
+            self._remove(child)
+            raise
         return child.ref
 
     async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:

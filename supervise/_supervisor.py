@@ -372,9 +372,9 @@ class Supervisor(Process):
         """Start one incarnation and wait until it is ready.
 
         Raises:
-            StartError: its on_start (or its subtree's start) failed.
+            StartError: creating it, its on_start, or its subtree's start failed.
         """
-        process = self._spawn(child)
+        process = self._spawn_or_fail(child)
         child.process = process
         pending = process.pending_start()
         if pending is not None:
@@ -388,22 +388,31 @@ class Supervisor(Process):
                     path, cause = exc.actor, exc.cause
                 elif process.reason is not None and process.reason.exception is not None:
                     cause = process.reason.exception
-                _log.emit(
-                    Event.START_FAILED,
-                    actor=child.path,
-                    supervisor=self.path,
-                    exc_type=type(cause).__qualname__,
-                    exc_message=str(cause),
-                )
-                raise StartError(path, cause) from cause
+                raise self._start_failed(child, path, cause) from cause
         self._record_start(child, restart)
 
     def _start_now(self, child: Child) -> None:
         """`_start` for a child that is ready as soon as its task exists: never suspends."""
-        process = self._spawn(child)
+        process = self._spawn_or_fail(child)
         child.process = process
         assert process.pending_start() is None
         self._record_start(child, False)
+
+    def _spawn_or_fail(self, child: Child) -> Process:
+        try:
+            return self._spawn(child)
+        except Exception as exc:  # e.g. the actor's __init__ raised
+            raise self._start_failed(child, child.path, exc) from exc
+
+    def _start_failed(self, child: Child, path: str, cause: BaseException) -> StartError:
+        _log.emit(
+            Event.START_FAILED,
+            actor=child.path,
+            supervisor=self.path,
+            exc_type=type(cause).__qualname__,
+            exc_message=str(cause),
+        )
+        return StartError(path, cause)
 
     def _record_start(self, child: Child, restart: bool) -> None:
         child.incarnation += 1

@@ -33,8 +33,8 @@ class Event(enum.StrEnum):
     #: A child ended abnormally (crash or killed). Fields: actor, supervisor,
     #: reason, incarnation, restart_count, exc_type, exc_message.
     ACTOR_CRASHED = "actor_crashed"
-    #: A child was started again by its supervisor after an exit. Fields: actor,
-    #: supervisor, incarnation, restart_count, delay (seconds of backoff).
+    #: A child was started again by its supervisor after an exit (logged just
+    #: before its actor_started). Fields: actor, supervisor, incarnation, restart_count.
     ACTOR_RESTARTED = "actor_restarted"
     #: A child had to be killed: brutal_kill, or its shutdown timeout ran out.
     #: Fields: actor, supervisor, shutdown.

@@ -8,6 +8,7 @@ import pytest
 from _support import STOPS, Crash, Ping, StopSelf, until, worker
 
 from supervise import (
+    Actor,
     ActorExitedError,
     ActorRef,
     ChildError,
@@ -16,6 +17,7 @@ from supervise import (
     ChildState,
     DynamicSupervisorSpec,
     ExitKind,
+    NameNotFoundError,
     Restart,
     RestartIntensityExceeded,
     StartError,
@@ -586,3 +588,33 @@ async def test_backoff_delays_grow_to_the_cap_and_reset_after_a_quiet_run(
             await wait_for_event(events, "actor_restarted", actor="root/a", count=n)
             delays.append(loop.time() - crashed_at)
     assert delays == [1.0, 2.0, 4.0, 4.0, 1.0]
+
+
+class Picky(Actor[Ping]):
+    """An actor whose constructor raises: a start failure like any other."""
+
+    def __init__(self) -> None:
+        raise TypeError("Picky() needs arguments it will never get")
+
+    async def handle(self, msg: Ping) -> None:
+        return None
+
+
+async def test_an_actor_constructor_that_raises_is_a_start_failure(events: EventLog) -> None:
+    """The actor class's __init__ raising fails the start cleanly and keeps nothing."""
+    spec = SupervisorSpec(name="root", children=[ChildSpec(name="ok", actor="_support:Plain")])
+    async with open_tree(spec) as tree:
+        with pytest.raises(StartError) as info:
+            await tree.root.start_child(ChildSpec(name="picky", actor=Picky))
+        assert isinstance(info.value.cause, TypeError)
+        assert [c.name for c in await tree.root.which_children()] == ["ok"]
+        with pytest.raises(NameNotFoundError):
+            tree.whereis("root/picky")
+        pool = await tree.root.start_child(
+            DynamicSupervisorSpec(name="pool", child=ChildSpec(name="p", actor=Picky))
+        )
+        assert isinstance(pool, SupervisorRef)
+        with pytest.raises(StartError):
+            await pool.start_child()
+        assert await pool.which_children() == []
+    assert [e["actor"] for e in events.of("start_failed")] == ["root/picky", "root/pool/p-1"]
