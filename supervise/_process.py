@@ -199,7 +199,8 @@ class ActorProcess(Process):
                  stop_bound: float | None) -> None:
         # Without on_start there is nothing to wait for: ready as soon as the task exists.
         super().__init__(child, ready=not actor._has_on_start)
-        self.actor = actor
+        #: The actor instance; None once the incarnation has ended.
+        self.actor: Actor[Any] | None = actor
         self.mailbox = mailbox
         #: How long on_stop may take after a crash (the child's shutdown seconds).
         self.stop_bound = stop_bound
@@ -223,6 +224,7 @@ class ActorProcess(Process):
 
     async def _main(self) -> None:
         actor = self.actor
+        assert actor is not None
         reason: ExitReason | None = None
         try:
             if actor._has_on_start:
@@ -272,15 +274,15 @@ class ActorProcess(Process):
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
             if actor._has_on_stop:
-                await self._on_stop_after_crash(reason)
+                await self._on_stop_after_crash(actor, reason)
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
 
-    async def _on_stop_after_crash(self, reason: ExitReason) -> None:
+    async def _on_stop_after_crash(self, actor: Actor[Any], reason: ExitReason) -> None:
         """Best effort: run on_stop after a crash, bounded by the shutdown time."""
         try:
             async with asyncio.timeout(self.stop_bound):
-                await self.actor.on_stop(reason)
+                await actor.on_stop(reason)
         except Exception as exc:  # includes TimeoutError; the crash is what counts
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
 
@@ -308,3 +310,7 @@ class ActorProcess(Process):
                     dead_letters.add(self.path, item.message, "actor_stopped")
                 elif type(item) is not _Stop:
                     dead_letters.add(self.path, item, "actor_stopped")
+        # The actor points back at us (``actor._process``): drop our side so the
+        # ended incarnation is freed by reference counting, not by the cyclic GC.
+        # Its task, if still running (abandoned), holds the actor itself.
+        self.actor = None

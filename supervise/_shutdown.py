@@ -113,11 +113,16 @@ def emit_exit(child: Child, reason: ExitReason, supervisor: str) -> None:
     event = Event.ACTOR_STOPPED if reason.is_normal else Event.ACTOR_CRASHED
     if not _log.enabled(event):  # skip building the fields (a mass stop has many)
         return
+    fields = reason.log_fields()
+    if reason.exception is not None:
+        # The traceback, for renderers that show it (structlog's format_exc_info,
+        # ConsoleRenderer); logged before the supervisor clears the frames' locals.
+        fields["exc_info"] = reason.exception
     _log.emit(
         event,
         actor=child.path,
         supervisor=supervisor,
         incarnation=child.incarnation,
         restart_count=child.restart_count,
-        **reason.log_fields(),
+        **fields,
     )

@@ -20,6 +20,7 @@ Where we differ from OTP on purpose:
 from __future__ import annotations
 
 import asyncio
+import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -474,6 +475,13 @@ class Supervisor(Process):
         reason = process.reason
         assert reason is not None
         self._emit_exit(child, reason)
+        if reason.exception is not None:
+            # The crash's traceback holds the ended incarnation's frames, whose
+            # locals hold the process that holds the reason: a cycle that only
+            # the cyclic GC would free, pausing some later restart (W5 p99).
+            # Those frames have finished; clearing their locals keeps the
+            # exception and its printed traceback (files, lines, code).
+            traceback.clear_frames(reason.exception.__traceback__)
         restart = child.spec.restart
         if not should_restart(restart, reason):
             if restart is Restart.TEMPORARY:

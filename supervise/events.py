@@ -31,7 +31,8 @@ class Event(enum.StrEnum):
     #: supervisor, reason, incarnation.
     ACTOR_STOPPED = "actor_stopped"
     #: A child ended abnormally (crash or killed). Fields: actor, supervisor,
-    #: reason, incarnation, restart_count, exc_type, exc_message.
+    #: reason, incarnation, restart_count; for a crash also exc_type, exc_message
+    #: and exc_info (the exception, which structlog renders as a traceback).
     ACTOR_CRASHED = "actor_crashed"
     #: A child was started again by its supervisor after an exit (logged just
     #: before its actor_started). Fields: actor, supervisor, incarnation, restart_count.

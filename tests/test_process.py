@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
-from _support import Plain
+from _support import Crash, Plain, worker
 
-from supervise import ChildSpec, ExitKind, TaskSpec
+from supervise import ActorRef, ChildSpec, ExitKind, SupervisorSpec, TaskSpec, open_tree
 from supervise._child import Child
 from supervise._dead_letters import DeadLetters
 from supervise._mailbox import Mailbox
@@ -14,6 +16,7 @@ from supervise._process import ActorProcess, Process
 from supervise._reason import SHUTDOWN
 from supervise._registry import Registry
 from supervise._task import TaskProcess
+from supervise.testing import EventLog
 
 
 def make_process() -> ActorProcess:
@@ -85,3 +88,30 @@ async def test_a_kill_after_the_first_step_adds_no_done_callback() -> None:
     assert ended == [process]
     assert process.reason is not None
     assert process.reason.kind is ExitKind.KILLED
+
+
+async def test_a_crashed_incarnation_is_freed_without_the_cyclic_gc(events: EventLog) -> None:
+    """After a crash and restart, the old actor is gone by reference counting alone.
+
+    Otherwise every crash leaves a cycle (traceback -> frames -> process -> reason
+    -> exception, and actor <-> process) that pauses a later restart in a GC pass.
+    The crash is still logged with its exception (for the traceback).
+    """
+    spec = SupervisorSpec(name="root", children=[worker("w")])
+    gc.disable()
+    try:
+        async with open_tree(spec) as tree:
+            old = tree.registry._slot("root/w").process.actor  # type: ignore[union-attr]
+            gone = weakref.ref(old)
+            del old
+            w = tree.whereis("root/w")
+            assert isinstance(w, ActorRef)
+            await w.cast(Crash())
+            await events.wait_for("actor_started", actor="root/w", incarnation=2)
+            crashed = events.of("actor_crashed", actor="root/w")[0]
+            assert isinstance(crashed["exc_info"], ValueError)
+            del crashed
+            events.entries.clear()  # the log itself holds the exception
+            assert gone() is None
+    finally:
+        gc.enable()
