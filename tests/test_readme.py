@@ -50,3 +50,18 @@ def test_readme_demo_crashes_and_heals() -> None:
     crash_at = out.index("actor_crashed")
     assert "actor_restarted" in out[crash_at:], out
     assert proc.returncode == 0, out
+
+
+def test_readme_tour_runs_as_written(tmp_path: Path) -> None:
+    """The tour's Python block runs unchanged and prints what its comment says (15)."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## A short tour\n\n```python\n(.*?)```", text, re.S)
+    assert block is not None
+    script = tmp_path / "tour.py"
+    script.write_text(block.group(1))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    # Unconfigured, structlog prints the lifecycle events to stdout as well.
+    assert "15" in result.stdout.splitlines()
