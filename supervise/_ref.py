@@ -215,11 +215,13 @@ class SupervisorRef(Watchable):
         return cast("Supervisor", process)
 
     async def start_child(
-        self, spec: AnyChildSpec | dict[str, Any] | None = None
+        self, spec: AnyChildSpec | dict[str, Any] | list[Any] | None = None
     ) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Add a child after the existing ones and start it (OTP ``start_child``).
 
-        For a dynamic supervisor pass the ``args`` for a new instance of its template.
+        For a dynamic supervisor pass what varies for a new instance of its
+        template: None (the template as it is), a dict (an actor's ``args``, a
+        task's ``kwargs``) or, for a task template, a list (its positional ``args``).
 
         A dynamic supervisor that is idle starts a child that needs no waiting
         (no ``on_start``) right in the caller's task, without a round trip and

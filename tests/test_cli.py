@@ -258,7 +258,7 @@ def test_a_signal_stops_the_tree_in_order(tree_file: Path, sig: signal.Signals) 
     )
     try:
         assert proc.stdout is not None
-        seen = []
+        seen: list[tuple[object, object]] = []
         # Wait (bounded by the test timeout) until the root reports it has started.
         while not seen or seen[-1] != ("supervisor_started", "root"):
             line = json.loads(proc.stdout.readline())

@@ -27,7 +27,7 @@ def load(name: str, **env: str) -> object:
 async def test_echo_session_crash_heals_without_dropping_clients(events: EventLog) -> None:
     """A client's "crash" restarts its own session only; both connections carry on."""
     spec = load("echo.yaml", ECHO_PORT="0")
-    from echo.actors import Address  # importable once load() put examples/ on sys.path
+    from echo.actors import Address  # type: ignore[import-not-found]  # on sys.path via load()
 
     async with open_tree(spec) as tree:  # type: ignore[arg-type]
         listener = tree.whereis("echo/listener")

@@ -55,13 +55,13 @@ class Watcher(Actor[Watch | Link | Down | Ping | Crash]):
     async def handle(self, msg: Watch | Link | Down | Ping | Crash) -> Any:
         match msg:
             case Watch(path=path):
-                return self.monitor(self.registry.whereis(path))  # type: ignore[arg-type]
+                return self.monitor(self.registry.whereis(path))
             case Link(path=path, unlink=unlink):
                 target = self.registry.whereis(path)
                 if unlink:
-                    self.unlink(target)  # type: ignore[arg-type]
+                    self.unlink(target)
                 else:
-                    self.link(target)  # type: ignore[arg-type]
+                    self.link(target)
             case Down():
                 DOWNS.append((self.path, msg))
             case Ping():
@@ -79,7 +79,7 @@ class Deaf(Actor[Ping | Watch]):
 
     async def handle(self, msg: Ping | Watch) -> Any:
         if isinstance(msg, Watch):
-            return self.monitor(self.registry.whereis(msg.path))  # type: ignore[arg-type]
+            return self.monitor(self.registry.whereis(msg.path))
         return None
 
 

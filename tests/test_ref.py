@@ -25,6 +25,7 @@ from supervise import (
     StartError,
     SupervisorRef,
     SupervisorSpec,
+    TaskRef,
     Tree,
     open_tree,
 )
@@ -41,7 +42,7 @@ def handled(tree: Tree, path: str) -> int:
     return int(process.actor.handled)  # type: ignore[union-attr]
 
 
-def actor_ref(ref: ActorRef[Any] | SupervisorRef) -> ActorRef[Any]:
+def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef) -> ActorRef[Any]:
     assert isinstance(ref, ActorRef)
     return ref
 
@@ -74,7 +75,7 @@ async def test_wrong_message_type_fails_in_the_sender() -> None:
             "or declare this one in the actor's Actor[...] parameters"
         )
         with pytest.raises(MessageTypeError):
-            await w.cast({"text": "dicts are not messages"})  # type: ignore[arg-type]
+            await w.cast({"text": "dicts are not messages"})
         process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
         assert process.actor.handled == 0  # type: ignore[union-attr]
 
@@ -205,7 +206,7 @@ async def test_full_mailbox_makes_senders_wait_in_order() -> None:
                 return list(self.seen)
             return None
 
-    spec = one(ChildSpec(name="r", actor=Recorder, mailbox={"capacity": 1}))  # type: ignore[arg-type]
+    spec = one(ChildSpec(name="r", actor=Recorder, mailbox={"capacity": 1}))
     async with open_tree(spec) as tree:
         r = actor_ref(tree.whereis("root/r"))
         await r.cast(Sleep(seconds=0.05))

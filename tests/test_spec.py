@@ -50,7 +50,7 @@ def test_actor_by_import_path_and_config_validation() -> None:
 def test_bad_child_fields_are_rejected(fields: dict[str, object]) -> None:
     """Invalid values and unknown fields are errors."""
     with pytest.raises(ValidationError):
-        ChildSpec(name=str(fields.pop("name", "w")), actor=Worker, **fields)  # type: ignore[arg-type]
+        ChildSpec(name=str(fields.pop("name", "w")), actor=Worker, **fields)
 
 
 def test_duplicate_sibling_names_are_rejected() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from _support import STOPS, Crash, Ping, StopSelf, until, worker
@@ -24,6 +25,7 @@ from supervise import (
     Strategy,
     SupervisorRef,
     SupervisorSpec,
+    TaskRef,
     open_tree,
 )
 from supervise.testing import EventLog, inject_crash, wait_for_event
@@ -36,11 +38,11 @@ def four(strategy: Strategy, **sup: object) -> SupervisorSpec:
         name="root",
         strategy=strategy,
         children=[worker(n) for n in NAMES],
-        **sup,  # type: ignore[arg-type]
+        **sup,
     )
 
 
-def actor_ref(ref: ActorRef[object] | SupervisorRef) -> ActorRef[object]:
+def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef) -> ActorRef[Any]:
     assert isinstance(ref, ActorRef)
     return ref
 
@@ -529,7 +531,7 @@ async def test_backoff_delays_restarts(events: EventLog) -> None:
     """With a backoff, the restart waits; the child shows as restarting meanwhile."""
     spec = SupervisorSpec(
         name="root",
-        backoff={"min_seconds": 0.2, "max_seconds": 1.0, "jitter": 0.0},  # type: ignore[arg-type]
+        backoff={"min_seconds": 0.2, "max_seconds": 1.0, "jitter": 0.0},
         children=[worker("a")],
     )
     async with open_tree(spec) as tree:
@@ -572,7 +574,7 @@ async def test_backoff_delays_grow_to_the_cap_and_reset_after_a_quiet_run(
         name="root",
         max_restarts=10,
         max_seconds=100,
-        backoff={  # type: ignore[arg-type]
+        backoff={
             "min_seconds": 1, "max_seconds": 4, "jitter": 0, "reset_after": 30
         },
         children=[worker("a")],

@@ -381,7 +381,7 @@ def sync_function() -> None:
 def test_task_must_be_an_async_function() -> None:
     """A plain function is refused with the reason and the fix."""
     with pytest.raises(ValueError, match=r"test_task:sync_function is not an async function; "):
-        TaskSpec(name="t", task=sync_function)  # type: ignore[arg-type]
+        TaskSpec(name="t", task=sync_function)
 
 
 def test_arguments_are_checked_against_the_signature() -> None:

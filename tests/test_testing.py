@@ -33,7 +33,7 @@ from supervise.testing import (
 
 
 def tree_of(*children: object) -> SupervisorSpec:
-    return SupervisorSpec(name="root", children=list(children))  # type: ignore[arg-type]
+    return SupervisorSpec(name="root", children=list(children))
 
 
 def test_the_virtual_clock_is_re_exported() -> None:
