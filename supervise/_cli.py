@@ -17,6 +17,7 @@ This is the only place that configures structlog; the library never does.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -142,7 +143,9 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
     if choice == "asyncio":
         return None
     try:
-        import uvloop
+        # Imported by name so that type-checking does not depend on the optional extra
+        # being installed: uvloop is an optional accelerator, never a requirement.
+        uvloop = importlib.import_module("uvloop")
     except ImportError:
         if choice == "uvloop":
             raise click.UsageError(
