@@ -343,9 +343,7 @@ class _Caller(Actor[_Run]):
 
 
 def _servers(*extra: ChildSpec) -> SupervisorSpec:
-    return SupervisorSpec(
-        name="bench", children=[ChildSpec(name="server", actor=_Server), *extra]
-    )
+    return SupervisorSpec(name="bench", children=[ChildSpec(name="server", actor=_Server), *extra])
 
 
 async def w2_call_roundtrip(n: int) -> float:

@@ -159,8 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     sides = ["framework", "raw"] if args.side == "both" else [args.side]
     results = []
     for side in sides:
-        cmd = [sys.executable, "-m", "benchmarks.scale", "--child", side,
-               "--actors", str(args.actors), "--loop", args.loop, "--gc", args.gc]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.scale",
+            "--child",
+            side,
+            "--actors",
+            str(args.actors),
+            "--loop",
+            args.loop,
+            "--gc",
+            args.gc,
+        ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
         results.append(result)

@@ -75,26 +75,27 @@ def _is_immutable_annotation(tp: object, seen: set[type]) -> bool:
     if origin is typing.Annotated:
         return _is_immutable_annotation(typing.get_args(tp)[0], seen)
     if origin in (typing.Union, types.UnionType, tuple, frozenset):
-        return all(
-            a is Ellipsis or _is_immutable_annotation(a, seen) for a in typing.get_args(tp)
-        )
+        return all(a is Ellipsis or _is_immutable_annotation(a, seen) for a in typing.get_args(tp))
     if isinstance(tp, type):
         if issubclass(tp, BaseModel):
             return _is_immutable_model(tp, seen)
-        return issubclass(
-            tp,
-            (
-                enum.Enum,
-                datetime.date,
-                datetime.time,
-                datetime.timedelta,
-                decimal.Decimal,
-                uuid.UUID,
-                pathlib.PurePath,
-                tuple,
-                frozenset,
-            ),
-        ) or tp in _IMMUTABLE_ATOMS
+        return (
+            issubclass(
+                tp,
+                (
+                    enum.Enum,
+                    datetime.date,
+                    datetime.time,
+                    datetime.timedelta,
+                    decimal.Decimal,
+                    uuid.UUID,
+                    pathlib.PurePath,
+                    tuple,
+                    frozenset,
+                ),
+            )
+            or tp in _IMMUTABLE_ATOMS
+        )
     return False
 
 

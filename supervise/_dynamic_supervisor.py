@@ -26,6 +26,7 @@ _NAME_MAX_LENGTH: Final[int] = next(
     m.max_length for m in ChildSpec.model_fields["name"].metadata if hasattr(m, "max_length")
 )
 
+
 class DynamicSupervisor(Supervisor):
     """Many children of one template, started at run time (Elixir's DynamicSupervisor).
 
@@ -142,4 +143,3 @@ class DynamicSupervisor(Supervisor):
                 child.process = None
         if pairs:
             await self._terminate_processes(pairs, self.spec.child.shutdown, SHUTDOWN)
-

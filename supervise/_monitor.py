@@ -90,7 +90,10 @@ class Down(BaseModel):
         if not isinstance(other, Down):
             return NotImplemented
         return (self.monitor_id, self.path, self.reason, self.detail) == (
-            other.monitor_id, other.path, other.reason, other.detail
+            other.monitor_id,
+            other.path,
+            other.reason,
+            other.detail,
         )
 
     def __hash__(self) -> int:
@@ -212,7 +215,9 @@ class Monitor:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.demonitor()
@@ -221,7 +226,9 @@ class Monitor:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.demonitor()
@@ -336,9 +343,7 @@ class Watchable:
         child = self._child
         return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
 
-    def monitor(
-        self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None
-    ) -> Monitor:
+    def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
         """Monitor the incarnation running behind this ref now (OTP ``monitor``).
 
         When it ends, one `Down` is delivered and the monitor is over; a

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ._child import Child
 
 
-
 class Call:
     """A call envelope: the message and the caller's reply future."""
 
@@ -53,8 +52,18 @@ class _Stop:
 class Process:
     """One incarnation of a child: a task that ends once, with a reason."""
 
-    __slots__ = ("_exit_callbacks", "_kill_reason", "_started", "child", "on_end", "on_exit",
-                 "path", "reason", "task", "terminating")
+    __slots__ = (
+        "_exit_callbacks",
+        "_kill_reason",
+        "_started",
+        "child",
+        "on_end",
+        "on_exit",
+        "path",
+        "reason",
+        "task",
+        "terminating",
+    )
 
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
@@ -195,8 +204,9 @@ class ActorProcess(Process):
 
     __slots__ = ("_current", "_stop_reason", "actor", "mailbox", "stop_bound")
 
-    def __init__(self, child: Child, actor: Actor[Any], mailbox: Mailbox[object],
-                 stop_bound: float | None) -> None:
+    def __init__(
+        self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
+    ) -> None:
         # Without on_start there is nothing to wait for: ready as soon as the task exists.
         super().__init__(child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.

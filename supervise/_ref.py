@@ -195,7 +195,6 @@ class ActorRef(Watchable, Generic[MsgT]):
             process.kill("ref.kill()")
 
 
-
 @final
 class SupervisorRef(Watchable):
     """A handle to a supervisor's child slot: dynamic children and inspection.

@@ -162,11 +162,21 @@ class _GiveUp(Exception):
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
 
+
 class Supervisor(Process):
     """A supervisor process (static children; see `DynamicSupervisor`)."""
 
-    __slots__ = ("_children", "_exited", "_idle", "_inbox", "_intensity", "_loop_time",
-                 "_strategy", "_timers", "spec")
+    __slots__ = (
+        "_children",
+        "_exited",
+        "_idle",
+        "_inbox",
+        "_intensity",
+        "_loop_time",
+        "_strategy",
+        "_timers",
+        "spec",
+    )
 
     spec: SupervisorSpec | DynamicSupervisorSpec
 
@@ -180,9 +190,7 @@ class Supervisor(Process):
         self._intensity = RestartIntensity(spec.max_restarts, spec.max_seconds)
         self._timers: set[asyncio.TimerHandle] = set()
         self._loop_time = asyncio.get_running_loop().time
-        self._strategy = (
-            spec.strategy if isinstance(spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
-        )
+        self._strategy = spec.strategy if isinstance(spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
         # Every child's on_exit, bound once rather than once per incarnation.
         self._exited = self._child_exited
         # True only while parked on an empty inbox, in the middle of nothing
@@ -692,4 +700,3 @@ class Supervisor(Process):
             supervisors=supervisors,
             workers=len(self._children) - supervisors,
         )
-

@@ -147,7 +147,10 @@ class TimerHandle:
 
 
 def start_timer(
-    process: ActorProcess, delay: float, message: object, interval: float | None,
+    process: ActorProcess,
+    delay: float,
+    message: object,
+    interval: float | None,
     fixed_rate: bool,
 ) -> TimerHandle:
     """Set a timer delivering ``message`` to ``process``'s mailbox; see `Actor.send_after`."""

@@ -483,6 +483,7 @@ def json_schema() -> dict[str, Any]:
         **schema,
     }
 
+
 __all__ = [
     "ActorClass",
     "AnyChildSpec",

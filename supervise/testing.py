@@ -117,9 +117,7 @@ class EventLog:
                     seen = [e for e in self.entries if _matches(e, name, fields)]
                     if len(seen) >= count:
                         return seen[count - 1]
-                    future: asyncio.Future[EventDict] = (
-                        asyncio.get_running_loop().create_future()
-                    )
+                    future: asyncio.Future[EventDict] = asyncio.get_running_loop().create_future()
                     self._waiters.append((lambda e: _matches(e, name, fields), future))
                     await future
         except TimeoutError:

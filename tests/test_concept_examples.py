@@ -57,9 +57,10 @@ def run_virtual(
         result = await main()
         return result, (await side if side is not None else None)
 
-    with capture_events() as events, asyncio.Runner(
-        loop_factory=virtual_clock_loop_factory()
-    ) as runner:
+    with (
+        capture_events() as events,
+        asyncio.Runner(loop_factory=virtual_clock_loop_factory()) as runner,
+    ):
         result, side = runner.run(both(events))
     return events, result, side
 

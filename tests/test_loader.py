@@ -218,8 +218,7 @@ def test_env_interpolation_in_json_and_dicts() -> None:
 def test_env_quoted_yaml_values_stay_strings() -> None:
     """A quoted reference stays a string after substitution, as the author asked."""
     text = (
-        "name: root\n"
-        'children: [{name: c, actor: "_tree_actors:Counter", args: {label: "${L}"}}]\n'
+        'name: root\nchildren: [{name: c, actor: "_tree_actors:Counter", args: {label: "${L}"}}]\n'
     )
     spec = load_tree(text, env={"L": "123"})
     assert isinstance(spec, SupervisorSpec)

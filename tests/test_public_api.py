@@ -41,8 +41,14 @@ def test_event_catalogue_names_are_unique_snake_case() -> None:
     assert len(names) == len(set(names))
     assert all(n == n.lower() and " " not in n for n in names)
     assert {
-        "actor_started", "actor_stopped", "actor_crashed", "actor_restarted", "start_failed",
-        "restart_intensity_exceeded", "supervisor_started", "supervisor_stopped",
+        "actor_started",
+        "actor_stopped",
+        "actor_crashed",
+        "actor_restarted",
+        "start_failed",
+        "restart_intensity_exceeded",
+        "supervisor_started",
+        "supervisor_stopped",
         "message_dead_lettered",
     } <= set(names)
 

@@ -30,7 +30,11 @@ def test_should_restart_follows_otp_table(reason: object, expected: dict[Restart
 def test_normal_reasons() -> None:
     """Exactly normal and shutdown (with or without detail) are normal."""
     assert [r.is_normal for r in (NORMAL, SHUTDOWN, shutdown("x"), KILLED, BOOM)] == [
-        True, True, True, False, False,
+        True,
+        True,
+        True,
+        False,
+        False,
     ]
     assert str(shutdown("x")) == "shutdown: x"
     assert str(BOOM) == "crash: ValueError: boom"

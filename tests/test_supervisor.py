@@ -239,6 +239,7 @@ async def test_transient_restarts_only_after_abnormal_exit(
     spec = SupervisorSpec(
         name="root", max_restarts=0, children=[worker("t", restart=Restart.TRANSIENT)]
     )
+
     async def trigger_exit(ref: ActorRef[object]) -> None:
         if trigger == "stop_normal":
             await ref.call(StopSelf())
@@ -574,9 +575,7 @@ async def test_backoff_delays_grow_to_the_cap_and_reset_after_a_quiet_run(
         name="root",
         max_restarts=10,
         max_seconds=100,
-        backoff={
-            "min_seconds": 1, "max_seconds": 4, "jitter": 0, "reset_after": 30
-        },
+        backoff={"min_seconds": 1, "max_seconds": 4, "jitter": 0, "reset_after": 30},
         children=[worker("a")],
     )
     loop = asyncio.get_running_loop()

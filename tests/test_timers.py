@@ -105,9 +105,7 @@ class Clock(Actor[Tick | Bag | After | Every | EveryBag | Stall | Block]):
 
 def clock_tree(**child: Any) -> SupervisorSpec:
     Clock.incarnations = 0
-    return SupervisorSpec(
-        name="root", children=[ChildSpec(name="clock", actor=Clock, **child)]
-    )
+    return SupervisorSpec(name="root", children=[ChildSpec(name="clock", actor=Clock, **child)])
 
 
 def clock_ref(tree: Any) -> ActorRef[Any]:

@@ -77,9 +77,7 @@ class Listener(Actor[Address]):
         # A failure here (say, the port is taken) is a start failure: the tree
         # does not start, and `supervise run` says why.
         self.connections: set[asyncio.Task[None]] = set()
-        self.server = await asyncio.start_server(
-            self._serve, self.config.host, self.config.port
-        )
+        self.server = await asyncio.start_server(self._serve, self.config.host, self.config.port)
         self.address: tuple[str, int] = self.server.sockets[0].getsockname()[:2]
         log.info("echo_listening", host=self.address[0], port=self.address[1])
 
