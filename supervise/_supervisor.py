@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -59,6 +59,7 @@ from .spec import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ._actor import Actor
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
@@ -355,7 +356,8 @@ class Supervisor(Process):
         spec = child.spec
         process: Process
         if isinstance(spec, ChildSpec):
-            actor = spec.actor()
+            # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
+            actor = cast("Actor[Any]", spec.actor())
             config = spec.config
             if config is not None:
                 # Each incarnation gets its own config unless the model is immutable.

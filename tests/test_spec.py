@@ -9,7 +9,7 @@ from _support import Worker, worker
 from pydantic import BaseModel, ValidationError
 
 from supervise import Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
-from supervise._actor import _is_immutable_model
+from supervise._behaviour import _is_immutable_model
 
 
 def test_defaults_follow_elixir_and_otp() -> None:
