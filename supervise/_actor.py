@@ -133,6 +133,18 @@ def _declared_message_types(cls: type) -> tuple[type[BaseModel], ...] | None:
     return None
 
 
+def _sync_hook(cls: type[Actor[Any]]) -> str | None:
+    """The first of ``cls``'s hooks that is not ``async def``, if any.
+
+    The runtime awaits what a hook returns, so a plain ``def handle`` would make every
+    message fail with a TypeError; a spec naming such a class is refused instead.
+    """
+    for hook in ("on_start", "handle", "on_stop"):
+        if not inspect.iscoroutinefunction(getattr(cls, hook)):
+            return hook
+    return None
+
+
 class Actor(Generic[MsgT]):
     """Base class of actors: subclass it, declare messages as ``Actor[A | B]``.
 

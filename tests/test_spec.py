@@ -5,10 +5,20 @@ from __future__ import annotations
 import random
 
 import pytest
-from _support import Worker, worker
+from _support import Ping, Worker, worker
 from pydantic import BaseModel, ValidationError
 
-from supervise import Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
+from supervise import (
+    Actor,
+    Backoff,
+    ChildSpec,
+    ExitReason,
+    MailboxSpec,
+    Overflow,
+    Restart,
+    Strategy,
+    SupervisorSpec,
+)
 from supervise._actor import _is_immutable_model
 
 
@@ -106,3 +116,50 @@ def test_immutable_message_detection() -> None:
     assert _is_immutable_model(Nested)
     assert not _is_immutable_model(WithList)
     assert not _is_immutable_model(Unfrozen)
+
+
+def test_enum_fields_take_their_words() -> None:
+    """Type checkers accept the words where a spec takes an enum; reading gives the enum."""
+    sup = SupervisorSpec(name="root", strategy="rest_for_one", restart="transient")
+    child = ChildSpec(name="w", actor=Worker, restart="temporary", mailbox={"overflow": "fail"})
+    assert sup.strategy is Strategy.REST_FOR_ONE
+    assert sup.restart is Restart.TRANSIENT
+    assert child.restart is Restart.TEMPORARY
+    assert child.mailbox.overflow is Overflow.FAIL
+    assert MailboxSpec(overflow="wait").overflow is Overflow.WAIT
+
+
+class SyncHandle(Actor[Ping]):
+    def handle(self, msg: Ping) -> None:  # type: ignore[override]
+        pass
+
+
+class SyncOnStart(Actor[Ping]):
+    def on_start(self) -> None:  # type: ignore[override]
+        pass
+
+    async def handle(self, msg: Ping) -> None:
+        pass
+
+
+class SyncOnStop(Actor[Ping]):
+    async def handle(self, msg: Ping) -> None:
+        pass
+
+    def on_stop(self, reason: ExitReason) -> None:  # type: ignore[override]
+        pass
+
+
+@pytest.mark.parametrize(
+    ("actor", "hook"),
+    [(SyncHandle, "handle"), (SyncOnStart, "on_start"), (SyncOnStop, "on_stop")],
+)
+def test_actor_hooks_must_be_async(actor: type[Actor[Ping]], hook: str) -> None:
+    """A plain `def` hook is refused when the spec is built, naming the hook and the fix."""
+    name = actor.__qualname__
+    with pytest.raises(
+        ValidationError,
+        match=rf"test_spec:{name}\.{hook} is not an async function; "
+        rf"define it as `async def {hook}\(\.\.\.\)`",
+    ):
+        ChildSpec(name="w", actor=actor)
