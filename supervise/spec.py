@@ -174,7 +174,9 @@ class Backoff(_Spec):
 
     The n-th consecutive restart of a child waits
     ``min(max_seconds, min_seconds * multiplier**(n-1))``, stretched by up to
-    ``jitter`` (a fraction) at random. The count starts again once the child
+    ``jitter`` (a fraction) at random, but never past ``max_seconds``: a stretch
+    past the cap is mirrored below it, so delays at the cap still differ (and
+    none is shorter than ``min_seconds``). The count starts again once the child
     has run for ``reset_after`` seconds (default: ``max_seconds``).
     """
 
@@ -200,7 +202,12 @@ class Backoff(_Spec):
         exponent = min(failures - 1, 64)  # past this the cap applies anyway
         base = min(self.max_seconds, self.min_seconds * self.multiplier**exponent)
         spread = (rng or random).random() * self.jitter
-        return base * (1.0 + spread)
+        delay = base * (1.0 + spread)
+        if delay > self.max_seconds:
+            # Mirrored below the cap rather than clamped to it: children that all
+            # reached the cap would otherwise restart in lockstep.
+            delay = max(self.min_seconds, 2 * self.max_seconds - delay)
+        return delay
 
     @property
     def reset_seconds(self) -> float:
