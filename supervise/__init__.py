@@ -31,6 +31,7 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
+from ._loader import load_tree_text as load_tree_text
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
@@ -108,6 +109,7 @@ __all__ = [
     "TreeFileProblem",
     "UnsupportedEventLoopError",
     "load_tree",
+    "load_tree_text",
     "open_tree",
 ]
 
