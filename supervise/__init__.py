@@ -29,6 +29,7 @@ from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
+from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
@@ -105,6 +106,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "UnsupportedEventLoopError",
     "load_tree",
     "open_tree",
 ]
