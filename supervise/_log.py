@@ -64,7 +64,9 @@ def incarnation_context(path: str, incarnation: int) -> contextvars.Context:
 def _bind(path: str, incarnation: int) -> None:
     _ACTOR.set(path)
     _INCARNATION.set(incarnation)
-    _TREE.set(path.partition("/")[0])
+    tree = path.partition("/")[0]
+    if _TREE.get() != tree:  # a supervisor starts its children in its own context: set
+        _TREE.set(tree)
 
 
 def _dropped(logger: Any, number: int) -> bool:
