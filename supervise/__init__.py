@@ -29,6 +29,7 @@ from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
+from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
 from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
@@ -106,6 +107,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "UnsupportedEventLoopError",
     "configure_logging",
     "load_tree",
     "open_tree",

@@ -20,7 +20,8 @@ exception so code never has to parse text::
     ├── ChildError                        a dynamic-child request was refused
     │   └── ChildNotFoundError (LookupError)
     ├── NameTakenError                    a registered name is held already
-    └── NameNotFoundError (LookupError)   nothing is registered under a name
+    ├── NameNotFoundError (LookupError)   nothing is registered under a name
+    └── UnsupportedEventLoopError (RuntimeError)  not on asyncio (trio, or no loop)
 """
 
 from __future__ import annotations
@@ -309,4 +310,29 @@ class NameNotFoundError(SuperviseError, LookupError):
         super().__init__(
             f"no actor is registered as {name!r}; use a tree path such as 'root/db' "
             f"or a name given as `registered_name` in a child spec"
+        )
+
+
+class UnsupportedEventLoopError(SuperviseError, RuntimeError):
+    """A tree was opened without a running asyncio event loop (under trio, say).
+
+    supervise runs on asyncio only (directly, or under anyio's asyncio backend):
+    its processes are asyncio tasks.
+
+    Attributes:
+        library: the async library that was running instead (``"trio"``), or None.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, what: str, library: str | None) -> None:
+        self.library = library
+        running = (
+            f"it runs under {library}, which is not supported"
+            if library is not None
+            else "no asyncio event loop is running in this thread"
+        )
+        super().__init__(
+            f"{what} needs a running asyncio event loop, but {running}; supervise runs on "
+            f"asyncio only: start it with asyncio.run(), or anyio.run(..., backend='asyncio')"
         )

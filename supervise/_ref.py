@@ -20,6 +20,14 @@ from ._errors import (
 )
 from ._mailbox import MailboxClosed
 from ._monitor import Watchable
+from ._operations import (
+    CountChildren,
+    DeleteChild,
+    RestartChild,
+    StartChild,
+    TerminateChild,
+    WhichChildren,
+)
 from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
@@ -234,35 +242,30 @@ class SupervisorRef(Watchable):
         supervisor = self._supervisor()
         ref = supervisor.start_child_now(spec)
         if ref is None:
-            ref = await supervisor.request("start_child", spec)
+            ref = await supervisor.request(StartChild(spec))
         return ref
 
     async def terminate_child(
         self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
     ) -> None:
         """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
-        await self._supervisor().request("terminate_child", name_or_ref)
+        await self._supervisor().request(TerminateChild(name_or_ref))
 
     async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Start a stopped child again (after ``terminate_child``)."""
-        ref: ActorRef[Any] | SupervisorRef | TaskRef = await self._supervisor().request(
-            "restart_child", name
-        )
-        return ref
+        return await self._supervisor().request(RestartChild(name))
 
     async def delete_child(self, name: str) -> None:
         """Remove a stopped child's spec."""
-        await self._supervisor().request("delete_child", name)
+        await self._supervisor().request(DeleteChild(name))
 
     async def which_children(self) -> list[ChildInfo]:
         """The children in start order (OTP lists them newest first)."""
-        children: list[ChildInfo] = await self._supervisor().request("which_children", None)
-        return children
+        return await self._supervisor().request(WhichChildren())
 
     async def count_children(self) -> ChildCounts:
         """Counts of specs, running children, supervisors and workers."""
-        counts: ChildCounts = await self._supervisor().request("count_children", None)
-        return counts
+        return await self._supervisor().request(CountChildren())
 
     def statistics(self) -> SupervisorStatistics:
         """A snapshot: children running, restarts within the window."""

@@ -43,7 +43,7 @@ class Event(enum.StrEnum):
     #: incarnation, restart_count.
     ACTOR_STARTED = "actor_started"
     #: A child ended normally (reason normal or shutdown). Fields: actor,
-    #: supervisor, reason, incarnation.
+    #: supervisor, reason (and reason_detail when given), incarnation, restart_count.
     ACTOR_STOPPED = "actor_stopped"
     #: A child ended abnormally (crash or killed). Fields: actor, supervisor,
     #: reason, incarnation, restart_count; for a crash also exc_type, exc_message
@@ -72,7 +72,7 @@ class Event(enum.StrEnum):
     #: mailbox_full: a timer message found the mailbox full).
     MESSAGE_DEAD_LETTERED = "message_dead_lettered"
     #: An exception escaped ``on_stop``; the stop goes ahead. Fields: actor,
-    #: exc_type, exc_message.
+    #: reason (``crash``: the exception from ``on_stop``), exc_type, exc_message.
     ON_STOP_FAILED = "on_stop_failed"
 
 
