@@ -9,7 +9,10 @@ raise `ActorNotRunningError`, as OTP's ``noproc``.
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+
+from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
 from ._errors import (
@@ -40,6 +43,33 @@ if TYPE_CHECKING:
     from .spec import AnyChildSpec
 
 MsgT = TypeVar("MsgT")
+
+
+def _uncopyable(value: object, path: str) -> str:
+    """The path of the innermost part of ``value`` (at ``path``) that cannot be deep-copied.
+
+    Looks into models' fields, lists, tuples, sets and dicts; ``path`` itself
+    if no part of it fails on its own.
+    """
+    parts: list[tuple[str, object]]
+    if isinstance(value, BaseModel):
+        fields = dict(value.__dict__)
+        fields.update(value.__pydantic_private__ or {})
+        parts = [(f"{path}.{name}" if path else name, v) for name, v in fields.items()]
+    elif isinstance(value, list | tuple):
+        parts = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        parts = [(f"{path}[{k!r}]", v) for k, v in value.items()]
+    elif isinstance(value, set | frozenset):
+        parts = [(f"{path}{{{v!r}}}", v) for v in value]
+    else:
+        return path
+    for where, part in parts:
+        try:
+            copy.deepcopy(part)
+        except Exception:
+            return _uncopyable(part, where)
+    return path
 
 
 def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: float) -> None:
@@ -149,12 +179,15 @@ class ActorRef(Watchable, Generic[MsgT]):
         kind = type(msg)
         if kind in child.share_types:
             return msg
-        if kind in child.copy_types:
-            # Mutable model: the receiver gets its own copy, so nothing is shared.
-            return msg.model_copy(deep=True)  # type: ignore[attr-defined]
-        for accepted in child.accepts:
-            if isinstance(msg, accepted):  # an instance of a subclass
-                return msg.model_copy(deep=True)
+        if kind in child.copy_types or any(isinstance(msg, a) for a in child.accepts):
+            # Mutable model (or a subclass): the receiver gets its own copy, so
+            # nothing is shared.
+            try:
+                return msg.model_copy(deep=True)  # type: ignore[attr-defined]
+            except Exception as exc:
+                raise MessageTypeError(
+                    child.path, msg, child.accepts, field=_uncopyable(msg, ""), error=exc
+                ) from exc
         raise MessageTypeError(child.path, msg, child.accepts)
 
     def cast_nowait(self, msg: MsgT) -> None:

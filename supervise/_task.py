@@ -86,7 +86,9 @@ class TaskProcess(Process):
             await spec.task(*spec.args, **spec.kwargs)
         except asyncio.CancelledError:
             reason = self._kill_reason or self._stop_reason or killed("cancelled")
-        except Exception as exc:
+        except BaseException as exc:  # GeneratorExit, KeyboardInterrupt, ...: a crash too
+            if self._closing(exc):
+                raise
             reason = crash(exc)
         else:
             # Returning after a stop request (it caught the cancellation) is that stop.
