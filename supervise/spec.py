@@ -45,7 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ._actor import Actor, _sync_hook
+from ._behaviour import Behaviour, _sync_hook
 from ._imports import import_path_of, resolve_import_path
 
 
@@ -134,7 +134,7 @@ Shutdown = Annotated[
 def _to_actor_class(value: object) -> object:
     if isinstance(value, str):
         value = resolve_import_path(value)
-    if not (isinstance(value, type) and issubclass(value, Actor)):
+    if not (isinstance(value, type) and issubclass(value, Behaviour)):
         what = import_path_of(value) if isinstance(value, type) else repr(value)
         raise ValueError(
             f"{what} is not an Actor subclass; point `actor` at a class defined "
@@ -151,7 +151,8 @@ def _to_actor_class(value: object) -> object:
 
 #: An actor class, or its import path ``"package.module:Class"``.
 ActorClass = Annotated[
-    type[Actor],  # type: ignore[type-arg]  # pydantic rejects type[Actor[Any]]
+    # The declarations of an actor class (`Actor` is the one `Behaviour`), not the runtime.
+    type[Behaviour],
     BeforeValidator(_to_actor_class),
     PlainSerializer(import_path_of, return_type=str),
     WithJsonSchema(

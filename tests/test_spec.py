@@ -19,7 +19,7 @@ from supervise import (
     Strategy,
     SupervisorSpec,
 )
-from supervise._actor import _is_immutable_model
+from supervise._behaviour import _is_immutable_model
 
 
 def test_defaults_follow_elixir_and_otp() -> None:
