@@ -37,12 +37,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ._behaviour import Behaviour, read_declarations
 from ._errors import ActorNotRunningError
+from ._link import link as link_processes
+from ._link import unlink as unlink_processes
+from ._monitor import start_monitor
+from ._reason import NORMAL, shutdown
+from ._timers import _seconds, start_timer
 
 if TYPE_CHECKING:
-    from ._monitor import Monitor, Watchable
+    from ._monitor import Monitor
     from ._process import ActorProcess
     from ._reason import ExitReason
-    from ._ref import ActorRef
+    from ._ref import ActorRef, Watchable
     from ._registry import Registry
     from ._timers import TimerHandle
 
@@ -104,8 +109,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         A transient child that stops this way is not restarted.
         """
-        from ._reason import NORMAL, shutdown
-
         self._process.request_stop(NORMAL if detail is None else shutdown(detail))
 
     # -- timers, monitors, links (see _timers, _monitor, _link) -------------------------
@@ -125,8 +128,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         delay = _seconds("send_after delay", delay, zero_ok=True)
         return start_timer(self._process, delay, msg, None, False)
 
@@ -149,8 +150,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         interval = _seconds("send_interval interval", interval, zero_ok=False)
         return start_timer(self._process, interval, msg, interval, fixed_rate)
 
@@ -167,8 +166,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._monitor import start_monitor
-
         return start_monitor(ref._child, watcher=self._process)
 
     def link(self, ref: Watchable) -> None:
@@ -183,23 +180,19 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._link import link
-
         process = ref._child.process
         if process is None:
             raise ActorNotRunningError(ref._child.path)
-        link(self._process, process)
+        link_processes(self._process, process)
 
     def unlink(self, ref: Watchable) -> None:
         """Remove the link with the incarnation running behind ``ref``, if any.
 
         .. versionadded:: 0.1
         """
-        from ._link import unlink
-
         process = ref._child.process
         if process is not None:
-            unlink(self._process, process)
+            unlink_processes(self._process, process)
 
     # -- hooks ------------------------------------------------------------------------
 

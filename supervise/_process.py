@@ -90,7 +90,11 @@ class Process:
 
     def start(self) -> None:
         """Create the task. The caller awaits `started` if it needs readiness."""
-        self.task = asyncio.get_running_loop().create_task(self._main(), name=self.path)
+        # Logs from inside carry the actor, incarnation and tree (this start's number).
+        context = _log.incarnation_context(self.path, self.child.incarnation + 1)
+        self.task = asyncio.get_running_loop().create_task(
+            self._main(), name=self.path, context=context
+        )
 
     def _cancel_task(self) -> None:
         """Cancel the task; if it has not taken its first step, finish when it ends.
