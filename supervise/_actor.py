@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from ._timers import TimerHandle
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
 
 # Field types that cannot be mutated in place; a frozen model made only of these
 # (and of other such models) is safe to pass by reference.
@@ -131,6 +132,30 @@ def _declared_message_types(cls: type) -> tuple[type[BaseModel], ...] | None:
                 )
             return cast(tuple[type[BaseModel], ...], args)
     return None
+
+
+class Request(BaseModel, Generic[ReplyT], frozen=True):
+    """A message that declares the type of its reply: ``class Get(Request[int])``.
+
+    ``await ref.call(Get())`` is then typed ``int`` for mypy and pyright; other
+    messages' calls return ``Any``. The reply is whatever ``handle`` returns for
+    it, so keep the two in step (the type checker cannot see inside ``handle``)::
+
+        class Get(Request[int]):
+            pass
+
+        class Counter(Actor[Increment | Get]):
+            async def handle(self, msg: Increment | Get) -> int | None:
+                ...
+
+        value = await counter.call(Get())   # int
+
+    A request is an ordinary message model otherwise, and frozen (as every
+    message should be): declare it in ``Actor[...]``; ``cast`` it too if no
+    reply is wanted.
+
+    .. versionadded:: 0.1
+    """
 
 
 def _sync_hook(cls: type[Actor[Any]]) -> str | None:

@@ -310,6 +310,35 @@ def start_monitor(
     return monitor
 
 
+def _runs(child: Child) -> bool:
+    process = child.process
+    return process is not None and process.reason is None
+
+
+async def until_running(child: Child, deadline: float | None) -> bool:
+    """Wait until an incarnation runs in ``child``, or the loop time ``deadline``.
+
+    Returns:
+        Whether one runs (False: the deadline passed first).
+    """
+    loop = asyncio.get_running_loop()
+    while not _runs(child):
+        future: asyncio.Future[None] = loop.create_future()
+        waiters = child.running_waiters
+        if waiters is None:
+            waiters = child.running_waiters = []
+        waiters.append(future)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await future
+        except TimeoutError:
+            return _runs(child)
+        finally:
+            if not future.done() and future in waiters:
+                waiters.remove(future)
+    return True
+
+
 class Watchable:
     """What every ref has (actors, plain tasks, supervisors): the child slot it
     addresses, its path and state, and monitors on the incarnation behind it.
@@ -342,6 +371,30 @@ class Watchable:
     def __repr__(self) -> str:
         child = self._child
         return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
+
+    async def wait_running(self, timeout: float | None = 5.0) -> None:
+        """Wait until an incarnation runs behind this ref; return at once if one does.
+
+        For riding through a restart: right after a crash nothing runs until the
+        supervisor has started the child again (a loop pass, or the backoff).
+        A child stopped for good (temporary, terminated) does not come back.
+
+        Args:
+            timeout: seconds to wait at most, or None to wait for ever.
+
+        Raises:
+            ActorNotRunningError: nothing ran within ``timeout`` (its ``waited``
+                attribute says how long).
+
+        .. versionadded:: 0.1
+        """
+        child = self._child
+        if _runs(child):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if not await until_running(child, deadline):
+            raise ActorNotRunningError(child.path, waited=timeout)
 
     def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
         """Monitor the incarnation running behind this ref now (OTP ``monitor``).

@@ -9,17 +9,18 @@ raise `ActorNotRunningError`, as OTP's ``noproc``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
+    CallDroppedError,
     CallingSelfError,
     CallTimeoutError,
     MessageTypeError,
 )
 from ._mailbox import MailboxClosed
-from ._monitor import Watchable
+from ._monitor import Watchable, until_running
 from ._operations import (
     CountChildren,
     DeleteChild,
@@ -32,11 +33,13 @@ from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
 if TYPE_CHECKING:
+    from ._actor import Request
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
 
 
 def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: float) -> None:
@@ -113,25 +116,55 @@ class ActorRef(Watchable, Generic[MsgT]):
         except MailboxClosed:
             child.dead_letters.add(child.path, checked, "not_running")
 
-    async def call(self, msg: MsgT, timeout: float | None = 5.0) -> Any:
+    @overload
+    async def call(
+        self,
+        msg: Request[ReplyT],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> ReplyT: ...
+    @overload
+    async def call(
+        self, msg: MsgT, timeout: float | None = 5.0, *, retry_while_restarting: bool = False
+    ) -> Any: ...
+    async def call(
+        self,
+        msg: MsgT | Request[Any],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> Any:
         """Send and wait for the reply (the handler's return value).
 
         Exactly one outcome: the reply, or one of the errors below. A late reply
-        after a timeout is discarded.
+        after a timeout is discarded. The reply is typed for a `Request` message
+        (``class Get(Request[int])``: ``await ref.call(Get())`` is an ``int``).
 
         Args:
             msg: an instance of one of the actor's declared message models.
-            timeout: seconds to wait in all (including for mailbox room), or None.
+            timeout: seconds to wait in all (including for mailbox room, and for
+                a restart with ``retry_while_restarting``), or None.
+            retry_while_restarting: if nothing of the call ran because the actor
+                is between a crash and its restart (`ActorNotRunningError`, or
+                `CallDroppedError` for a call still queued when it crashed), wait
+                until it runs again and send once more, all within ``timeout``.
+                Never after `CallFailedError` or `ActorExitedError`: the handler
+                may have run. See docs/actors.md, "Calls across a restart".
 
         Raises:
             MessageTypeError: the actor does not accept this type.
             CallTimeoutError: no reply within ``timeout``.
             CallFailedError: the handler raised; the actor crashed.
+            CallDroppedError: the actor ended before it took the call from its mailbox.
             ActorExitedError: the actor ended before replying.
-            ActorNotRunningError: nothing runs behind this ref now.
+            ActorNotRunningError: nothing runs behind this ref now (with
+                ``retry_while_restarting``: it did not run again within ``timeout``).
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
+        if retry_while_restarting:
+            return await self._call_across_restarts(msg, timeout)
         child = self._child
         # The common case first, inline: a shared (immutable) model needs no copy.
         checked = msg if type(msg) in child.share_types else self._checked(msg)
@@ -176,6 +209,24 @@ class ActorRef(Watchable, Generic[MsgT]):
             return await future
         finally:
             bucket.pending.pop(future, None)
+
+    async def _call_across_restarts(self, msg: object, timeout: float | None) -> Any:
+        child = self._child
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                return await self.call(msg, left)  # type: ignore[arg-type]
+            except (ActorNotRunningError, CallDroppedError):
+                pass  # nothing of it ran: safe to send again once it runs
+            except CallTimeoutError as exc:
+                # Report the caller's timeout, not what was left of it at the last try.
+                raise CallTimeoutError(
+                    child.path, exc.message, exc.timeout if timeout is None else timeout
+                ) from None
+            if not await until_running(child, deadline):
+                raise ActorNotRunningError(child.path, waited=timeout)
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
         """Stop the actor after the messages already queued, and wait until it has ended.
