@@ -34,6 +34,7 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
+from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
@@ -113,6 +114,7 @@ __all__ = [
     "TreeFileError",
     "TreeFileProblem",
     "UnsupportedEventLoopError",
+    "configure_logging",
     "load_tree",
     "open_tree",
 ]

@@ -110,21 +110,51 @@ class TreeFileError(SpecError):
 
 
 class MessageTypeError(SuperviseError, TypeError):
-    """A message was sent to an actor that does not declare its type.
+    """A message was sent to an actor that does not declare its type, or cannot be copied.
 
-    Raised in the sender; the message never reaches the actor.
+    Raised in the sender; the message never reaches the actor. A mutable
+    message is deep-copied so that sender and actor share nothing; when a value
+    in it cannot be copied, ``field`` names where it is (``"items[2].lock"``,
+    ``""`` for the message itself) and the copy's error is the ``__cause__``.
+
+    Attributes:
+        actor: the tree path of the actor.
+        message: the message.
+        accepted: the models the actor declares.
+        field: None if the type is not accepted; else the path of the value
+            that cannot be copied.
     """
 
-    def __init__(self, actor: str, message: object, accepted: tuple[type, ...]) -> None:
+    def __init__(
+        self,
+        actor: str,
+        message: object,
+        accepted: tuple[type, ...],
+        *,
+        field: str | None = None,
+        error: BaseException | None = None,
+    ) -> None:
         self.actor = actor
         self.message = message
         self.accepted = accepted
-        names = " | ".join(t.__qualname__ for t in accepted)
-        super().__init__(
-            f"actor {actor!r} does not accept {type(message).__qualname__} "
-            f"(it accepts {names}); send one of those types or declare this one "
-            f"in the actor's Actor[...] parameters"
-        )
+        self.field = field
+        kind = type(message).__qualname__
+        if field is None:
+            names = " | ".join(t.__qualname__ for t in accepted)
+            text = (
+                f"actor {actor!r} does not accept {kind} "
+                f"(it accepts {names}); send one of those types or declare this one "
+                f"in the actor's Actor[...] parameters"
+            )
+        else:
+            where = f"field {field!r} of {kind}" if field else kind
+            text = (
+                f"cannot send {kind} to actor {actor!r}: {where} cannot be deep-copied"
+                f" ({type(error).__qualname__}: {error}); messages are copied so that"
+                f" sender and actor share nothing: send plain data (not locks, sockets,"
+                f" files or tasks)"
+            )
+        super().__init__(text)
 
 
 class MailboxFull(SuperviseError):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -40,7 +40,7 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation
 from ._process import ActorProcess, Process
-from ._reason import SHUTDOWN, ExitReason, crash, killed
+from ._reason import SHUTDOWN, ExitReason, crash, ends_program, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, shutdown_seconds, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
@@ -59,6 +59,7 @@ from .spec import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ._actor import Actor
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
@@ -162,6 +163,13 @@ class _RestartDue:
 class _GiveUp(Exception):
     def __init__(self, offender: Child) -> None:
         self.offender = offender
+
+
+class _EndProgram(Exception):
+    """A child ended with KeyboardInterrupt or SystemExit: stop in order and end with it."""
+
+    def __init__(self, reason: ExitReason) -> None:
+        self.reason = reason
 
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
@@ -306,9 +314,12 @@ class Supervisor(Process):
                     return message.reason  # type: ignore[union-attr]
             except _GiveUp as give_up:
                 return await self._give_up(give_up.offender)
+            except _EndProgram as end:
+                await self._stop_children()
+                return end.reason
 
     def _finish(self, reason: ExitReason) -> None:
-        if self.reason is not None:
+        if self.reason is not None or self._loop_closed():
             return
         for timer in self._timers:
             timer.cancel()
@@ -355,7 +366,8 @@ class Supervisor(Process):
         spec = child.spec
         process: Process
         if isinstance(spec, ChildSpec):
-            actor = spec.actor()
+            # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
+            actor = cast("Actor[Any]", spec.actor())
             config = spec.config
             if config is not None:
                 # Each incarnation gets its own config unless the model is immutable.
@@ -496,6 +508,8 @@ class Supervisor(Process):
             # Those frames have finished; clearing their locals keeps the
             # exception and its printed traceback (files, lines, code).
             traceback.clear_frames(reason.exception.__traceback__)
+            if ends_program(reason.exception):
+                raise _EndProgram(reason)
         restart = child.spec.restart
         if not should_restart(restart, reason):
             if restart is Restart.TEMPORARY:
@@ -559,12 +573,14 @@ class Supervisor(Process):
             child.restart_count += 1
             try:
                 await self._start(child, restart=True)
-            except StartError:
+            except StartError as exc:
                 # As OTP: stop what this round started, then retry the whole group,
                 # each attempt costing one unit of intensity.
                 for earlier in reversed(group[:index]):
                     await self._terminate(earlier)
                     earlier.restarting = True
+                if ends_program(exc.cause):
+                    raise _EndProgram(crash(exc.cause)) from None
                 self._inbox.put_control(_RestartDue(group, child, retry=True))
                 return
             child.restarting = False
@@ -607,6 +623,8 @@ class Supervisor(Process):
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
+            if isinstance(exc, StartError) and ends_program(exc.cause):
+                raise _EndProgram(crash(exc.cause)) from None
             return
         if not future.done():
             future.set_result(result)

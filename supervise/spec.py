@@ -45,7 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ._actor import Actor, _sync_hook
+from ._behaviour import Behaviour, _sync_hook
 from ._imports import import_path_of, resolve_import_path
 
 
@@ -134,7 +134,7 @@ Shutdown = Annotated[
 def _to_actor_class(value: object) -> object:
     if isinstance(value, str):
         value = resolve_import_path(value)
-    if not (isinstance(value, type) and issubclass(value, Actor)):
+    if not (isinstance(value, type) and issubclass(value, Behaviour)):
         what = import_path_of(value) if isinstance(value, type) else repr(value)
         raise ValueError(
             f"{what} is not an Actor subclass; point `actor` at a class defined "
@@ -151,7 +151,8 @@ def _to_actor_class(value: object) -> object:
 
 #: An actor class, or its import path ``"package.module:Class"``.
 ActorClass = Annotated[
-    type[Actor],  # type: ignore[type-arg]  # pydantic rejects type[Actor[Any]]
+    # The declarations of an actor class (`Actor` is the one `Behaviour`), not the runtime.
+    type[Behaviour],
     BeforeValidator(_to_actor_class),
     PlainSerializer(import_path_of, return_type=str),
     WithJsonSchema(
@@ -173,7 +174,9 @@ class Backoff(_Spec):
 
     The n-th consecutive restart of a child waits
     ``min(max_seconds, min_seconds * multiplier**(n-1))``, stretched by up to
-    ``jitter`` (a fraction) at random. The count starts again once the child
+    ``jitter`` (a fraction) at random, but never past ``max_seconds``: a stretch
+    past the cap is mirrored below it, so delays at the cap still differ (and
+    none is shorter than ``min_seconds``). The count starts again once the child
     has run for ``reset_after`` seconds (default: ``max_seconds``).
     """
 
@@ -199,7 +202,12 @@ class Backoff(_Spec):
         exponent = min(failures - 1, 64)  # past this the cap applies anyway
         base = min(self.max_seconds, self.min_seconds * self.multiplier**exponent)
         spread = (rng or random).random() * self.jitter
-        return base * (1.0 + spread)
+        delay = base * (1.0 + spread)
+        if delay > self.max_seconds:
+            # Mirrored below the cap rather than clamped to it: children that all
+            # reached the cap would otherwise restart in lockstep.
+            delay = max(self.min_seconds, 2 * self.max_seconds - delay)
+        return delay
 
     @property
     def reset_seconds(self) -> float:

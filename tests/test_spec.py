@@ -19,7 +19,7 @@ from supervise import (
     Strategy,
     SupervisorSpec,
 )
-from supervise._actor import _is_immutable_model
+from supervise._behaviour import _is_immutable_model
 
 
 def test_defaults_follow_elixir_and_otp() -> None:
@@ -73,12 +73,26 @@ def test_backoff_delay_grows_and_caps() -> None:
     """min * multiplier**(n-1), capped at max, stretched by at most `jitter`."""
     backoff = Backoff(min_seconds=0.1, max_seconds=1.0, multiplier=2.0, jitter=0.0)
     assert [backoff.delay(n) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.8, 1.0]
-    jittery = Backoff(min_seconds=1.0, max_seconds=1.0, jitter=0.5)
-    delays = {jittery.delay(3, random.Random(seed)) for seed in range(20)}
-    assert all(1.0 <= d <= 1.5 for d in delays)
-    assert len(delays) > 1
+    jittery = Backoff(min_seconds=1.0, max_seconds=10.0, jitter=0.5)
+    early = {jittery.delay(2, random.Random(seed)) for seed in range(20)}
+    assert all(2.0 <= d <= 3.0 for d in early)  # below the cap: stretched up to 50 %
+    assert len(early) > 1
     with pytest.raises(ValidationError, match="max_seconds"):
         Backoff(min_seconds=2, max_seconds=1)
+
+
+def test_backoff_jitter_never_exceeds_the_cap() -> None:
+    """At the cap the jitter spreads delays below max_seconds (12.0 s was seen with max 10)."""
+    backoff = Backoff(min_seconds=0.1, max_seconds=10.0, jitter=0.2)
+    rng = random.Random(7)
+    at_cap = [backoff.delay(n, rng) for n in range(8, 40) for _ in range(50)]
+    assert max(at_cap) <= 10.0
+    assert min(at_cap) >= 8.0  # mirrored: at most `jitter` below the cap
+    assert len(set(at_cap)) > 100  # still spread, not clamped in lockstep
+    near = [backoff.delay(7, rng) for _ in range(200)]  # base 6.4: some stretches pass 10
+    assert all(6.4 <= d <= 10.0 for d in near)
+    narrow = Backoff(min_seconds=1.0, max_seconds=1.0, jitter=0.5)
+    assert {narrow.delay(3, random.Random(seed)) for seed in range(20)} == {1.0}
 
 
 def test_immutable_message_detection() -> None:
