@@ -428,6 +428,8 @@ class Supervisor(Process):
     def _record_start(self, child: Child, restart: bool) -> None:
         child.incarnation += 1
         child.last_started_at = self._loop_time()
+        if child.running_waiters:
+            child.wake_running()
         # Mass starts and restarts: build the fields only if the logger keeps them.
         started = _log.enabled(Event.ACTOR_STARTED)
         restarted = restart and _log.enabled(Event.ACTOR_RESTARTED)

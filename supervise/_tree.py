@@ -25,7 +25,7 @@ import asyncio
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, TypeVar, final, overload
 
 import anyio
 
@@ -40,6 +40,11 @@ from ._registry import Registry
 from ._supervisor import Supervisor
 from ._task import TaskRef
 from .spec import DynamicSupervisorSpec, SupervisorSpec
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+
+MsgT = TypeVar("MsgT")
 
 
 @final
@@ -86,6 +91,48 @@ class Tree:
             NameNotFoundError: nothing is there.
         """
         return self.registry.whereis(name)
+
+    @overload
+    def actor(self, path: str) -> ActorRef[Any]: ...
+    @overload
+    def actor(self, path: str, actor: type[Actor[MsgT]]) -> ActorRef[MsgT]: ...
+    def actor(self, path: str, actor: type[Actor[Any]] | None = None) -> ActorRef[Any]:
+        """The `ActorRef` at ``path``, typed by its actor class (see `Registry.actor`).
+
+        ``tree.actor("root/counter", Counter)`` is an ``ActorRef[Increment | Get]``
+        for a ``Counter(Actor[Increment | Get])``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: a supervisor or task is there, or an actor of another class.
+
+        .. versionadded:: 0.1
+        """
+        if actor is None:
+            return self.registry.actor(path)
+        return self.registry.actor(path, actor)
+
+    def supervisor(self, path: str) -> SupervisorRef:
+        """The `SupervisorRef` at ``path``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a task is there.
+
+        .. versionadded:: 0.1
+        """
+        return self.registry.supervisor(path)
+
+    def task(self, path: str) -> TaskRef:
+        """The `TaskRef` at ``path``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a supervisor is there.
+
+        .. versionadded:: 0.1
+        """
+        return self.registry.task(path)
 
     @property
     def running(self) -> bool:
