@@ -8,15 +8,18 @@ catalogue).
 from __future__ import annotations
 
 from ._actor import Actor as Actor
+from ._actor import Request as Request
 from ._child import ChildState as ChildState
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._errors import ActorExitedError as ActorExitedError
 from ._errors import ActorNotRunningError as ActorNotRunningError
+from ._errors import CallDroppedError as CallDroppedError
 from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
 from ._errors import CallTimeoutError as CallTimeoutError
 from ._errors import ChildError as ChildError
+from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import LinkedExit as LinkedExit
 from ._errors import MailboxFull as MailboxFull
@@ -32,6 +35,7 @@ from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
+from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
@@ -66,12 +70,14 @@ __all__ = [
     "ActorNotRunningError",
     "ActorRef",
     "Backoff",
+    "CallDroppedError",
     "CallFailedError",
     "CallTimeoutError",
     "CallingSelfError",
     "ChildCounts",
     "ChildError",
     "ChildInfo",
+    "ChildKindError",
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
@@ -92,6 +98,7 @@ __all__ = [
     "NameTakenError",
     "Overflow",
     "Registry",
+    "Request",
     "Restart",
     "RestartIntensityExceeded",
     "SpecError",
@@ -108,6 +115,7 @@ __all__ = [
     "TreeFileError",
     "TreeFileProblem",
     "UnsupportedEventLoopError",
+    "configure_logging",
     "load_tree",
     "load_tree_text",
     "open_tree",
