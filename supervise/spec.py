@@ -132,6 +132,14 @@ class Backoff(_Spec):
     ``min(max_seconds, min_seconds * multiplier**(n-1))``, stretched by up to
     ``jitter`` (a fraction) at random. The count starts again once the child
     has run for ``reset_after`` seconds (default: ``max_seconds``).
+
+    Attributes:
+        min_seconds: the delay before the first restart in a row.
+        max_seconds: the cap on the delay; at least ``min_seconds``.
+        multiplier: each further restart in a row waits this many times longer.
+        jitter: a random stretch of up to this fraction of the delay (0 to 1).
+        reset_after: seconds a child must run before its count starts again
+            (default: ``max_seconds``).
     """
 
     min_seconds: Annotated[float, Field(gt=0)] = 0.1
@@ -165,7 +173,13 @@ class Backoff(_Spec):
 
 
 class MailboxSpec(_Spec):
-    """An actor's mailbox: how many messages it holds and what senders do when full."""
+    """An actor's mailbox: how many messages it holds and what senders do when full.
+
+    Attributes:
+        capacity: how many messages it holds (None: unbounded).
+        overflow: when it is full, senders ``wait`` (backpressure) or ``fail`` at once
+            (`MailboxFull`).
+    """
 
     capacity: Annotated[int, Field(ge=1)] | None = 1000
     overflow: Overflow = Overflow.WAIT
