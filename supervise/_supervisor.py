@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -38,8 +38,9 @@ from ._errors import (
     SuperviseError,
 )
 from ._mailbox import Mailbox, MailboxClosed
+from ._operations import Operation
 from ._process import ActorProcess, Process
-from ._reason import SHUTDOWN, ExitReason, crash, killed
+from ._reason import SHUTDOWN, ExitReason, crash, ends_program, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, shutdown_seconds, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
@@ -57,6 +58,11 @@ from .spec import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from ._actor import Actor
+    from ._operations import ChildKey, ChildRef, StartArg
+
+R = TypeVar("R")
 
 _child_spec_adapter: TypeAdapter[AnyChildSpec] = TypeAdapter(AnyChildSpec)
 
@@ -129,11 +135,10 @@ class _ChildExit:
 
 
 class _Request:
-    __slots__ = ("arg", "future", "op")
+    __slots__ = ("future", "operation")
 
-    def __init__(self, op: str, arg: object, future: asyncio.Future[Any]) -> None:
-        self.op = op
-        self.arg = arg
+    def __init__(self, operation: Operation[object], future: asyncio.Future[Any]) -> None:
+        self.operation = operation
         self.future = future
 
 
@@ -158,6 +163,13 @@ class _RestartDue:
 class _GiveUp(Exception):
     def __init__(self, offender: Child) -> None:
         self.offender = offender
+
+
+class _EndProgram(Exception):
+    """A child ended with KeyboardInterrupt or SystemExit: stop in order and end with it."""
+
+    def __init__(self, reason: ExitReason) -> None:
+        self.reason = reason
 
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
@@ -212,11 +224,11 @@ class Supervisor(Process):
         """
         return None
 
-    async def request(self, op: str, arg: object) -> Any:
-        """Queue an API request and wait for the supervisor to answer it."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    async def request(self, operation: Operation[R]) -> R:
+        """Queue an operation and wait for the supervisor to answer it."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         try:
-            self._inbox.put_control(_Request(op, arg, future))
+            self._inbox.put_control(_Request(operation, future))
         except MailboxClosed:
             raise ActorNotRunningError(self.path) from None
         return await future
@@ -302,9 +314,12 @@ class Supervisor(Process):
                     return message.reason  # type: ignore[union-attr]
             except _GiveUp as give_up:
                 return await self._give_up(give_up.offender)
+            except _EndProgram as end:
+                await self._stop_children()
+                return end.reason
 
     def _finish(self, reason: ExitReason) -> None:
-        if self.reason is not None:
+        if self.reason is not None or self._loop_closed():
             return
         for timer in self._timers:
             timer.cancel()
@@ -351,7 +366,8 @@ class Supervisor(Process):
         spec = child.spec
         process: Process
         if isinstance(spec, ChildSpec):
-            actor = spec.actor()
+            # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
+            actor = cast("Actor[Any]", spec.actor())
             config = spec.config
             if config is not None:
                 # Each incarnation gets its own config unless the model is immutable.
@@ -490,6 +506,8 @@ class Supervisor(Process):
             # Those frames have finished; clearing their locals keeps the
             # exception and its printed traceback (files, lines, code).
             traceback.clear_frames(reason.exception.__traceback__)
+            if ends_program(reason.exception):
+                raise _EndProgram(reason)
         restart = child.spec.restart
         if not should_restart(restart, reason):
             if restart is Restart.TEMPORARY:
@@ -553,12 +571,14 @@ class Supervisor(Process):
             child.restart_count += 1
             try:
                 await self._start(child, restart=True)
-            except StartError:
+            except StartError as exc:
                 # As OTP: stop what this round started, then retry the whole group,
                 # each attempt costing one unit of intensity.
                 for earlier in reversed(group[:index]):
                     await self._terminate(earlier)
                     earlier.restarting = True
+                if ends_program(exc.cause):
+                    raise _EndProgram(crash(exc.cause)) from None
                 self._inbox.put_control(_RestartDue(group, child, retry=True))
                 return
             child.restarting = False
@@ -597,15 +617,17 @@ class Supervisor(Process):
     async def _answer(self, request: _Request) -> None:
         future = request.future
         try:
-            result = await getattr(self, f"_op_{request.op}")(request.arg)
+            result = await request.operation.apply(self)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
+            if isinstance(exc, StartError) and ends_program(exc.cause):
+                raise _EndProgram(crash(exc.cause)) from None
             return
         if not future.done():
             future.set_result(result)
 
-    def _find(self, key: object) -> Child:
+    def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
             child: Child | None = key._child
             if child is not None and self._children.get(child.name) is not child:
@@ -628,7 +650,7 @@ class Supervisor(Process):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef:
         spec = self._validate_child_spec(arg)
         return await self._start_new_child(spec, spec.name)
 
@@ -652,15 +674,15 @@ class Supervisor(Process):
             raise
         return child.ref
 
-    async def _op_terminate_child(self, arg: object) -> None:
-        child = self._find(arg)
+    async def op_terminate_child(self, key: ChildKey) -> None:
+        child = self._find(key)
         child.restarting = False
         await self._terminate(child)
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def _op_restart_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
-        child = self._find(arg)
+    async def op_restart_child(self, key: ChildKey) -> ChildRef:
+        child = self._find(key)
         if child.process is not None:
             raise ChildError(self.path, child.name, "it is running; terminate_child it first")
         if child.restarting:
@@ -668,15 +690,15 @@ class Supervisor(Process):
         await self._start(child)
         return child.ref
 
-    async def _op_delete_child(self, arg: object) -> None:
-        child = self._find(arg)
+    async def op_delete_child(self, key: ChildKey) -> None:
+        child = self._find(key)
         if child.process is not None:
             raise ChildError(self.path, child.name, "it is running; terminate_child it first")
         if child.restarting:
             raise ChildError(self.path, child.name, "its restart is pending; wait for it")
         self._remove(child)
 
-    async def _op_which_children(self, _: object) -> list[ChildInfo]:
+    async def op_which_children(self) -> list[ChildInfo]:
         return [
             ChildInfo(
                 name=c.name,
@@ -691,7 +713,7 @@ class Supervisor(Process):
             for c in self._children.values()
         ]
 
-    async def _op_count_children(self, _: object) -> ChildCounts:
+    async def op_count_children(self) -> ChildCounts:
         children = self._children.values()
         supervisors = sum(1 for c in children if c.is_supervisor)
         return ChildCounts(

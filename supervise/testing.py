@@ -105,7 +105,12 @@ class EventLog:
         count: int = 1,
         **fields: object,
     ) -> EventDict:
-        """Wait until ``count`` matching events have been logged (past ones count); return the last.
+        """Wait until ``count`` matching events have been logged (past ones count).
+
+        Returns:
+            The ``count``-th matching event (the first match when ``count`` is 1),
+            not the latest one: more may have been logged since.
+
 
         Raises:
             TimeoutError: with the events seen so far, if they do not come in ``timeout``.
@@ -168,7 +173,8 @@ async def wait_for_event(
         **fields: values the event's fields must have, e.g. ``actor="root/db"``.
 
     Returns:
-        The ``count``-th matching event, as a dict.
+        The ``count``-th matching event, as a dict (not necessarily the latest:
+        events logged before the call count, so with ``count=1`` it is the first match).
 
     Raises:
         TimeoutError: they did not all come in time; the message lists the events seen.
