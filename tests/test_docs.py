@@ -9,6 +9,7 @@ installed (``pip install -e '.[docs]'``; always in CI).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import re
@@ -22,6 +23,7 @@ import click
 import pytest
 import yaml
 from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks
+from click.testing import CliRunner
 
 import supervise
 from supervise import events
@@ -94,9 +96,9 @@ def test_event_catalogue_describes_every_event() -> None:
     described = docs_pages.event_descriptions()
     assert list(described) == [event.value for event in events.Event]
     page = docs_pages.event_catalogue()
-    for name, text in described.items():
-        assert f"| `{name}` |" in page
-        assert "Fields:" in text, f"{name}: say which fields it carries (Fields: ...)"
+    for name in described:
+        spec = events.CATALOGUE[events.Event(name)]
+        assert f"| `{name}` | {spec.level} | " in page
 
 
 def test_cli_reference_has_every_command_and_option() -> None:
@@ -186,6 +188,25 @@ def test_site_url_is_the_documentation_url() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     url = project["urls"]["Documentation"]
     assert _mkdocs_config()["site_url"].rstrip("/") == url.rstrip("/")
+
+
+def _installed_urls() -> list[str]:
+    return importlib.metadata.metadata("supervise").get_all("Project-URL") or []
+
+
+@pytest.mark.skipif(
+    not _installed_urls() and not os.environ.get("CI"),
+    reason="this environment's install predates [project.urls]: pip install -e '.[dev]'",
+)
+def test_help_links_to_the_documentation() -> None:
+    """``supervise --help`` gives the address configured in pyproject.toml, not a file path."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    url = project["urls"]["Documentation"].rstrip("/")
+    result = CliRunner().invoke(cli_main, ["--help"])
+    assert result.exit_code == 0
+    assert f"Documentation: {url}/\n" in result.output
+    assert f"{url}/tree-files/" in result.output
+    assert "docs/" not in result.output
 
 
 def _mkdocs_installed() -> bool:

@@ -6,7 +6,8 @@ Each function returns one Markdown page:
   public submodules, grouped (errors, tree specs, the rest);
 - `tree_file_reference`: every type of tree file, its fields, types, defaults and
   constraints, from the JSON Schema (`supervise.spec.json_schema`);
-- `event_catalogue`: every `supervise.events.Event` with the ``#:`` comment above it;
+- `event_catalogue`: every `supervise.events.Event`, its level and fields (``CATALOGUE``)
+  and the ``#:`` comment above it;
 - `cli_reference`: every ``supervise`` command, its usage, help and options, from click;
 - `source_page`: a repository file (an example) shown as a page, for links from docs/.
 
@@ -283,23 +284,29 @@ def event_descriptions() -> dict[str, str]:
 
 
 def event_catalogue() -> str:
-    """The catalogue: the module's introduction, then one section per event."""
+    """The catalogue: the module's introduction, then a row per event with its level and fields."""
     from supervise import events
 
     intro = inspect.getdoc(events) or ""
     lines = [
         "# Event catalogue",
         "",
-        "Generated from `supervise.events`.",
+        "Generated from `supervise.events`: the `Event` names, the comments above them and",
+        "`CATALOGUE`, which holds each event's level and fields for tools and tests.",
         "",
         _rst_to_md(intro.split("\n", 2)[-1]).strip(),
         "",
-        "| event | when | fields |",
-        "| --- | --- | --- |",
+        "| event | level | fields | when |",
+        "| --- | --- | --- | --- |",
     ]
     for name, text in event_descriptions().items():
-        when, _, fields = text.partition("Fields:")
-        lines.append(f"| `{name}` | {_rst_to_md(when.strip())} | {_rst_to_md(fields.strip())} |")
+        spec = events.CATALOGUE[events.Event(name)]
+        fields = ", ".join(f"`{field}`" for field in sorted(spec.fields))
+        if spec.optional:
+            fields += "; where they apply: " + ", ".join(
+                f"`{field}`" for field in sorted(spec.optional)
+            )
+        lines.append(f"| `{name}` | {spec.level} | {fields} | {_rst_to_md(text)} |")
     return "\n".join(lines) + "\n"
 
 
