@@ -66,6 +66,9 @@ class Tree:
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None
+        #: Whether `wait` raised the failure (a tree started by `testing.TreeStarter`
+        #: that gave up unseen fails the test at teardown).
+        self._failure_raised = False
         self._ended: asyncio.Event | None = None
         self._scope: anyio.CancelScope | None = None
 
@@ -145,6 +148,7 @@ class Tree:
         assert self._ended is not None, "start the tree first"
         await self._ended.wait()
         if self._failure is not None:
+            self._failure_raised = True
             raise self._failure
 
     async def stop(self) -> None:
