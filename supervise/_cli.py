@@ -58,7 +58,7 @@ def _version() -> str:
 def _docs_url() -> str | None:
     """The documentation's address: pyproject.toml's [project.urls] Documentation, as installed."""
     try:
-        entries = importlib.metadata.metadata("supervise").get_all("Project-URL") or []
+        entries: list[str] = importlib.metadata.metadata("supervise").get_all("Project-URL") or []
     except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
         return None
     for entry in entries:
