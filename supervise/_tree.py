@@ -31,8 +31,8 @@ import anyio
 
 from ._child import Child
 from ._dead_letters import DeadLetters
-from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import ActorExitedError, UnsupportedEventLoopError, UsageError
+from ._launch import launch
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -154,11 +154,8 @@ class Tree:
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         self.registry._add(self._root)
-        process = (
-            DynamicSupervisor(self._root)
-            if isinstance(self.spec, DynamicSupervisorSpec)
-            else Supervisor(self._root)
-        )
+        process = launch(self._root)
+        assert isinstance(process, Supervisor)  # the root's spec is a supervisor's
         process.on_exit = self._root_exited
         self._process = process
         self._root.process = process
