@@ -46,7 +46,8 @@ class Event(enum.StrEnum):
     #: A child's start failed. Fields: actor, supervisor, exc_type, exc_message.
     START_FAILED = "start_failed"
     #: A supervisor exceeded max_restarts in max_seconds and gives up. Fields:
-    #: supervisor, actor (the last child to exit), max_restarts, max_seconds.
+    #: supervisor, actor (the last child to exit), child_reason (how it exited),
+    #: max_restarts, max_seconds. The supervisor then ends with ``shutdown``.
     RESTART_INTENSITY_EXCEEDED = "restart_intensity_exceeded"
     #: A supervisor started all its children. Fields: supervisor, strategy, children.
     SUPERVISOR_STARTED = "supervisor_started"
