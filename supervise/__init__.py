@@ -29,7 +29,9 @@ from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
+from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._loader import load_tree as load_tree
+from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
@@ -105,6 +107,8 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "UnsupportedEventLoopError",
+    "configure_logging",
     "load_tree",
     "open_tree",
 ]

@@ -33,107 +33,28 @@ sender, so the receiver can never see the sender mutate it (or vice versa).
 
 from __future__ import annotations
 
-import inspect
-import sys
-import types
-import typing
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel
-
-from ._errors import ActorNotRunningError, SpecError
+from ._behaviour import Behaviour, read_declarations
+from ._errors import ActorNotRunningError
+from ._link import link as link_processes
+from ._link import unlink as unlink_processes
+from ._monitor import start_monitor
+from ._reason import NORMAL, shutdown
+from ._timers import _seconds, start_timer
 
 if TYPE_CHECKING:
-    from ._monitor import Monitor, Watchable
+    from ._monitor import Monitor
     from ._process import ActorProcess
     from ._reason import ExitReason
-    from ._ref import ActorRef
+    from ._ref import ActorRef, Watchable
     from ._registry import Registry
     from ._timers import TimerHandle
 
 MsgT = TypeVar("MsgT")
 
-# Field types that cannot be mutated in place; a frozen model made only of these
-# (and of other such models) is safe to pass by reference.
-_IMMUTABLE_ATOMS: frozenset[object] = frozenset(
-    {int, float, complex, bool, str, bytes, type(None), typing.Any}
-)
 
-
-def _is_immutable_annotation(tp: object, seen: set[type]) -> bool:
-    import datetime
-    import decimal
-    import enum
-    import pathlib
-    import uuid
-
-    if tp in _IMMUTABLE_ATOMS:
-        return tp is not typing.Any
-    origin = typing.get_origin(tp)
-    if origin is typing.Literal:
-        return True
-    if origin is typing.Annotated:
-        return _is_immutable_annotation(typing.get_args(tp)[0], seen)
-    if origin in (typing.Union, types.UnionType, tuple, frozenset):
-        return all(a is Ellipsis or _is_immutable_annotation(a, seen) for a in typing.get_args(tp))
-    if isinstance(tp, type):
-        if issubclass(tp, BaseModel):
-            return _is_immutable_model(tp, seen)
-        return (
-            issubclass(
-                tp,
-                (
-                    enum.Enum,
-                    datetime.date,
-                    datetime.time,
-                    datetime.timedelta,
-                    decimal.Decimal,
-                    uuid.UUID,
-                    pathlib.PurePath,
-                    tuple,
-                    frozenset,
-                ),
-            )
-            or tp in _IMMUTABLE_ATOMS
-        )
-    return False
-
-
-def _is_immutable_model(model: type[BaseModel], seen: set[type] | None = None) -> bool:
-    """True if instances of ``model`` can be shared safely (frozen, immutable fields)."""
-    seen = set() if seen is None else seen
-    if model in seen:
-        return True
-    seen.add(model)
-    if not model.model_config.get("frozen", False):
-        return False
-    return all(_is_immutable_annotation(f.annotation, seen) for f in model.model_fields.values())
-
-
-def _declared_message_types(cls: type) -> tuple[type[BaseModel], ...] | None:
-    """The models named in ``Actor[...]`` among ``cls``'s direct bases, if any."""
-    for base in getattr(cls, "__orig_bases__", ()):
-        if typing.get_origin(base) is Actor:
-            (param,) = typing.get_args(base)
-            if isinstance(param, TypeVar):
-                return None
-            args = (
-                typing.get_args(param)
-                if typing.get_origin(param) in (typing.Union, types.UnionType)
-                else (param,)
-            )
-            bad = [a for a in args if not (isinstance(a, type) and issubclass(a, BaseModel))]
-            if bad:
-                raise SpecError(
-                    f"{cls.__module__}:{cls.__qualname__}",
-                    f"Actor[...] takes pydantic models, got {bad!r}; declare each "
-                    f"message as `class MyMsg(BaseModel, frozen=True)`",
-                )
-            return cast(tuple[type[BaseModel], ...], args)
-    return None
-
-
-class Actor(Generic[MsgT]):
+class Actor(Behaviour, Generic[MsgT]):
     """Base class of actors: subclass it, declare messages as ``Actor[A | B]``.
 
     Hooks (all optional except `handle`):
@@ -158,45 +79,11 @@ class Actor(Generic[MsgT]):
     .. versionadded:: 0.1
     """
 
-    #: The message models this actor accepts, from ``Actor[...]``.
-    accepts: ClassVar[tuple[type[BaseModel], ...]] = ()
-    #: The model validating the child spec's ``args``, from the ``config`` annotation.
-    config_model: ClassVar[type[BaseModel] | None] = None
-    # Accepted types whose instances are passed by reference / must be copied.
-    _share_types: ClassVar[frozenset[type]] = frozenset()
-    _copy_types: ClassVar[frozenset[type]] = frozenset()
-    # Whether on_start / on_stop are overridden; when not, a start needs no round
-    # trip and a stop or crash skips the hook (and its timeout) altogether.
-    _has_on_start: ClassVar[bool] = False
-    _has_on_stop: ClassVar[bool] = False
-
     _process: ActorProcess
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        declared = _declared_message_types(cls)
-        if declared is not None:
-            cls.accepts = declared
-            cls._share_types = frozenset(t for t in declared if _is_immutable_model(t))
-            cls._copy_types = frozenset(declared) - cls._share_types
-        config_type = inspect.get_annotations(cls).get("config")
-        if isinstance(config_type, str):  # `from __future__ import annotations`
-            module = sys.modules.get(cls.__module__)
-            try:
-                config_type = eval(config_type, vars(module) if module else {}, dict(vars(cls)))
-            except Exception as exc:
-                raise SpecError(
-                    f"{cls.__module__}:{cls.__qualname__}",
-                    f"cannot resolve the `config` annotation {config_type!r} ({exc}); "
-                    f"define the config model before the actor class",
-                ) from exc
-        if config_type is not None:
-            if not (isinstance(config_type, type) and issubclass(config_type, BaseModel)):
-                raise SpecError(
-                    f"{cls.__module__}:{cls.__qualname__}",
-                    f"`config` must be annotated with a pydantic model, got {config_type!r}",
-                )
-            cls.config_model = config_type
+        read_declarations(cls, Actor)
         cls._has_on_start = cls.on_start is not Actor.on_start
         cls._has_on_stop = cls.on_stop is not Actor.on_stop
 
@@ -222,8 +109,6 @@ class Actor(Generic[MsgT]):
 
         A transient child that stops this way is not restarted.
         """
-        from ._reason import NORMAL, shutdown
-
         self._process.request_stop(NORMAL if detail is None else shutdown(detail))
 
     # -- timers, monitors, links (see _timers, _monitor, _link) -------------------------
@@ -243,8 +128,6 @@ class Actor(Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         delay = _seconds("send_after delay", delay, zero_ok=True)
         return start_timer(self._process, delay, msg, None, False)
 
@@ -267,8 +150,6 @@ class Actor(Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         interval = _seconds("send_interval interval", interval, zero_ok=False)
         return start_timer(self._process, interval, msg, interval, fixed_rate)
 
@@ -285,8 +166,6 @@ class Actor(Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._monitor import start_monitor
-
         return start_monitor(ref._child, watcher=self._process)
 
     def link(self, ref: Watchable) -> None:
@@ -301,23 +180,19 @@ class Actor(Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._link import link
-
         process = ref._child.process
         if process is None:
             raise ActorNotRunningError(ref._child.path)
-        link(self._process, process)
+        link_processes(self._process, process)
 
     def unlink(self, ref: Watchable) -> None:
         """Remove the link with the incarnation running behind ``ref``, if any.
 
         .. versionadded:: 0.1
         """
-        from ._link import unlink
-
         process = ref._child.process
         if process is not None:
-            unlink(self._process, process)
+            unlink_processes(self._process, process)
 
     # -- hooks ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ stopped all at once on shutdown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
@@ -20,6 +20,9 @@ from ._ref import ActorRef, SupervisorRef
 from ._supervisor import Supervisor
 from ._task import TaskRef
 from .spec import AnyChildSpec, ChildSpec, DynamicSupervisorSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from ._operations import ChildKey, ChildRef, StartArg
 
 #: The longest child name a spec accepts (``spec.Name``).
 _NAME_MAX_LENGTH: Final[int] = next(
@@ -57,9 +60,9 @@ class DynamicSupervisor(Supervisor):
         await super()._on_child_exit(process)
         self._forget_if_stopped(process.child)
 
-    async def _op_terminate_child(self, arg: object) -> None:
-        child = self._find(arg)
-        await super()._op_terminate_child(arg)
+    async def op_terminate_child(self, key: ChildKey) -> None:
+        child = self._find(key)
+        await super().op_terminate_child(key)
         self._forget_if_stopped(child)
 
     def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
@@ -92,7 +95,7 @@ class DynamicSupervisor(Supervisor):
             raise
         return child.ref
 
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef:
         spec, name = self._next_child(arg)
         return await self._start_new_child(spec, name)
 

@@ -20,7 +20,8 @@ exception so code never has to parse text::
     ├── ChildError                        a dynamic-child request was refused
     │   └── ChildNotFoundError (LookupError)
     ├── NameTakenError                    a registered name is held already
-    └── NameNotFoundError (LookupError)   nothing is registered under a name
+    ├── NameNotFoundError (LookupError)   nothing is registered under a name
+    └── UnsupportedEventLoopError (RuntimeError)  not on asyncio (trio, or no loop)
 """
 
 from __future__ import annotations
@@ -107,21 +108,51 @@ class TreeFileError(SpecError):
 
 
 class MessageTypeError(SuperviseError, TypeError):
-    """A message was sent to an actor that does not declare its type.
+    """A message was sent to an actor that does not declare its type, or cannot be copied.
 
-    Raised in the sender; the message never reaches the actor.
+    Raised in the sender; the message never reaches the actor. A mutable
+    message is deep-copied so that sender and actor share nothing; when a value
+    in it cannot be copied, ``field`` names where it is (``"items[2].lock"``,
+    ``""`` for the message itself) and the copy's error is the ``__cause__``.
+
+    Attributes:
+        actor: the tree path of the actor.
+        message: the message.
+        accepted: the models the actor declares.
+        field: None if the type is not accepted; else the path of the value
+            that cannot be copied.
     """
 
-    def __init__(self, actor: str, message: object, accepted: tuple[type, ...]) -> None:
+    def __init__(
+        self,
+        actor: str,
+        message: object,
+        accepted: tuple[type, ...],
+        *,
+        field: str | None = None,
+        error: BaseException | None = None,
+    ) -> None:
         self.actor = actor
         self.message = message
         self.accepted = accepted
-        names = " | ".join(t.__qualname__ for t in accepted)
-        super().__init__(
-            f"actor {actor!r} does not accept {type(message).__qualname__} "
-            f"(it accepts {names}); send one of those types or declare this one "
-            f"in the actor's Actor[...] parameters"
-        )
+        self.field = field
+        kind = type(message).__qualname__
+        if field is None:
+            names = " | ".join(t.__qualname__ for t in accepted)
+            text = (
+                f"actor {actor!r} does not accept {kind} "
+                f"(it accepts {names}); send one of those types or declare this one "
+                f"in the actor's Actor[...] parameters"
+            )
+        else:
+            where = f"field {field!r} of {kind}" if field else kind
+            text = (
+                f"cannot send {kind} to actor {actor!r}: {where} cannot be deep-copied"
+                f" ({type(error).__qualname__}: {error}); messages are copied so that"
+                f" sender and actor share nothing: send plain data (not locks, sockets,"
+                f" files or tasks)"
+            )
+        super().__init__(text)
 
 
 class MailboxFull(SuperviseError):
@@ -311,4 +342,29 @@ class NameNotFoundError(SuperviseError, LookupError):
         super().__init__(
             f"no actor is registered as {name!r}; use a tree path such as 'root/db' "
             f"or a name given as `registered_name` in a child spec"
+        )
+
+
+class UnsupportedEventLoopError(SuperviseError, RuntimeError):
+    """A tree was opened without a running asyncio event loop (under trio, say).
+
+    supervise runs on asyncio only (directly, or under anyio's asyncio backend):
+    its processes are asyncio tasks.
+
+    Attributes:
+        library: the async library that was running instead (``"trio"``), or None.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, what: str, library: str | None) -> None:
+        self.library = library
+        running = (
+            f"it runs under {library}, which is not supported"
+            if library is not None
+            else "no asyncio event loop is running in this thread"
+        )
+        super().__init__(
+            f"{what} needs a running asyncio event loop, but {running}; supervise runs on "
+            f"asyncio only: start it with asyncio.run(), or anyio.run(..., backend='asyncio')"
         )

@@ -12,27 +12,16 @@ every event to stdout (about 15 µs each).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 from typing import Any
 
 import structlog
 
-from .events import Event
+from .events import CATALOGUE, Event
 
 _logger: Any = structlog.get_logger("supervise")
-
-# Lifecycle steps that mean trouble are logged at error/warning level, the rest at info.
-_LEVELS: dict[Event, str] = {
-    Event.ACTOR_CRASHED: "error",
-    Event.START_FAILED: "error",
-    Event.RESTART_INTENSITY_EXCEEDED: "error",
-    Event.ACTOR_KILLED: "warning",
-    Event.ACTOR_ABANDONED: "error",
-    Event.MESSAGE_DEAD_LETTERED: "warning",
-    Event.ON_STOP_FAILED: "warning",
-}
-
 
 # Per event: its plain-str name, the logger method and its level number. Looked up
 # once here, since ``Event.X.value`` (an enum descriptor) costs about as much as a
@@ -40,11 +29,44 @@ _LEVELS: dict[Event, str] = {
 _METHODS: dict[Event, tuple[str, str, int]] = {
     event: (
         event.value,
-        _LEVELS.get(event, "info"),
-        logging.getLevelNamesMapping()[_LEVELS.get(event, "info").upper()],
+        CATALOGUE[event].level,
+        logging.getLevelNamesMapping()[CATALOGUE[event].level.upper()],
     )
     for event in Event
 }
+
+
+def _structlog_vars() -> tuple[contextvars.ContextVar[Any], ...]:
+    # structlog's own context variables for these keys (what bind_contextvars
+    # sets and merge_contextvars reads), found through its public API.
+    tokens = structlog.contextvars.bind_contextvars(actor=..., incarnation=..., tree=...)
+    structlog.contextvars.reset_contextvars(**tokens)
+    return tokens["actor"].var, tokens["incarnation"].var, tokens["tree"].var
+
+
+_ACTOR, _INCARNATION, _TREE = _structlog_vars()
+
+
+def incarnation_context(path: str, incarnation: int) -> contextvars.Context:
+    """The context an incarnation's task runs in: the creator's, plus who is running.
+
+    Everything the incarnation logs through structlog (with ``merge_contextvars``)
+    then carries ``actor``, ``incarnation`` and ``tree``, and so do the tasks it
+    creates, which copy it. Binding happens once per incarnation, in the copy the
+    task would have made anyway, so it costs a few context-variable sets per
+    start and nothing per message; it ends with the task.
+    """
+    context = contextvars.copy_context()
+    context.run(_bind, path, incarnation)
+    return context
+
+
+def _bind(path: str, incarnation: int) -> None:
+    _ACTOR.set(path)
+    _INCARNATION.set(incarnation)
+    tree = path.partition("/")[0]
+    if _TREE.get() != tree:  # a supervisor starts its children in its own context: set
+        _TREE.set(tree)
 
 
 def _dropped(logger: Any, number: int) -> bool:
@@ -79,7 +101,17 @@ def emit(event: Event, **fields: object) -> None:
         logger = _logger.bind()
         if _dropped(logger, number):
             return
-        getattr(logger, level)(name, **fields)
+        path = fields.get("supervisor") or fields["actor"]
+        fields["tree"] = str(path).partition("/")[0]
+        # The event names its own actor: the context of whichever task emits it
+        # (a sender's, a supervisor's) must not add a foreign actor or incarnation.
+        actor = _ACTOR.set(...)
+        incarnation = _INCARNATION.set(...)
+        try:
+            getattr(logger, level)(name, **fields)
+        finally:
+            _ACTOR.reset(actor)
+            _INCARNATION.reset(incarnation)
     except Exception as exc:
         _report_sink_failure(name, exc)
 

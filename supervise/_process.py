@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import _log
 from ._errors import ActorExitedError, CallFailedError
 from ._mailbox import Mailbox
-from ._reason import ExitReason, crash, killed
+from ._reason import ExitReason, crash, ends_program, killed
 from .events import Event
 
 if TYPE_CHECKING:
@@ -90,7 +90,11 @@ class Process:
 
     def start(self) -> None:
         """Create the task. The caller awaits `started` if it needs readiness."""
-        self.task = asyncio.get_running_loop().create_task(self._main(), name=self.path)
+        # Logs from inside carry the actor, incarnation and tree (this start's number).
+        context = _log.incarnation_context(self.path, self.child.incarnation + 1)
+        self.task = asyncio.get_running_loop().create_task(
+            self._main(), name=self.path, context=context
+        )
 
     def _cancel_task(self) -> None:
         """Cancel the task; if it has not taken its first step, finish when it ends.
@@ -166,7 +170,7 @@ class Process:
             self._exit_callbacks.pop(key, None)
 
     def _finish(self, reason: ExitReason) -> None:
-        if self.reason is not None:
+        if self.reason is not None or self._loop_closed():
             return
         self.reason = reason
         started = self._started
@@ -187,6 +191,31 @@ class Process:
 
     def _release(self, reason: ExitReason) -> None:
         """Free what the process holds; subclasses fail their callers here."""
+
+    def _loop_closed(self) -> bool:
+        """Whether the task's loop was closed under it.
+
+        A loop closed with tasks still pending destroys them, and each coroutine
+        is closed (`GeneratorExit`) when it is collected. Nothing can run on that
+        loop any more and nobody waits for the process: its end must touch no
+        future or callback, which would fail with "Event loop is closed".
+        """
+        task = self.task
+        return task is not None and task.get_loop().is_closed()
+
+    def _closing(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the coroutine being closed from outside, not raised by a hook.
+
+        `GeneratorExit` thrown in by ``coroutine.close()`` (its task destroyed
+        pending) must end the coroutine without awaiting; one that a hook raises
+        while the task runs is a crash like any other exception.
+        """
+        if type(exc) is not GeneratorExit:
+            return False
+        try:
+            return asyncio.current_task() is not self.task
+        except RuntimeError:  # no loop is running: closed after its loop stopped
+            return True
 
     async def wait(self, timeout: float | None) -> bool:
         """Wait up to ``timeout`` seconds (None: for ever) for the end; True if it ended."""
@@ -244,6 +273,15 @@ class ActorProcess(Process):
                     self.started.set_exception(exc)
                     reason = crash(exc)
                     return
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    # GeneratorExit, KeyboardInterrupt, ...: a start failure all the
+                    # same (`_finish` fails `started`; the reason carries it).
+                    if self._closing(exc):
+                        raise
+                    reason = crash(exc)
+                    return
                 self.started.set_result(None)
             # The message loop, inline (a coroutine of its own would cost every
             # idle actor another frame). It is the mailbox's one consumer: it
@@ -275,26 +313,48 @@ class ActorProcess(Process):
             if actor._has_on_stop:
                 try:
                     await actor.on_stop(reason)
-                except Exception as exc:
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    if self._closing(exc):
+                        raise
                     _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
                     reason = crash(exc)
         except asyncio.CancelledError:
             reason = self._kill_reason or killed("cancelled")
-        except Exception as exc:
+        except BaseException as exc:
+            # Whatever escapes a handler is a crash: GeneratorExit and other
+            # BaseExceptions too, or asyncio would report it only as "Task
+            # exception was never retrieved" (and re-raise KeyboardInterrupt and
+            # SystemExit out of the loop, past every on_stop). The supervisor
+            # decides what a crash with KeyboardInterrupt/SystemExit means.
+            if self._closing(exc):
+                raise
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
             if actor._has_on_stop:
-                await self._on_stop_after_crash(actor, reason)
+                reason = await self._on_stop_after_crash(actor, reason)
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
 
-    async def _on_stop_after_crash(self, actor: Actor[Any], reason: ExitReason) -> None:
-        """Best effort: run on_stop after a crash, bounded by the shutdown time."""
+    async def _on_stop_after_crash(self, actor: Actor[Any], reason: ExitReason) -> ExitReason:
+        """Best effort: run on_stop after a crash, bounded by the shutdown time.
+
+        Returns the end's reason: the crash, unless on_stop asked the program
+        to end (KeyboardInterrupt, SystemExit), which must not be lost.
+        """
         try:
             async with asyncio.timeout(self.stop_bound):
                 await actor.on_stop(reason)
-        except Exception as exc:  # includes TimeoutError; the crash is what counts
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # includes TimeoutError; the crash is what counts
+            if self._closing(exc):
+                raise
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+            if ends_program(exc) and not ends_program(reason.exception):
+                return crash(exc)
+        return reason
 
     def _fail_current(self, reason: ExitReason) -> None:
         current = self._current

@@ -98,6 +98,16 @@ def _reason(kind: ExitKind, detail: str | None, exception: BaseException | None)
     return reason
 
 
+def ends_program(exc: BaseException | None) -> bool:
+    """Whether ``exc`` asks the whole program to end (`KeyboardInterrupt`, `SystemExit`).
+
+    Escaping a hook, such an exception is not restarted: every supervisor up to
+    the root stops its children in order and ends with it, and the tree raises
+    it to the code that embeds it, as ``asyncio.run`` does for its main task.
+    """
+    return isinstance(exc, KeyboardInterrupt | SystemExit)
+
+
 def crash(exc: BaseException) -> ExitReason:
     """A ``crash`` reason carrying the exception."""
     return _reason(ExitKind.CRASH, None, exc)

@@ -9,7 +9,10 @@ raise `ActorNotRunningError`, as OTP's ``noproc``.
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+
+from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
 from ._errors import (
@@ -19,11 +22,22 @@ from ._errors import (
     MessageTypeError,
 )
 from ._mailbox import MailboxClosed
-from ._monitor import Watchable
+from ._monitor import Down, Monitor, start_monitor
+from ._operations import (
+    CountChildren,
+    DeleteChild,
+    RestartChild,
+    StartChild,
+    TerminateChild,
+    WhichChildren,
+)
 from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
@@ -31,9 +45,120 @@ if TYPE_CHECKING:
 MsgT = TypeVar("MsgT")
 
 
+def _uncopyable(value: object, path: str) -> str:
+    """The path of the innermost part of ``value`` (at ``path``) that cannot be deep-copied.
+
+    Looks into models' fields, lists, tuples, sets and dicts; ``path`` itself
+    if no part of it fails on its own.
+    """
+    parts: list[tuple[str, object]]
+    if isinstance(value, BaseModel):
+        fields = dict(value.__dict__)
+        fields.update(value.__pydantic_private__ or {})
+        parts = [(f"{path}.{name}" if path else name, v) for name, v in fields.items()]
+    elif isinstance(value, list | tuple):
+        parts = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        parts = [(f"{path}[{k!r}]", v) for k, v in value.items()]
+    elif isinstance(value, set | frozenset):
+        parts = [(f"{path}{{{v!r}}}", v) for v in value]
+    else:
+        return path
+    for where, part in parts:
+        try:
+            copy.deepcopy(part)
+        except Exception:
+            return _uncopyable(part, where)
+    return path
+
+
 def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: float) -> None:
     if not future.done():
         future.set_exception(CallTimeoutError(actor, message, timeout))
+
+
+def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
+    child = watcher._child
+    process = child.process
+    if not isinstance(process, ActorProcess) or process.reason is not None:
+        raise ActorNotRunningError(child.path)
+    return process
+
+
+class Watchable:
+    """What every ref has (actors, plain tasks, supervisors): the child slot it
+    addresses, its path and state, and monitors on the incarnation behind it.
+
+    Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
+    ``Actor.ref``), never from user code.
+    """
+
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The child's tree path."""
+        return self._child.path
+
+    @property
+    def state(self) -> ChildState:
+        """running, stopped or restarting."""
+        return self._child.state
+
+    @property
+    def is_running(self) -> bool:
+        """Whether an incarnation runs behind this ref now."""
+        process = self._child.process
+        return process is not None and process.reason is None
+
+    def __repr__(self) -> str:
+        child = self._child
+        return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
+
+    def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
+        """Monitor the incarnation running behind this ref now (OTP ``monitor``).
+
+        When it ends, one `Down` is delivered and the monitor is over; a
+        restart does not fire it again. If nothing runs now, the `Down` comes
+        at once with reason ``noproc``.
+
+        Args:
+            watcher: None to await the returned `Monitor`; an `ActorRef` whose
+                actor receives the `Down` in its mailbox (it must declare
+                ``Down`` among its messages); or a callable, called with the
+                `Down` soon after the end.
+
+        Returns:
+            The `Monitor`: await it, or call ``demonitor()``.
+
+        Raises:
+            MessageTypeError: the watcher actor does not declare `Down`.
+            ActorNotRunningError: the watcher actor is not running.
+
+        .. versionadded:: 0.1
+        """
+        if watcher is None:
+            return start_monitor(self._child)
+        if isinstance(watcher, ActorRef):
+            return start_monitor(self._child, watcher=_watcher_process(watcher))
+        if callable(watcher):
+            return start_monitor(self._child, callback=watcher)
+        raise TypeError(
+            f"monitor() takes an ActorRef, a callable or nothing, got {type(watcher).__name__}"
+        )
+
+    async def wait_down(self) -> Down:
+        """Wait until the incarnation running now ends, and return its `Down`.
+
+        Returns at once (reason ``noproc``) if nothing runs now.
+
+        .. versionadded:: 0.1
+        """
+        with start_monitor(self._child) as monitor:
+            return await monitor
 
 
 @final
@@ -54,12 +179,15 @@ class ActorRef(Watchable, Generic[MsgT]):
         kind = type(msg)
         if kind in child.share_types:
             return msg
-        if kind in child.copy_types:
-            # Mutable model: the receiver gets its own copy, so nothing is shared.
-            return msg.model_copy(deep=True)  # type: ignore[attr-defined]
-        for accepted in child.accepts:
-            if isinstance(msg, accepted):  # an instance of a subclass
-                return msg.model_copy(deep=True)
+        if kind in child.copy_types or any(isinstance(msg, a) for a in child.accepts):
+            # Mutable model (or a subclass): the receiver gets its own copy, so
+            # nothing is shared.
+            try:
+                return msg.model_copy(deep=True)  # type: ignore[attr-defined]
+            except Exception as exc:
+                raise MessageTypeError(
+                    child.path, msg, child.accepts, field=_uncopyable(msg, ""), error=exc
+                ) from exc
         raise MessageTypeError(child.path, msg, child.accepts)
 
     def cast_nowait(self, msg: MsgT) -> None:
@@ -234,35 +362,30 @@ class SupervisorRef(Watchable):
         supervisor = self._supervisor()
         ref = supervisor.start_child_now(spec)
         if ref is None:
-            ref = await supervisor.request("start_child", spec)
+            ref = await supervisor.request(StartChild(spec))
         return ref
 
     async def terminate_child(
         self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
     ) -> None:
         """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
-        await self._supervisor().request("terminate_child", name_or_ref)
+        await self._supervisor().request(TerminateChild(name_or_ref))
 
     async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Start a stopped child again (after ``terminate_child``)."""
-        ref: ActorRef[Any] | SupervisorRef | TaskRef = await self._supervisor().request(
-            "restart_child", name
-        )
-        return ref
+        return await self._supervisor().request(RestartChild(name))
 
     async def delete_child(self, name: str) -> None:
         """Remove a stopped child's spec."""
-        await self._supervisor().request("delete_child", name)
+        await self._supervisor().request(DeleteChild(name))
 
     async def which_children(self) -> list[ChildInfo]:
         """The children in start order (OTP lists them newest first)."""
-        children: list[ChildInfo] = await self._supervisor().request("which_children", None)
-        return children
+        return await self._supervisor().request(WhichChildren())
 
     async def count_children(self) -> ChildCounts:
         """Counts of specs, running children, supervisors and workers."""
-        counts: ChildCounts = await self._supervisor().request("count_children", None)
-        return counts
+        return await self._supervisor().request(CountChildren())
 
     def statistics(self) -> SupervisorStatistics:
         """A snapshot: children running, restarts within the window."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -41,8 +41,9 @@ from ._errors import (
     SuperviseError,
 )
 from ._mailbox import Mailbox, MailboxClosed
+from ._operations import Operation
 from ._process import ActorProcess, Process
-from ._reason import SHUTDOWN, ExitReason, crash, give_up, killed
+from ._reason import SHUTDOWN, ExitReason, crash, ends_program, give_up, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, shutdown_seconds, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
@@ -60,6 +61,11 @@ from .spec import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from ._actor import Actor
+    from ._operations import ChildKey, ChildRef, StartArg
+
+R = TypeVar("R")
 
 _child_spec_adapter: TypeAdapter[AnyChildSpec] = TypeAdapter(AnyChildSpec)
 
@@ -132,11 +138,10 @@ class _ChildExit:
 
 
 class _Request:
-    __slots__ = ("arg", "future", "op")
+    __slots__ = ("future", "operation")
 
-    def __init__(self, op: str, arg: object, future: asyncio.Future[Any]) -> None:
-        self.op = op
-        self.arg = arg
+    def __init__(self, operation: Operation[object], future: asyncio.Future[Any]) -> None:
+        self.operation = operation
         self.future = future
 
 
@@ -170,6 +175,13 @@ class _GiveUp(Exception):
 
     def __init__(self, offender: Child, reason: ExitReason) -> None:
         self.offender = offender
+        self.reason = reason
+
+
+class _EndProgram(Exception):
+    """A child ended with KeyboardInterrupt or SystemExit: stop in order and end with it."""
+
+    def __init__(self, reason: ExitReason) -> None:
         self.reason = reason
 
 
@@ -247,11 +259,11 @@ class Supervisor(Process):
         """
         return None
 
-    async def request(self, op: str, arg: object) -> Any:
-        """Queue an API request and wait for the supervisor to answer it."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    async def request(self, operation: Operation[R]) -> R:
+        """Queue an operation and wait for the supervisor to answer it."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         try:
-            self._inbox.put_control(_Request(op, arg, future))
+            self._inbox.put_control(_Request(operation, future))
         except MailboxClosed:
             raise ActorNotRunningError(self.path) from None
         return await future
@@ -371,9 +383,12 @@ class Supervisor(Process):
                     return message.reason  # type: ignore[union-attr]
             except _GiveUp as give_up:
                 return await self._give_up(give_up.offender, give_up.reason)
+            except _EndProgram as end:
+                await self._stop_children()
+                return end.reason
 
     def _finish(self, reason: ExitReason) -> None:
-        if self.reason is not None:
+        if self.reason is not None or self._loop_closed():
             return
         for timer in self._timers:
             timer.cancel()
@@ -422,7 +437,8 @@ class Supervisor(Process):
         spec = child.spec
         process: Process
         if isinstance(spec, ChildSpec):
-            actor = spec.actor()
+            # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
+            actor = cast("Actor[Any]", spec.actor())
             config = spec.config
             if config is not None:
                 # Each incarnation gets its own config unless the model is immutable.
@@ -566,6 +582,8 @@ class Supervisor(Process):
             # Those frames have finished; clearing their locals keeps the
             # exception and its printed traceback (files, lines, code).
             traceback.clear_frames(reason.exception.__traceback__)
+            if ends_program(reason.exception):
+                raise _EndProgram(reason)
         restart = child.spec.restart
         if not should_restart(restart, reason):
             if restart is Restart.TEMPORARY:
@@ -612,6 +630,8 @@ class Supervisor(Process):
             try:
                 await self._start(child, restart=True)
             except StartError as exc:
+                if ends_program(exc.cause):
+                    raise _EndProgram(crash(exc.cause)) from None
                 for later in group[index + 1 :]:
                     later.restarting = False  # not running, and not the one retried
                 self._inbox.put_control(_RestartDue(child, crash(exc.cause), retry=True))
@@ -683,15 +703,17 @@ class Supervisor(Process):
     async def _answer(self, request: _Request) -> None:
         future = request.future
         try:
-            result = await getattr(self, f"_op_{request.op}")(request.arg)
+            result = await request.operation.apply(self)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
+            if isinstance(exc, StartError) and ends_program(exc.cause):
+                raise _EndProgram(crash(exc.cause)) from None
             return
         if not future.done():
             future.set_result(result)
 
-    def _find(self, key: object) -> Child:
+    def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
             child: Child | None = key._child
             if child is not None and self._children.get(child.name) is not child:
@@ -714,7 +736,7 @@ class Supervisor(Process):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def _op_start_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef:
         spec = self._validate_child_spec(arg)
         return await self._start_new_child(spec, spec.name)
 
@@ -738,15 +760,15 @@ class Supervisor(Process):
             raise
         return child.ref
 
-    async def _op_terminate_child(self, arg: object) -> None:
-        child = self._find(arg)
+    async def op_terminate_child(self, key: ChildKey) -> None:
+        child = self._find(key)
         child.restarting = False
         await self._terminate(child)
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def _op_restart_child(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef:
-        child = self._find(arg)
+    async def op_restart_child(self, key: ChildKey) -> ChildRef:
+        child = self._find(key)
         if child.process is not None:
             raise ChildError(self.path, child.name, "it is running; terminate_child it first")
         if child.restarting:
@@ -754,15 +776,15 @@ class Supervisor(Process):
         await self._start(child)
         return child.ref
 
-    async def _op_delete_child(self, arg: object) -> None:
-        child = self._find(arg)
+    async def op_delete_child(self, key: ChildKey) -> None:
+        child = self._find(key)
         if child.process is not None:
             raise ChildError(self.path, child.name, "it is running; terminate_child it first")
         if child.restarting:
             raise ChildError(self.path, child.name, "its restart is pending; wait for it")
         self._remove(child)
 
-    async def _op_which_children(self, _: object) -> list[ChildInfo]:
+    async def op_which_children(self) -> list[ChildInfo]:
         return [
             ChildInfo(
                 name=c.name,
@@ -777,7 +799,7 @@ class Supervisor(Process):
             for c in self._children.values()
         ]
 
-    async def _op_count_children(self, _: object) -> ChildCounts:
+    async def op_count_children(self) -> ChildCounts:
         children = self._children.values()
         supervisors = sum(1 for c in children if c.is_supervisor)
         return ChildCounts(

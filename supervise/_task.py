@@ -45,9 +45,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, final
 
-from ._monitor import Watchable
 from ._process import Process
 from ._reason import NORMAL, ExitReason, crash, killed
+from ._ref import Watchable
 
 if TYPE_CHECKING:
     from ._child import Child
@@ -86,7 +86,9 @@ class TaskProcess(Process):
             await spec.task(*spec.args, **spec.kwargs)
         except asyncio.CancelledError:
             reason = self._kill_reason or self._stop_reason or killed("cancelled")
-        except Exception as exc:
+        except BaseException as exc:  # GeneratorExit, KeyboardInterrupt, ...: a crash too
+            if self._closing(exc):
+                raise
             reason = crash(exc)
         else:
             # Returning after a stop request (it caught the cancellation) is that stop.

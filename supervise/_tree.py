@@ -10,15 +10,20 @@ Entering starts the tree (children in order) and raises `StartError` if a
 child fails to start. Leaving the block, or cancelling the task that runs it,
 stops the tree in reverse order. If the root supervisor gives up (restart
 intensity exceeded past the root), the block's body is cancelled and
-`RestartIntensityExceeded` is raised from the ``async with``.
+`RestartIntensityExceeded` is raised from the ``async with``. A host that
+must act on that from elsewhere (a web server to shut down) passes
+``on_give_up=`` or watches ``await tree.wait()``; see docs/embedding.md.
 
-Works on asyncio, including under anyio's asyncio backend (trio is not supported:
-the runtime is built on asyncio tasks for speed).
+Works on asyncio, including under anyio's asyncio backend. trio is not supported
+(the runtime is built on asyncio tasks for speed): entering a tree there raises
+`UnsupportedEventLoopError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, final
 
@@ -27,7 +32,7 @@ import anyio
 from ._child import Child
 from ._dead_letters import DeadLetters
 from ._dynamic_supervisor import DynamicSupervisor
-from ._errors import ActorExitedError
+from ._errors import ActorExitedError, UnsupportedEventLoopError
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -49,13 +54,21 @@ class Tree:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, spec: SupervisorSpec | DynamicSupervisorSpec) -> None:
+    def __init__(
+        self,
+        spec: SupervisorSpec | DynamicSupervisorSpec,
+        on_give_up: Callable[[BaseException], object] | None = None,
+    ) -> None:
         self.spec = spec
+        self._on_give_up = on_give_up
         self.registry = Registry()
         self.dead_letters = DeadLetters()
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None
+        #: Whether `wait` raised the failure (a tree started by `testing.TreeStarter`
+        #: that gave up unseen fails the test at teardown).
+        self._failure_raised = False
         self._ended: asyncio.Event | None = None
         self._scope: anyio.CancelScope | None = None
 
@@ -87,6 +100,7 @@ class Tree:
         """
         if self._process is not None:
             raise RuntimeError(f"tree {self.spec.name!r} was started already")
+        _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         self.registry._add(self._root)
         process = (
@@ -108,7 +122,19 @@ class Tree:
         if not reason.is_normal or reason.exception is not None:
             # Escalation past the root (a crash, or giving up): the tree is over;
             # tell the embedding code.
-            self._failure = reason.exception or ActorExitedError(process.path, reason)
+            failure = self._failure = reason.exception or ActorExitedError(process.path, reason)
+            if self._on_give_up is not None:
+                try:
+                    self._on_give_up(failure)
+                except Exception as exc:
+                    # The host's hook failing must not hide the give-up: report it
+                    # as asyncio reports a failing callback, and go on.
+                    asyncio.get_running_loop().call_exception_handler(
+                        {
+                            "message": f"open_tree on_give_up hook {self._on_give_up!r} raised",
+                            "exception": exc,
+                        }
+                    )
             if self._scope is not None:
                 self._scope.cancel()
         if self._ended is not None:
@@ -123,6 +149,7 @@ class Tree:
         assert self._ended is not None, "start the tree first"
         await self._ended.wait()
         if self._failure is not None:
+            self._failure_raised = True
             raise self._failure
 
     async def stop(self) -> None:
@@ -163,14 +190,48 @@ class Tree:
         return swallowed
 
 
-def open_tree(spec: SupervisorSpec | DynamicSupervisorSpec | dict[str, Any]) -> Tree:
+def _require_asyncio(what: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise UnsupportedEventLoopError(what, _running_library()) from None
+
+
+def _running_library() -> str | None:
+    """The async library running this thread, if it is one we can name (trio)."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            return "trio"
+    return None
+
+
+def open_tree(
+    spec: SupervisorSpec | DynamicSupervisorSpec | dict[str, Any],
+    *,
+    on_give_up: Callable[[BaseException], object] | None = None,
+) -> Tree:
     """Open a supervision tree for ``async with``.
 
     Args:
         spec: the root supervisor's spec, or a dict that validates as one.
+        on_give_up: called once with the exception (`RestartIntensityExceeded`)
+            if the root supervisor gives up, after the tree has stopped and before
+            the ``async with`` body is cancelled. For hosts that must act on it
+            from elsewhere: a web server exits so that systemd or Kubernetes
+            starts a fresh process, as an Erlang node does (docs/embedding.md).
+            It runs in the event loop and must not block; if it raises, the error
+            goes to the loop's exception handler and the give-up goes on as usual.
 
     Returns:
         A `Tree`; entering it starts the tree, leaving it stops it.
+
+    Raises:
+        UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
 
     .. versionadded:: 0.1
     """
@@ -181,4 +242,4 @@ def open_tree(spec: SupervisorSpec | DynamicSupervisorSpec | dict[str, Any]) -> 
             if kind == "dynamic_supervisor"
             else SupervisorSpec.model_validate(spec)
         )
-    return Tree(spec)
+    return Tree(spec, on_give_up)

@@ -14,11 +14,26 @@ Common fields:
 - ``restart_count``: automatic restarts of this child slot so far.
 - ``reason``: ``normal``, ``shutdown``, ``crash`` or ``killed``
   (plus ``reason_detail`` when a detail was given).
+- ``tree``: the name of the tree (its root supervisor), on every event.
+
+`CATALOGUE` holds each event's level and fields, for tools and tests.
+
+Context: code running inside an incarnation (a handler, ``on_start``, ``on_stop``,
+a supervised task, and tasks they create) logs with ``actor``, ``incarnation``
+and ``tree`` bound as structlog context variables (`CONTEXT_FIELDS`), so its
+own structlog events (and stdlib ``logging`` records routed through structlog's
+``ProcessorFormatter``) carry them when ``merge_contextvars`` is among the
+processors (it is in structlog's default configuration and in
+``supervise.configure_logging``). Lifecycle events are not affected: they carry
+exactly their catalogued fields.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
 
 
 class Event(enum.StrEnum):
@@ -28,7 +43,8 @@ class Event(enum.StrEnum):
     #: incarnation, restart_count.
     ACTOR_STARTED = "actor_started"
     #: A child ended normally (reason normal or shutdown). Fields: actor,
-    #: supervisor, reason, incarnation.
+    #: supervisor, reason (and reason_detail when given; for a supervisor that gave
+    #: up also exc_type and exc_message), incarnation, restart_count.
     ACTOR_STOPPED = "actor_stopped"
     #: A child ended abnormally (crash or killed). Fields: actor, supervisor,
     #: reason, incarnation, restart_count; for a crash also exc_type, exc_message
@@ -58,8 +74,60 @@ class Event(enum.StrEnum):
     #: mailbox_full: a timer message found the mailbox full).
     MESSAGE_DEAD_LETTERED = "message_dead_lettered"
     #: An exception escaped ``on_stop``; the stop goes ahead. Fields: actor,
-    #: exc_type, exc_message.
+    #: reason (``crash``: the exception from ``on_stop``), exc_type, exc_message.
     ON_STOP_FAILED = "on_stop_failed"
 
 
-__all__ = ["Event"]
+@dataclass(frozen=True)
+class EventFields:
+    """One event's level and fields.
+
+    Attributes:
+        level: the level it is logged at (``info``, ``warning`` or ``error``).
+        fields: the fields always present, ``tree`` included.
+        optional: the fields present only where they apply (an exception, a detail).
+
+    .. versionadded:: 0.1
+    """
+
+    level: str
+    fields: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+def _spec(level: str, fields: str, optional: str = "") -> EventFields:
+    return EventFields(level, frozenset(["tree", *fields.split()]), frozenset(optional.split()))
+
+
+_REASON_EXC: Final = "reason_detail exc_type exc_message"
+
+#: Every event's level and fields; ``exc_info`` is the exception object, which a
+#: JSON renderer (``format_exc_info``) writes as the ``exception`` traceback text.
+CATALOGUE: Final[Mapping[Event, EventFields]] = {
+    Event.ACTOR_STARTED: _spec("info", "actor supervisor incarnation restart_count"),
+    Event.ACTOR_RESTARTED: _spec("info", "actor supervisor incarnation restart_count"),
+    Event.ACTOR_STOPPED: _spec(
+        # exc_*: a child supervisor that gave up (RestartIntensityExceeded).
+        "info",
+        "actor supervisor reason incarnation restart_count",
+        _REASON_EXC,
+    ),
+    Event.ACTOR_CRASHED: _spec(
+        "error", "actor supervisor reason incarnation restart_count", f"{_REASON_EXC} exc_info"
+    ),
+    Event.ACTOR_KILLED: _spec("warning", "actor supervisor shutdown"),
+    Event.ACTOR_ABANDONED: _spec("error", "actor supervisor"),
+    Event.START_FAILED: _spec("error", "actor supervisor exc_type exc_message"),
+    Event.RESTART_INTENSITY_EXCEEDED: _spec(
+        "error", "supervisor actor child_reason max_restarts max_seconds"
+    ),
+    Event.SUPERVISOR_STARTED: _spec("info", "supervisor strategy children"),
+    Event.SUPERVISOR_STOPPED: _spec("info", "supervisor reason", _REASON_EXC),
+    Event.MESSAGE_DEAD_LETTERED: _spec("warning", "actor message_type cause"),
+    Event.ON_STOP_FAILED: _spec("warning", "actor reason exc_type exc_message"),
+}
+
+#: The context bound for code running inside an incarnation (see the module docs).
+CONTEXT_FIELDS: Final = ("actor", "incarnation", "tree")
+
+__all__ = ["CATALOGUE", "CONTEXT_FIELDS", "Event", "EventFields"]

@@ -25,7 +25,7 @@ import enum
 import inspect
 import random
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, overload
 
 from pydantic import (
     BaseModel,
@@ -45,7 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ._actor import Actor
+from ._behaviour import Behaviour, _sync_hook
 from ._imports import import_path_of, resolve_import_path
 
 
@@ -80,6 +80,43 @@ class Overflow(enum.StrEnum):
     FAIL = "fail"
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+_W = TypeVar("_W", bound=str)
+
+if TYPE_CHECKING:
+
+    class _Choice(Generic[_E, _W]):
+        """For type checkers only: a field that holds the enum ``_E`` and is also given its words.
+
+        ``SupervisorSpec(strategy="one_for_one")`` is what people write (and what tree
+        files hold); pydantic turns the word into ``Strategy.ONE_FOR_ONE``, so reading
+        the field always gives the enum. Typed as a descriptor, the field's ``__init__``
+        parameter takes ``_E | _W`` (its ``__set__`` type) while reading gives ``_E``.
+        At run time the annotation is the enum itself.
+        """
+
+        @overload
+        def __get__(self, obj: None, owner: object) -> _Choice[_E, _W]: ...
+        @overload
+        def __get__(self, obj: object, owner: object) -> _E: ...
+        def __get__(self, obj: object, owner: object) -> _E | _Choice[_E, _W]: ...
+        def __set__(self, obj: object, value: _E | _W) -> None: ...
+
+    _StrategyField = _Choice[Strategy, Literal["one_for_one", "one_for_all", "rest_for_one"]]
+    _RestartField = _Choice[Restart, Literal["permanent", "transient", "temporary"]]
+    _OverflowField = _Choice[Overflow, Literal["wait", "fail"]]
+
+    def _default(value: _E) -> _Choice[_E, Any]:
+        """The field's default (the enum member itself at run time)."""
+        ...
+
+else:
+    _StrategyField, _RestartField, _OverflowField = Strategy, Restart, Overflow
+
+    def _default(value: object) -> object:
+        return value
+
+
 _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
 #: A child name: letters, digits, ``_``, ``.`` and ``-`` (``/`` separates tree paths).
@@ -97,18 +134,25 @@ Shutdown = Annotated[
 def _to_actor_class(value: object) -> object:
     if isinstance(value, str):
         value = resolve_import_path(value)
-    if not (isinstance(value, type) and issubclass(value, Actor)):
+    if not (isinstance(value, type) and issubclass(value, Behaviour)):
         what = import_path_of(value) if isinstance(value, type) else repr(value)
         raise ValueError(
             f"{what} is not an Actor subclass; point `actor` at a class defined "
             f"as `class MyActor(Actor[Msg])`"
+        )
+    hook = _sync_hook(value)
+    if hook is not None:
+        raise ValueError(
+            f"{import_path_of(value)}.{hook} is not an async function; "
+            f"define it as `async def {hook}(...)`"
         )
     return value
 
 
 #: An actor class, or its import path ``"package.module:Class"``.
 ActorClass = Annotated[
-    type[Actor],  # type: ignore[type-arg]  # pydantic rejects type[Actor[Any]]
+    # The declarations of an actor class (`Actor` is the one `Behaviour`), not the runtime.
+    type[Behaviour],
     BeforeValidator(_to_actor_class),
     PlainSerializer(import_path_of, return_type=str),
     WithJsonSchema(
@@ -130,7 +174,9 @@ class Backoff(_Spec):
 
     The n-th consecutive restart of a child waits
     ``min(max_seconds, min_seconds * multiplier**(n-1))``, stretched by up to
-    ``jitter`` (a fraction) at random. The count starts again once the child
+    ``jitter`` (a fraction) at random, but never past ``max_seconds``: a stretch
+    past the cap is mirrored below it, so delays at the cap still differ (and
+    none is shorter than ``min_seconds``). The count starts again once the child
     has run for ``reset_after`` seconds (default: ``max_seconds``).
     """
 
@@ -156,7 +202,12 @@ class Backoff(_Spec):
         exponent = min(failures - 1, 64)  # past this the cap applies anyway
         base = min(self.max_seconds, self.min_seconds * self.multiplier**exponent)
         spread = (rng or random).random() * self.jitter
-        return base * (1.0 + spread)
+        delay = base * (1.0 + spread)
+        if delay > self.max_seconds:
+            # Mirrored below the cap rather than clamped to it: children that all
+            # reached the cap would otherwise restart in lockstep.
+            delay = max(self.min_seconds, 2 * self.max_seconds - delay)
+        return delay
 
     @property
     def reset_seconds(self) -> float:
@@ -168,7 +219,7 @@ class MailboxSpec(_Spec):
     """An actor's mailbox: how many messages it holds and what senders do when full."""
 
     capacity: Annotated[int, Field(ge=1)] | None = 1000
-    overflow: Overflow = Overflow.WAIT
+    overflow: _OverflowField = _default(Overflow.WAIT)
 
 
 class ChildSpec(_Spec):
@@ -190,7 +241,7 @@ class ChildSpec(_Spec):
     actor: ActorClass
     # validate_default: an actor whose config has required fields needs args.
     args: dict[str, Any] = Field(default_factory=dict, validate_default=True)
-    restart: Restart = Restart.PERMANENT
+    restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = 5.0
     mailbox: MailboxSpec = Field(default_factory=MailboxSpec)
     registered_name: Name | None = None
@@ -332,7 +383,7 @@ class TaskSpec(_Spec):
     args: list[Any] = Field(default_factory=list)
     # validate_default: a function with required parameters needs arguments.
     kwargs: dict[str, Any] = Field(default_factory=dict, validate_default=True)
-    restart: Restart = Restart.PERMANENT
+    restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = 5.0
 
     @field_validator("kwargs")
@@ -387,7 +438,7 @@ class _SupervisorBase(_Spec):
     # Finite, as OTP's period: an infinite window would count every restart ever made.
     max_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
     backoff: Backoff | None = None
-    restart: Restart = Restart.PERMANENT
+    restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = "infinity"
 
 
@@ -405,7 +456,7 @@ class SupervisorSpec(_SupervisorBase):
     """
 
     kind: Literal["supervisor"] = "supervisor"
-    strategy: Strategy = Strategy.ONE_FOR_ONE
+    strategy: _StrategyField = _default(Strategy.ONE_FOR_ONE)
     children: list[AnyChildSpec] = Field(default_factory=list)
 
     @field_validator("children")

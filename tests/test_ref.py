@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 from _support import Crash, Echo, Ping, Sleep, StopSelf, Worker, until, worker
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from supervise import (
     Actor,
@@ -101,6 +102,50 @@ async def test_mutable_messages_are_copied_so_nothing_is_shared() -> None:
         box = Box(items=[1])
         assert await k.call(box) == [1, 99]
         assert box.items == [1]
+
+
+class Holder(BaseModel):
+    """A mutable message whose values may not be copyable."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    name: str
+    payload: Any = None
+    inner: Box | Holder | None = None
+
+
+class Keep(Actor[Holder]):
+    async def handle(self, msg: Holder) -> str:
+        return msg.name
+
+
+async def test_a_message_that_cannot_be_copied_names_the_field() -> None:
+    """A value that cannot be deep-copied raises MessageTypeError naming where it is."""
+    async with open_tree(one(ChildSpec(name="k", actor=Keep))) as tree:
+        k = actor_ref(tree.whereis("root/k"))
+        lock = threading.Lock()
+        cases = [
+            (Holder(name="a", payload=lock), "payload"),
+            (
+                Holder(name="b", inner=Holder(name="c", payload={"x": [1, lock]})),
+                "inner.payload['x'][1]",
+            ),
+        ]
+        for message, field in cases:
+            for send in (k.cast_nowait, k.cast, k.call):
+                with pytest.raises(MessageTypeError) as info:
+                    result = send(message)
+                    if asyncio.iscoroutine(result):
+                        await result
+                assert info.value.field == field
+                assert info.value.message is message
+                assert isinstance(info.value.__cause__, TypeError)
+        assert str(info.value) == (
+            "cannot send Holder to actor 'root/k': field \"inner.payload['x'][1]\" of Holder "
+            "cannot be deep-copied (TypeError: cannot pickle '_thread.lock' object); messages "
+            "are copied so that sender and actor share nothing: send plain data (not locks, "
+            "sockets, files or tasks)"
+        )
+        assert await k.call(Holder(name="fine", payload={"x": [1]})) == "fine"
 
 
 async def test_call_timeout_and_late_reply_is_discarded() -> None:

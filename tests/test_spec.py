@@ -5,18 +5,22 @@ from __future__ import annotations
 import random
 
 import pytest
-from _support import Worker, worker
+from _support import Ping, Worker, worker
 from pydantic import BaseModel, ValidationError
 
 from supervise import (
+    Actor,
     Backoff,
     ChildSpec,
     DynamicSupervisorSpec,
+    ExitReason,
+    MailboxSpec,
+    Overflow,
     Restart,
     Strategy,
     SupervisorSpec,
 )
-from supervise._actor import _is_immutable_model
+from supervise._behaviour import _is_immutable_model
 
 
 def test_defaults_follow_elixir_and_otp() -> None:
@@ -70,12 +74,26 @@ def test_backoff_delay_grows_and_caps() -> None:
     """min * multiplier**(n-1), capped at max, stretched by at most `jitter`."""
     backoff = Backoff(min_seconds=0.1, max_seconds=1.0, multiplier=2.0, jitter=0.0)
     assert [backoff.delay(n) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.8, 1.0]
-    jittery = Backoff(min_seconds=1.0, max_seconds=1.0, jitter=0.5)
-    delays = {jittery.delay(3, random.Random(seed)) for seed in range(20)}
-    assert all(1.0 <= d <= 1.5 for d in delays)
-    assert len(delays) > 1
+    jittery = Backoff(min_seconds=1.0, max_seconds=10.0, jitter=0.5)
+    early = {jittery.delay(2, random.Random(seed)) for seed in range(20)}
+    assert all(2.0 <= d <= 3.0 for d in early)  # below the cap: stretched up to 50 %
+    assert len(early) > 1
     with pytest.raises(ValidationError, match="max_seconds"):
         Backoff(min_seconds=2, max_seconds=1)
+
+
+def test_backoff_jitter_never_exceeds_the_cap() -> None:
+    """At the cap the jitter spreads delays below max_seconds (12.0 s was seen with max 10)."""
+    backoff = Backoff(min_seconds=0.1, max_seconds=10.0, jitter=0.2)
+    rng = random.Random(7)
+    at_cap = [backoff.delay(n, rng) for n in range(8, 40) for _ in range(50)]
+    assert max(at_cap) <= 10.0
+    assert min(at_cap) >= 8.0  # mirrored: at most `jitter` below the cap
+    assert len(set(at_cap)) > 100  # still spread, not clamped in lockstep
+    near = [backoff.delay(7, rng) for _ in range(200)]  # base 6.4: some stretches pass 10
+    assert all(6.4 <= d <= 10.0 for d in near)
+    narrow = Backoff(min_seconds=1.0, max_seconds=1.0, jitter=0.5)
+    assert {narrow.delay(3, random.Random(seed)) for seed in range(20)} == {1.0}
 
 
 def test_immutable_message_detection() -> None:
@@ -117,3 +135,50 @@ def test_max_children_zero_is_valid() -> None:
     assert DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=0).max_children == 0
     with pytest.raises(ValidationError, match="max_children"):
         DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=-1)
+
+
+def test_enum_fields_take_their_words() -> None:
+    """Type checkers accept the words where a spec takes an enum; reading gives the enum."""
+    sup = SupervisorSpec(name="root", strategy="rest_for_one", restart="transient")
+    child = ChildSpec(name="w", actor=Worker, restart="temporary", mailbox={"overflow": "fail"})
+    assert sup.strategy is Strategy.REST_FOR_ONE
+    assert sup.restart is Restart.TRANSIENT
+    assert child.restart is Restart.TEMPORARY
+    assert child.mailbox.overflow is Overflow.FAIL
+    assert MailboxSpec(overflow="wait").overflow is Overflow.WAIT
+
+
+class SyncHandle(Actor[Ping]):
+    def handle(self, msg: Ping) -> None:  # type: ignore[override]
+        pass
+
+
+class SyncOnStart(Actor[Ping]):
+    def on_start(self) -> None:  # type: ignore[override]
+        pass
+
+    async def handle(self, msg: Ping) -> None:
+        pass
+
+
+class SyncOnStop(Actor[Ping]):
+    async def handle(self, msg: Ping) -> None:
+        pass
+
+    def on_stop(self, reason: ExitReason) -> None:  # type: ignore[override]
+        pass
+
+
+@pytest.mark.parametrize(
+    ("actor", "hook"),
+    [(SyncHandle, "handle"), (SyncOnStart, "on_start"), (SyncOnStop, "on_stop")],
+)
+def test_actor_hooks_must_be_async(actor: type[Actor[Ping]], hook: str) -> None:
+    """A plain `def` hook is refused when the spec is built, naming the hook and the fix."""
+    name = actor.__qualname__
+    with pytest.raises(
+        ValidationError,
+        match=rf"test_spec:{name}\.{hook} is not an async function; "
+        rf"define it as `async def {hook}\(\.\.\.\)`",
+    ):
+        ChildSpec(name="w", actor=actor)

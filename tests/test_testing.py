@@ -67,6 +67,9 @@ async def test_wait_for_event_returns_the_matching_event(events: EventLog) -> No
         assert (got["event"], got["actor"], got["incarnation"]) == ("actor_started", "root/b", 1)
         second = await wait_for_event(events, "actor_started", count=2)
         assert second["actor"] == "root/b"
+        # The count-th match, not the latest: both have started, count=1 is root/a.
+        first = await wait_for_event(events, "actor_started")
+        assert first["actor"] == "root/a"
 
 
 @pytest.mark.virtual_clock

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import anyio
 import pytest
 from _support import Crash, Ping, worker
 
-from supervise import ActorRef, RestartIntensityExceeded, SupervisorSpec, open_tree
+from supervise import (
+    ActorRef,
+    RestartIntensityExceeded,
+    SuperviseError,
+    SupervisorSpec,
+    Tree,
+    UnsupportedEventLoopError,
+    open_tree,
+)
 from supervise.testing import EventLog
 
 SPEC = SupervisorSpec(name="root", children=[worker("a"), worker("b")])
@@ -79,3 +88,91 @@ async def test_open_tree_accepts_a_dict_and_wait_returns_after_stop() -> None:
         await tree.stop()
         await waiter
         assert not tree.running
+
+
+def crash_root_a_past_the_limit() -> SupervisorSpec:
+    return SupervisorSpec(name="root", max_restarts=0, children=[worker("a"), worker("b")])
+
+
+async def crash(tree: Tree, path: str) -> None:
+    ref = tree.whereis(path)
+    assert isinstance(ref, ActorRef)
+    await ref.cast(Crash())
+
+
+async def test_on_give_up_is_called_once_after_the_tree_stopped(events: EventLog) -> None:
+    """The hook gets the RestartIntensityExceeded once the root has stopped, then the body ends."""
+    seen: list[tuple[BaseException, list[str]]] = []
+
+    def on_give_up(exc: BaseException) -> None:
+        seen.append((exc, events.names()))
+
+    with pytest.raises(RestartIntensityExceeded) as info:
+        async with open_tree(crash_root_a_past_the_limit(), on_give_up=on_give_up) as tree:
+            await crash(tree, "root/a")
+            await anyio.sleep_forever()
+    assert len(seen) == 1
+    exc, names_then = seen[0]
+    assert exc is info.value
+    assert names_then[-1] == "supervisor_stopped"  # the whole tree had stopped
+    assert events.names()[-1] == "supervisor_stopped"  # and nothing ran after the hook
+
+
+async def test_on_give_up_is_not_called_on_an_orderly_stop() -> None:
+    """Leaving the block, or stop(), is not giving up."""
+    seen: list[BaseException] = []
+    async with open_tree(SPEC, on_give_up=seen.append) as tree:
+        await tree.stop()
+    async with open_tree(SPEC, on_give_up=seen.append):
+        pass
+    assert seen == []
+
+
+async def test_a_failing_on_give_up_hook_is_reported_and_the_give_up_goes_on() -> None:
+    """The hook's own error goes to the loop's exception handler; the body is still cancelled."""
+    reported: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: reported.append(context))
+
+    def broken(exc: BaseException) -> None:
+        raise ValueError("hook bug")
+
+    try:
+        with pytest.raises(RestartIntensityExceeded):
+            async with open_tree(crash_root_a_past_the_limit(), on_give_up=broken) as tree:
+                await crash(tree, "root/a")
+                await anyio.sleep_forever()
+    finally:
+        loop.set_exception_handler(None)
+    assert len(reported) == 1
+    assert str(reported[0]["message"]).startswith("open_tree on_give_up hook")
+    assert isinstance(reported[0]["exception"], ValueError)
+
+
+TRIO_MESSAGE = (
+    "open_tree('root') needs a running asyncio event loop, but it runs under trio, which is "
+    "not supported; supervise runs on asyncio only: start it with asyncio.run(), or "
+    "anyio.run(..., backend='asyncio')"
+)
+
+
+def test_entering_a_tree_under_trio_says_trio_is_not_supported() -> None:
+    """Under anyio's trio backend, open_tree raises UnsupportedEventLoopError, not deep inside."""
+    pytest.importorskip("trio")
+
+    async def main() -> None:
+        async with open_tree(SPEC):
+            pass  # pragma: no cover - never entered
+
+    with pytest.raises(UnsupportedEventLoopError, match=f"^{re.escape(TRIO_MESSAGE)}$") as info:
+        anyio.run(main, backend="trio")
+    assert info.value.library == "trio"
+    assert isinstance(info.value, SuperviseError)
+
+
+def test_starting_a_tree_without_an_event_loop_says_so() -> None:
+    """No loop at all (the coroutine driven by hand): the same error, naming no library."""
+    coro = open_tree(SPEC).start()
+    with pytest.raises(UnsupportedEventLoopError, match="no asyncio event loop is running") as info:
+        coro.send(None)
+    assert info.value.library is None
