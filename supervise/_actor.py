@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from pydantic import BaseModel
+
 from ._behaviour import Behaviour, read_declarations
 from ._errors import ActorNotRunningError
 from ._link import link as link_processes
@@ -52,6 +54,31 @@ if TYPE_CHECKING:
     from ._timers import TimerHandle
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
+
+
+class Request(BaseModel, Generic[ReplyT], frozen=True):
+    """A message that declares the type of its reply: ``class Get(Request[int])``.
+
+    ``await ref.call(Get())`` is then typed ``int`` for mypy and pyright; other
+    messages' calls return ``Any``. The reply is whatever ``handle`` returns for
+    it, so keep the two in step (the type checker cannot see inside ``handle``)::
+
+        class Get(Request[int]):
+            pass
+
+        class Counter(Actor[Increment | Get]):
+            async def handle(self, msg: Increment | Get) -> int | None:
+                ...
+
+        value = await counter.call(Get())   # int
+
+    A request is an ordinary message model otherwise, and frozen (as every
+    message should be): declare it in ``Actor[...]``; ``cast`` it too if no
+    reply is wanted.
+
+    .. versionadded:: 0.1
+    """
 
 
 class Actor(Behaviour, Generic[MsgT]):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
+    CallDroppedError,
     CallingSelfError,
     CallTimeoutError,
     MessageTypeError,
@@ -37,12 +38,14 @@ from ._reason import NORMAL, ExitReason
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ._actor import Request
     from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
 
 
 def _uncopyable(value: object, path: str) -> str:
@@ -85,6 +88,35 @@ def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
     return process
 
 
+def _runs(child: Child) -> bool:
+    process = child.process
+    return process is not None and process.reason is None
+
+
+async def _until_running(child: Child, deadline: float | None) -> bool:
+    """Wait until an incarnation runs in ``child``, or until the loop time ``deadline``.
+
+    Returns:
+        Whether one runs (False: the deadline passed first).
+    """
+    loop = asyncio.get_running_loop()
+    while not _runs(child):
+        future: asyncio.Future[None] = loop.create_future()
+        waiters = child.running_waiters
+        if waiters is None:
+            waiters = child.running_waiters = []
+        waiters.append(future)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await future
+        except TimeoutError:
+            return _runs(child)
+        finally:
+            if not future.done() and future in waiters:
+                waiters.remove(future)
+    return True
+
+
 class Watchable:
     """What every ref has (actors, plain tasks, supervisors): the child slot it
     addresses, its path and state, and monitors on the incarnation behind it.
@@ -117,6 +149,30 @@ class Watchable:
     def __repr__(self) -> str:
         child = self._child
         return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
+
+    async def wait_running(self, timeout: float | None = 5.0) -> None:
+        """Wait until an incarnation runs behind this ref; return at once if one does.
+
+        For riding through a restart: right after a crash nothing runs until the
+        supervisor has started the child again (a loop pass, or the backoff).
+        A child stopped for good (temporary, terminated) does not come back.
+
+        Args:
+            timeout: seconds to wait at most, or None to wait for ever.
+
+        Raises:
+            ActorNotRunningError: nothing ran within ``timeout`` (its ``waited``
+                attribute says how long).
+
+        .. versionadded:: 0.1
+        """
+        child = self._child
+        if _runs(child):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if not await _until_running(child, deadline):
+            raise ActorNotRunningError(child.path, waited=timeout)
 
     def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
         """Monitor the incarnation running behind this ref now (OTP ``monitor``).
@@ -233,25 +289,55 @@ class ActorRef(Watchable, Generic[MsgT]):
         except MailboxClosed:
             child.dead_letters.add(child.path, checked, "not_running")
 
-    async def call(self, msg: MsgT, timeout: float | None = 5.0) -> Any:
+    @overload
+    async def call(
+        self,
+        msg: Request[ReplyT],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> ReplyT: ...
+    @overload
+    async def call(
+        self, msg: MsgT, timeout: float | None = 5.0, *, retry_while_restarting: bool = False
+    ) -> Any: ...
+    async def call(
+        self,
+        msg: MsgT | Request[Any],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> Any:
         """Send and wait for the reply (the handler's return value).
 
         Exactly one outcome: the reply, or one of the errors below. A late reply
-        after a timeout is discarded.
+        after a timeout is discarded. The reply is typed for a `Request` message
+        (``class Get(Request[int])``: ``await ref.call(Get())`` is an ``int``).
 
         Args:
             msg: an instance of one of the actor's declared message models.
-            timeout: seconds to wait in all (including for mailbox room), or None.
+            timeout: seconds to wait in all (including for mailbox room, and for
+                a restart with ``retry_while_restarting``), or None.
+            retry_while_restarting: if nothing of the call ran because the actor
+                is between a crash and its restart (`ActorNotRunningError`, or
+                `CallDroppedError` for a call still queued when it crashed), wait
+                until it runs again and send once more, all within ``timeout``.
+                Never after `CallFailedError` or `ActorExitedError`: the handler
+                may have run. See docs/actors.md, "Calls across a restart".
 
         Raises:
             MessageTypeError: the actor does not accept this type.
             CallTimeoutError: no reply within ``timeout``.
             CallFailedError: the handler raised; the actor crashed.
+            CallDroppedError: the actor ended before it took the call from its mailbox.
             ActorExitedError: the actor ended before replying.
-            ActorNotRunningError: nothing runs behind this ref now.
+            ActorNotRunningError: nothing runs behind this ref now (with
+                ``retry_while_restarting``: it did not run again within ``timeout``).
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
+        if retry_while_restarting:
+            return await self._call_across_restarts(msg, timeout)
         child = self._child
         # The common case first, inline: a shared (immutable) model needs no copy.
         checked = msg if type(msg) in child.share_types else self._checked(msg)
@@ -296,6 +382,24 @@ class ActorRef(Watchable, Generic[MsgT]):
             return await future
         finally:
             bucket.pending.pop(future, None)
+
+    async def _call_across_restarts(self, msg: object, timeout: float | None) -> Any:
+        child = self._child
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                return await self.call(msg, left)  # type: ignore[arg-type]
+            except (ActorNotRunningError, CallDroppedError):
+                pass  # nothing of it ran: safe to send again once it runs
+            except CallTimeoutError as exc:
+                # Report the caller's timeout, not what was left of it at the last try.
+                raise CallTimeoutError(
+                    child.path, exc.message, exc.timeout if timeout is None else timeout
+                ) from None
+            if not await _until_running(child, deadline):
+                raise ActorNotRunningError(child.path, waited=timeout)
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
         """Stop the actor after the messages already queued, and wait until it has ended.
