@@ -14,6 +14,7 @@ from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._errors import ActorExitedError as ActorExitedError
 from ._errors import ActorNotRunningError as ActorNotRunningError
+from ._errors import ArgumentError as ArgumentError
 from ._errors import CallDroppedError as CallDroppedError
 from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
@@ -33,6 +34,7 @@ from ._errors import SuperviseError as SuperviseError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
+from ._errors import UsageError as UsageError
 from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
@@ -69,6 +71,7 @@ __all__ = [
     "ActorExitedError",
     "ActorNotRunningError",
     "ActorRef",
+    "ArgumentError",
     "Backoff",
     "CallDroppedError",
     "CallFailedError",
@@ -115,6 +118,7 @@ __all__ = [
     "TreeFileError",
     "TreeFileProblem",
     "UnsupportedEventLoopError",
+    "UsageError",
     "configure_logging",
     "load_tree",
     "load_tree_text",
