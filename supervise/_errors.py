@@ -319,8 +319,10 @@ class StartError(SuperviseError):
 class RestartIntensityExceeded(SuperviseError):
     """A supervisor restarted children too often and gave up.
 
-    Its children were stopped in reverse start order. Its parent treats this as
-    a crash of that child; past the root it is raised to the embedding code.
+    Its children were stopped in reverse start order and it ended with reason
+    ``shutdown`` (``reached_max_restart_intensity``), as in OTP, carrying this
+    error; its parent applies that child's restart type. Past the root it is
+    raised to the embedding code.
     """
 
     def __init__(

@@ -115,7 +115,7 @@ def _down(monitor_id: int, path: str, reason: ExitReason | None) -> Down:
         return Down(monitor_id=monitor_id, path=path, reason="noproc")
     exception = reason.exception
     detail = reason.detail
-    if exception is not None:
+    if exception is not None and not reason.is_normal:  # a crash; not a give-up's shutdown
         detail = f"{type(exception).__qualname__}: {exception}"
     down = Down(monitor_id=monitor_id, path=path, reason=reason.kind.value, detail=detail)
     down._exception = exception

@@ -163,8 +163,9 @@ class Tree:
         self._root.process = None
         reason = process.reason
         assert reason is not None
-        if not reason.is_normal:
-            # Escalation past the root: the tree is over; tell the embedding code.
+        if not reason.is_normal or reason.exception is not None:
+            # Escalation past the root (a crash, or giving up): the tree is over;
+            # tell the embedding code.
             failure = self._failure = reason.exception or ActorExitedError(process.path, reason)
             if self._on_give_up is not None:
                 try:
