@@ -27,9 +27,9 @@ pytestmark = pytest.mark.timeout(60)
 def incident(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The JSON log of examples/escalation.yaml: flaky crashes until the root gives up."""
     log = tmp_path_factory.mktemp("logs") / "escalation.log"
+    command = [sys.executable, "-m", "supervise", "run", "examples/escalation.yaml"]
     done = subprocess.run(
-        [sys.executable, "-m", "supervise", "run", "examples/escalation.yaml", "--log-format"]
-        + ["json", "--log-file", str(log)],  # noqa: RUF005 (two lines read better)
+        [*command, "--log-format", "json", "--log-file", str(log)],
         cwd=ROOT,
         env={**os.environ, "FLAKY_CRASH_AFTER": "0.02"},
         capture_output=True,
