@@ -5,10 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+import zlib
+from collections import Counter
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +343,147 @@ def test_follow_prints_lines_as_they_are_written(
         f.write(b"}\n")  # the second half of the line: printed once whole
     assert json.loads(_read_line(proc.stdout, deadline))["actor"] == "a/c"
     assert proc.poll() is None  # still following
+
+
+# -- the HTML report, in a real browser ----------------------------------------------------
+
+
+def _browser() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no headless browser: install Debian's chromium (.ci/run does) to check the report")
+
+
+def _headless(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--disable-extensions",
+            *args,
+        ],
+        capture_output=True,
+        timeout=90,
+    )
+
+
+def _paeth(left: int, up: int, corner: int) -> int:
+    p = left + up - corner
+    pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+    return left if pa <= pb and pa <= pc else up if pb <= pc else corner
+
+
+def _pixels(png: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and RGB rows of an 8-bit, non-interlaced PNG (what chromium writes)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks: dict[bytes, bytes] = {}
+    at = 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        kind = png[at + 4 : at + 8]
+        chunks[kind] = chunks.get(kind, b"") + png[at + 8 : at + 8 + length]
+        at += 12 + length
+    header = chunks[b"IHDR"]
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")
+    assert (header[8], header[9] in (2, 6), header[12]) == (8, True, 0), header
+    size = 4 if header[9] == 6 else 3
+    raw = zlib.decompress(chunks[b"IDAT"])
+    stride = width * size
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        method, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for x in range(stride):
+            left = line[x - size] if x >= size else 0
+            corner = previous[x - size] if x >= size else 0
+            add = (0, left, previous[x], (left + previous[x]) // 2, 0)[method]
+            if method == 4:
+                add = _paeth(left, previous[x], corner)
+            line[x] = (line[x] + add) & 0xFF
+        rows.append(
+            bytes(line) if size == 3 else bytes(b for i, b in enumerate(line) if i % 4 != 3)
+        )
+        previous = line
+    return width, height, rows
+
+
+class _Dom(HTMLParser):
+    """Counts what the report's script drew."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: Counter[str] = Counter()
+        self.summary_rows = 0
+        self.tree_items = 0
+        self.rendered = False
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "body" and found.get("data-rendered") == "yes":
+            self.rendered = True
+        if tag == "circle" and (found.get("class") or "").startswith("mark "):
+            self.marks[(found["class"] or "").split()[1]] += 1
+        if tag in ("table", "ul") and found.get("id"):
+            self._in.append(found["id"] or "")
+        if tag == "tr" and "summary" in self._in:
+            self.summary_rows += 1
+        if tag == "li" and "tree" in self._in:
+            self.tree_items += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and "summary" in self._in:
+            self._in.remove("summary")
+
+
+def test_html_report_is_self_contained_and_renders_in_a_browser(
+    incident: Path, tmp_path: Path
+) -> None:
+    """--html writes one file with no external assets; a headless chromium draws its tree,
+    its chart (a crash mark for each crashing actor, visible in a screenshot) and its table."""
+    report = tmp_path / "report.html"
+    result = logs(str(incident), "--html", str(report))
+    assert result.exit_code == 0
+    assert result.stderr == f"supervise logs: wrote {report}\n"
+    page = report.read_text()
+    for external in ("<link", " src=", "url(", "@import", "https://"):
+        assert external not in page
+    assert page.count("http://") == 1  # the SVG namespace name, never fetched
+    browser = _browser()
+    dom = _headless(browser, tmp_path / "profile", "--dump-dom", report.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parsed = _Dom()
+    parsed.feed(dom.stdout.decode())
+    assert parsed.rendered, "the report's script did not run"
+    assert parsed.summary_rows == 1 + 5  # the heading and one row per path
+    assert parsed.tree_items == 5
+    assert min(parsed.marks[k] for k in ("crash", "gave_up", "restart")) >= 2, parsed.marks
+    assert parsed.marks["start"] >= 5
+    shot = tmp_path / "report.png"
+    done = _headless(
+        browser, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1300,900",
+        "--hide-scrollbars", report.as_uri(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    width, height, rows = _pixels(shot.read_bytes())
+    assert (width, height) == (1300, 900)
+    colours: Counter[str] = Counter()
+    for row in rows:
+        for x in range(0, len(row), 3):
+            r, g, b = row[x], row[x + 1], row[x + 2]
+            if r > 190 and g < 120 and b < 120:
+                colours["crash red"] += 1
+            elif g > 140 and r < 120 and b < 120:
+                colours["start green"] += 1
+            elif b > 150 and r < 90:
+                colours["restart blue"] += 1
+    assert colours["crash red"] > 50, colours  # the chart's marks are drawn
+    assert colours["start green"] > 50, colours
+    assert colours["restart blue"] > 50, colours
