@@ -8,15 +8,18 @@ catalogue).
 from __future__ import annotations
 
 from ._actor import Actor as Actor
+from ._actor import Request as Request
 from ._child import ChildState as ChildState
 from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._errors import ActorExitedError as ActorExitedError
 from ._errors import ActorNotRunningError as ActorNotRunningError
+from ._errors import CallDroppedError as CallDroppedError
 from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
 from ._errors import CallTimeoutError as CallTimeoutError
 from ._errors import ChildError as ChildError
+from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import LinkedExit as LinkedExit
 from ._errors import MailboxFull as MailboxFull
@@ -66,12 +69,14 @@ __all__ = [
     "ActorNotRunningError",
     "ActorRef",
     "Backoff",
+    "CallDroppedError",
     "CallFailedError",
     "CallTimeoutError",
     "CallingSelfError",
     "ChildCounts",
     "ChildError",
     "ChildInfo",
+    "ChildKindError",
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
@@ -92,6 +97,7 @@ __all__ = [
     "NameTakenError",
     "Overflow",
     "Registry",
+    "Request",
     "Restart",
     "RestartIntensityExceeded",
     "SpecError",

@@ -35,18 +35,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from pydantic import BaseModel
+
 from ._behaviour import Behaviour, read_declarations
 from ._errors import ActorNotRunningError
+from ._link import link as link_processes
+from ._link import unlink as unlink_processes
+from ._monitor import start_monitor
+from ._reason import NORMAL, shutdown
+from ._timers import _seconds, start_timer
 
 if TYPE_CHECKING:
-    from ._monitor import Monitor, Watchable
+    from ._monitor import Monitor
     from ._process import ActorProcess
     from ._reason import ExitReason
-    from ._ref import ActorRef
+    from ._ref import ActorRef, Watchable
     from ._registry import Registry
     from ._timers import TimerHandle
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
+
+
+class Request(BaseModel, Generic[ReplyT], frozen=True):
+    """A message that declares the type of its reply: ``class Get(Request[int])``.
+
+    ``await ref.call(Get())`` is then typed ``int`` for mypy and pyright; other
+    messages' calls return ``Any``. The reply is whatever ``handle`` returns for
+    it, so keep the two in step (the type checker cannot see inside ``handle``)::
+
+        class Get(Request[int]):
+            pass
+
+        class Counter(Actor[Increment | Get]):
+            async def handle(self, msg: Increment | Get) -> int | None:
+                ...
+
+        value = await counter.call(Get())   # int
+
+    A request is an ordinary message model otherwise, and frozen (as every
+    message should be): declare it in ``Actor[...]``; ``cast`` it too if no
+    reply is wanted.
+
+    .. versionadded:: 0.1
+    """
 
 
 class Actor(Behaviour, Generic[MsgT]):
@@ -104,8 +136,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         A transient child that stops this way is not restarted.
         """
-        from ._reason import NORMAL, shutdown
-
         self._process.request_stop(NORMAL if detail is None else shutdown(detail))
 
     # -- timers, monitors, links (see _timers, _monitor, _link) -------------------------
@@ -125,8 +155,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         delay = _seconds("send_after delay", delay, zero_ok=True)
         return start_timer(self._process, delay, msg, None, False)
 
@@ -149,8 +177,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._timers import _seconds, start_timer
-
         interval = _seconds("send_interval interval", interval, zero_ok=False)
         return start_timer(self._process, interval, msg, interval, fixed_rate)
 
@@ -167,8 +193,6 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._monitor import start_monitor
-
         return start_monitor(ref._child, watcher=self._process)
 
     def link(self, ref: Watchable) -> None:
@@ -183,23 +207,19 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        from ._link import link
-
         process = ref._child.process
         if process is None:
             raise ActorNotRunningError(ref._child.path)
-        link(self._process, process)
+        link_processes(self._process, process)
 
     def unlink(self, ref: Watchable) -> None:
         """Remove the link with the incarnation running behind ``ref``, if any.
 
         .. versionadded:: 0.1
         """
-        from ._link import unlink
-
         process = ref._child.process
         if process is not None:
-            unlink(self._process, process)
+            unlink_processes(self._process, process)
 
     # -- hooks ------------------------------------------------------------------------
 

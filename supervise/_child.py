@@ -7,6 +7,7 @@ across restarts.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,7 @@ class Child:
         "registry",
         "restart_count",
         "restarting",
+        "running_waiters",
         "share_types",
         "spec",
         "supervisor",
@@ -80,6 +82,8 @@ class Child:
         #: Consecutive failures, for backoff; reset after a long enough run.
         self.failures = 0
         self.last_started_at = 0.0
+        #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
+        self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef
         self.adopt(spec, supervisor)
         self.ref = _ref_class(spec)(self)
@@ -109,6 +113,13 @@ class Child:
             self.share_types = frozenset()
             self.copy_types = frozenset()
             self.fail_when_full = False
+
+    def wake_running(self) -> None:
+        """An incarnation runs now: wake the ``wait_running`` callers (the supervisor calls it)."""
+        waiters, self.running_waiters = self.running_waiters, None
+        for future in waiters or ():
+            if not future.done():
+                future.set_result(None)
 
     @property
     def state(self) -> ChildState:

@@ -17,7 +17,7 @@ from ._errors import ChildError, SpecError, StartError
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
-from ._supervisor import Supervisor
+from ._supervisor import Launch, Supervisor
 from ._task import TaskRef
 from .spec import AnyChildSpec, ChildSpec, DynamicSupervisorSpec, TaskSpec
 
@@ -42,8 +42,8 @@ class DynamicSupervisor(Supervisor):
 
     spec: DynamicSupervisorSpec
 
-    def __init__(self, child: Child) -> None:
-        super().__init__(child)
+    def __init__(self, child: Child, launch: Launch) -> None:
+        super().__init__(child, launch)
         self._next_id = 0
 
     def _initial_specs(self) -> Sequence[AnyChildSpec]:

@@ -12,7 +12,8 @@ exception so code never has to parse text::
     ├── CallTimeoutError (TimeoutError)   no reply within the call's timeout
     ├── CallingSelfError (RuntimeError)   an actor called itself (would deadlock)
     ├── ActorExitedError                  the actor ended before it replied
-    │   └── CallFailedError               ... because the handler of this call raised
+    │   ├── CallFailedError               ... because the handler of this call raised
+    │   └── CallDroppedError              ... before the call left its mailbox (safe to resend)
     ├── ActorNotRunningError              nothing runs behind the ref (OTP ``noproc``)
     ├── LinkedExit                        a linked incarnation ended abnormally (a crash reason)
     ├── StartError                        a child failed to start
@@ -21,6 +22,7 @@ exception so code never has to parse text::
     │   └── ChildNotFoundError (LookupError)
     ├── NameTakenError                    a registered name is held already
     ├── NameNotFoundError (LookupError)   nothing is registered under a name
+    ├── ChildKindError (TypeError)        a typed lookup found another kind of child
     └── UnsupportedEventLoopError (RuntimeError)  not on asyncio (trio, or no loop)
 """
 
@@ -227,18 +229,51 @@ class CallFailedError(ActorExitedError):
         )
 
 
+class CallDroppedError(ActorExitedError):
+    """The actor ended while this call was still in its mailbox; its handler never saw it.
+
+    Unlike `CallFailedError`, nothing of the request ran, so sending it again is
+    safe: ``call(..., retry_while_restarting=True)`` does that for you.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, reason: ExitReason) -> None:
+        super().__init__(actor, reason)
+        self.args = (
+            f"actor {actor!r} ended ({reason}) before it took this call from its "
+            f"mailbox, so nothing of it ran; send it again once the actor runs "
+            f"(a call with retry_while_restarting=True does that)",
+        )
+
+
 class ActorNotRunningError(SuperviseError):
     """Nothing runs behind the ref now (OTP's ``noproc``).
 
     The actor stopped, or is between a crash and its restart.
+
+    Attributes:
+        actor: the actor's tree path.
+        waited: the seconds waited for it to run again (``wait_running``, or a
+            call with ``retry_while_restarting``), or None if it was not waited for.
     """
 
-    def __init__(self, actor: str) -> None:
+    def __init__(self, actor: str, waited: float | None = None) -> None:
         self.actor = actor
-        super().__init__(
-            f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
-            f"retry later or check its supervisor's which_children()"
-        )
+        self.waited = waited
+        if waited is None:
+            text = (
+                f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
+                f"retry later, call with retry_while_restarting=True, or check its "
+                f"supervisor's which_children()"
+            )
+        else:
+            text = (
+                f"actor {actor!r} did not run again within {waited:g} s (it was stopped for "
+                f"good, or its restart is still pending: backoff, a failing on_start); "
+                f"check its supervisor's which_children() or allow more time"
+            )
+        super().__init__(text)
 
 
 class LinkedExit(SuperviseError):
@@ -365,4 +400,25 @@ class UnsupportedEventLoopError(SuperviseError, RuntimeError):
         super().__init__(
             f"{what} needs a running asyncio event loop, but {running}; supervise runs on "
             f"asyncio only: start it with asyncio.run(), or anyio.run(..., backend='asyncio')"
+        )
+
+
+class ChildKindError(SuperviseError, TypeError):
+    """A typed lookup (``tree.actor``, ``tree.supervisor``, ``tree.task``) found another kind.
+
+    Attributes:
+        name: the path or registered name looked up.
+        expected: what was asked for (``"an actor of class Counter"``, ``"a supervisor"``).
+        found: what is there (``"a task"``, ``"an actor of class Cache"``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, name: str, expected: str, found: str) -> None:
+        self.name = name
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"{name!r} is {found}, not {expected}; look it up with the method for what it "
+            f"is (actor, supervisor, task), or use whereis() for any kind"
         )

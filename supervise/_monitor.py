@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, Any, Literal, final
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ._errors import ActorNotRunningError, MessageTypeError
+from ._mailbox import MailboxClosed
 
 if TYPE_CHECKING:
-    from ._child import Child, ChildState
+    from ._child import Child
     from ._process import ActorProcess, Process
     from ._reason import ExitReason
-    from ._ref import ActorRef
 
 #: Why a watched incarnation ended: an exit kind, or ``noproc`` (nothing ran).
 DownReason = Literal["normal", "shutdown", "crash", "killed", "noproc"]
@@ -262,8 +262,6 @@ class Monitor:
         self._down = down
         watcher = self._watcher
         if watcher is not None:
-            from ._mailbox import MailboxClosed
-
             try:
                 # A control put: a Down is never refused for a full mailbox (one per monitor).
                 watcher.mailbox.put_control(down)
@@ -274,16 +272,6 @@ class Monitor:
         future = self._future
         if future is not None and not future.done():
             future.set_result(down)
-
-
-def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
-    from ._process import ActorProcess
-
-    child = watcher._child
-    process = child.process
-    if not isinstance(process, ActorProcess) or process.reason is not None:
-        raise ActorNotRunningError(child.path)
-    return process
 
 
 def _check_accepts_down(process: ActorProcess, monitor_id: int, path: str) -> None:
@@ -308,81 +296,3 @@ def start_monitor(
         _check_accepts_down(watcher, monitor.id, child.path)
     monitor._watch(child.process)
     return monitor
-
-
-class Watchable:
-    """What every ref has (actors, plain tasks, supervisors): the child slot it
-    addresses, its path and state, and monitors on the incarnation behind it.
-
-    Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
-    ``Actor.ref``), never from user code.
-    """
-
-    __slots__ = ("_child",)
-
-    def __init__(self, child: Child) -> None:
-        self._child = child
-
-    @property
-    def path(self) -> str:
-        """The child's tree path."""
-        return self._child.path
-
-    @property
-    def state(self) -> ChildState:
-        """running, stopped or restarting."""
-        return self._child.state
-
-    @property
-    def is_running(self) -> bool:
-        """Whether an incarnation runs behind this ref now."""
-        process = self._child.process
-        return process is not None and process.reason is None
-
-    def __repr__(self) -> str:
-        child = self._child
-        return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
-
-    def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
-        """Monitor the incarnation running behind this ref now (OTP ``monitor``).
-
-        When it ends, one `Down` is delivered and the monitor is over; a
-        restart does not fire it again. If nothing runs now, the `Down` comes
-        at once with reason ``noproc``.
-
-        Args:
-            watcher: None to await the returned `Monitor`; an `ActorRef` whose
-                actor receives the `Down` in its mailbox (it must declare
-                ``Down`` among its messages); or a callable, called with the
-                `Down` soon after the end.
-
-        Returns:
-            The `Monitor`: await it, or call ``demonitor()``.
-
-        Raises:
-            MessageTypeError: the watcher actor does not declare `Down`.
-            ActorNotRunningError: the watcher actor is not running.
-
-        .. versionadded:: 0.1
-        """
-        from ._ref import ActorRef
-
-        if watcher is None:
-            return start_monitor(self._child)
-        if isinstance(watcher, ActorRef):
-            return start_monitor(self._child, watcher=_watcher_process(watcher))
-        if callable(watcher):
-            return start_monitor(self._child, callback=watcher)
-        raise TypeError(
-            f"monitor() takes an ActorRef, a callable or nothing, got {type(watcher).__name__}"
-        )
-
-    async def wait_down(self) -> Down:
-        """Wait until the incarnation running now ends, and return its `Down`.
-
-        Returns at once (reason ``noproc``) if nothing runs now.
-
-        .. versionadded:: 0.1
-        """
-        with start_monitor(self._child) as monitor:
-            return await monitor

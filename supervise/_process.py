@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _log
-from ._errors import ActorExitedError, CallFailedError
+from ._errors import ActorExitedError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
 from ._reason import ExitReason, crash, ends_program, killed
 from .events import Event
@@ -376,7 +376,7 @@ class ActorProcess(Process):
             for item in left:
                 if type(item) is Call:
                     if not item.future.done():
-                        item.future.set_exception(ActorExitedError(self.path, reason))
+                        item.future.set_exception(CallDroppedError(self.path, reason))
                     dead_letters.add(self.path, item.message, "actor_stopped")
                 elif type(item) is not _Stop:
                     dead_letters.add(self.path, item, "actor_stopped")

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
+    CallDroppedError,
     CallingSelfError,
     CallTimeoutError,
     MessageTypeError,
 )
 from ._mailbox import MailboxClosed
-from ._monitor import Watchable
+from ._monitor import Down, Monitor, start_monitor
 from ._operations import (
     CountChildren,
     DeleteChild,
@@ -35,11 +36,16 @@ from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._actor import Request
+    from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
 
 MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
 
 
 def _uncopyable(value: object, path: str) -> str:
@@ -72,6 +78,143 @@ def _uncopyable(value: object, path: str) -> str:
 def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: float) -> None:
     if not future.done():
         future.set_exception(CallTimeoutError(actor, message, timeout))
+
+
+def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
+    child = watcher._child
+    process = child.process
+    if not isinstance(process, ActorProcess) or process.reason is not None:
+        raise ActorNotRunningError(child.path)
+    return process
+
+
+def _runs(child: Child) -> bool:
+    process = child.process
+    return process is not None and process.reason is None
+
+
+async def _until_running(child: Child, deadline: float | None) -> bool:
+    """Wait until an incarnation runs in ``child``, or until the loop time ``deadline``.
+
+    Returns:
+        Whether one runs (False: the deadline passed first).
+    """
+    loop = asyncio.get_running_loop()
+    while not _runs(child):
+        future: asyncio.Future[None] = loop.create_future()
+        waiters = child.running_waiters
+        if waiters is None:
+            waiters = child.running_waiters = []
+        waiters.append(future)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await future
+        except TimeoutError:
+            return _runs(child)
+        finally:
+            if not future.done() and future in waiters:
+                waiters.remove(future)
+    return True
+
+
+class Watchable:
+    """What every ref has (actors, plain tasks, supervisors): the child slot it
+    addresses, its path and state, and monitors on the incarnation behind it.
+
+    Refs come from the runtime (``tree.whereis(...)``, ``start_child``,
+    ``Actor.ref``), never from user code.
+    """
+
+    __slots__ = ("_child",)
+
+    def __init__(self, child: Child) -> None:
+        self._child = child
+
+    @property
+    def path(self) -> str:
+        """The child's tree path."""
+        return self._child.path
+
+    @property
+    def state(self) -> ChildState:
+        """running, stopped or restarting."""
+        return self._child.state
+
+    @property
+    def is_running(self) -> bool:
+        """Whether an incarnation runs behind this ref now."""
+        process = self._child.process
+        return process is not None and process.reason is None
+
+    def __repr__(self) -> str:
+        child = self._child
+        return f"<{type(self).__name__} {child.path} incarnation={child.incarnation}>"
+
+    async def wait_running(self, timeout: float | None = 5.0) -> None:
+        """Wait until an incarnation runs behind this ref; return at once if one does.
+
+        For riding through a restart: right after a crash nothing runs until the
+        supervisor has started the child again (a loop pass, or the backoff).
+        A child stopped for good (temporary, terminated) does not come back.
+
+        Args:
+            timeout: seconds to wait at most, or None to wait for ever.
+
+        Raises:
+            ActorNotRunningError: nothing ran within ``timeout`` (its ``waited``
+                attribute says how long).
+
+        .. versionadded:: 0.1
+        """
+        child = self._child
+        if _runs(child):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if not await _until_running(child, deadline):
+            raise ActorNotRunningError(child.path, waited=timeout)
+
+    def monitor(self, watcher: ActorRef[Any] | Callable[[Down], object] | None = None) -> Monitor:
+        """Monitor the incarnation running behind this ref now (OTP ``monitor``).
+
+        When it ends, one `Down` is delivered and the monitor is over; a
+        restart does not fire it again. If nothing runs now, the `Down` comes
+        at once with reason ``noproc``.
+
+        Args:
+            watcher: None to await the returned `Monitor`; an `ActorRef` whose
+                actor receives the `Down` in its mailbox (it must declare
+                ``Down`` among its messages); or a callable, called with the
+                `Down` soon after the end.
+
+        Returns:
+            The `Monitor`: await it, or call ``demonitor()``.
+
+        Raises:
+            MessageTypeError: the watcher actor does not declare `Down`.
+            ActorNotRunningError: the watcher actor is not running.
+
+        .. versionadded:: 0.1
+        """
+        if watcher is None:
+            return start_monitor(self._child)
+        if isinstance(watcher, ActorRef):
+            return start_monitor(self._child, watcher=_watcher_process(watcher))
+        if callable(watcher):
+            return start_monitor(self._child, callback=watcher)
+        raise TypeError(
+            f"monitor() takes an ActorRef, a callable or nothing, got {type(watcher).__name__}"
+        )
+
+    async def wait_down(self) -> Down:
+        """Wait until the incarnation running now ends, and return its `Down`.
+
+        Returns at once (reason ``noproc``) if nothing runs now.
+
+        .. versionadded:: 0.1
+        """
+        with start_monitor(self._child) as monitor:
+            return await monitor
 
 
 @final
@@ -146,25 +289,55 @@ class ActorRef(Watchable, Generic[MsgT]):
         except MailboxClosed:
             child.dead_letters.add(child.path, checked, "not_running")
 
-    async def call(self, msg: MsgT, timeout: float | None = 5.0) -> Any:
+    @overload
+    async def call(
+        self,
+        msg: Request[ReplyT],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> ReplyT: ...
+    @overload
+    async def call(
+        self, msg: MsgT, timeout: float | None = 5.0, *, retry_while_restarting: bool = False
+    ) -> Any: ...
+    async def call(
+        self,
+        msg: MsgT | Request[Any],
+        timeout: float | None = 5.0,
+        *,
+        retry_while_restarting: bool = False,
+    ) -> Any:
         """Send and wait for the reply (the handler's return value).
 
         Exactly one outcome: the reply, or one of the errors below. A late reply
-        after a timeout is discarded.
+        after a timeout is discarded. The reply is typed for a `Request` message
+        (``class Get(Request[int])``: ``await ref.call(Get())`` is an ``int``).
 
         Args:
             msg: an instance of one of the actor's declared message models.
-            timeout: seconds to wait in all (including for mailbox room), or None.
+            timeout: seconds to wait in all (including for mailbox room, and for
+                a restart with ``retry_while_restarting``), or None.
+            retry_while_restarting: if nothing of the call ran because the actor
+                is between a crash and its restart (`ActorNotRunningError`, or
+                `CallDroppedError` for a call still queued when it crashed), wait
+                until it runs again and send once more, all within ``timeout``.
+                Never after `CallFailedError` or `ActorExitedError`: the handler
+                may have run. See docs/actors.md, "Calls across a restart".
 
         Raises:
             MessageTypeError: the actor does not accept this type.
             CallTimeoutError: no reply within ``timeout``.
             CallFailedError: the handler raised; the actor crashed.
+            CallDroppedError: the actor ended before it took the call from its mailbox.
             ActorExitedError: the actor ended before replying.
-            ActorNotRunningError: nothing runs behind this ref now.
+            ActorNotRunningError: nothing runs behind this ref now (with
+                ``retry_while_restarting``: it did not run again within ``timeout``).
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
+        if retry_while_restarting:
+            return await self._call_across_restarts(msg, timeout)
         child = self._child
         # The common case first, inline: a shared (immutable) model needs no copy.
         checked = msg if type(msg) in child.share_types else self._checked(msg)
@@ -209,6 +382,24 @@ class ActorRef(Watchable, Generic[MsgT]):
             return await future
         finally:
             bucket.pending.pop(future, None)
+
+    async def _call_across_restarts(self, msg: object, timeout: float | None) -> Any:
+        child = self._child
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                return await self.call(msg, left)  # type: ignore[arg-type]
+            except (ActorNotRunningError, CallDroppedError):
+                pass  # nothing of it ran: safe to send again once it runs
+            except CallTimeoutError as exc:
+                # Report the caller's timeout, not what was left of it at the last try.
+                raise CallTimeoutError(
+                    child.path, exc.message, exc.timeout if timeout is None else timeout
+                ) from None
+            if not await _until_running(child, deadline):
+                raise ActorNotRunningError(child.path, waited=timeout)
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
         """Stop the actor after the messages already queued, and wait until it has ended.

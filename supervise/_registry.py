@@ -7,14 +7,24 @@ and disappear when the child's spec is removed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from ._errors import NameNotFoundError, NameTakenError
+from ._errors import ChildKindError, NameNotFoundError, NameTakenError
 
 if TYPE_CHECKING:
+    from ._actor import Actor
     from ._child import Child
     from ._ref import ActorRef, SupervisorRef
     from ._task import TaskRef
+
+MsgT = TypeVar("MsgT")
+
+
+def _kind_of(child: Child) -> str:
+    spec = child.spec
+    if spec.kind == "worker":
+        return f"an actor of class {spec.actor.__qualname__}"
+    return {"task": "a task", "supervisor": "a supervisor"}.get(spec.kind, "a dynamic supervisor")
 
 
 class Registry:
@@ -51,10 +61,69 @@ class Registry:
         Raises:
             NameNotFoundError: nothing is registered or placed there.
         """
+        return self._find(name).ref
+
+    def _find(self, name: str) -> Child:
         child = self._by_name.get(name) or self._by_path.get(name)
         if child is None:
             raise NameNotFoundError(name)
-        return child.ref
+        return child
+
+    @overload
+    def actor(self, name: str) -> ActorRef[Any]: ...
+    @overload
+    def actor(self, name: str, actor: type[Actor[MsgT]]) -> ActorRef[MsgT]: ...
+    def actor(self, name: str, actor: type[Actor[Any]] | None = None) -> ActorRef[Any]:
+        """The `ActorRef` at tree path (or registered as) ``name``, typed by its actor class.
+
+        ``registry.actor("root/counter", Counter)`` is an ``ActorRef[Increment | Get]``
+        when ``Counter`` is an ``Actor[Increment | Get]``: ``cast`` and ``call`` are
+        type-checked against those messages.
+
+        Args:
+            name: a tree path (``"root/counter"``) or a registered name.
+            actor: the actor class expected there (or a base class of it).
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: a supervisor or task is there, or an actor of another class.
+
+        .. versionadded:: 0.1
+        """
+        child = self._find(name)
+        spec = child.spec
+        if spec.kind != "worker" or (actor is not None and not issubclass(spec.actor, actor)):
+            expected = "an actor" if actor is None else f"an actor of class {actor.__qualname__}"
+            raise ChildKindError(name, expected, _kind_of(child))
+        return cast("ActorRef[Any]", child.ref)
+
+    def supervisor(self, name: str) -> SupervisorRef:
+        """The `SupervisorRef` at tree path ``name`` (a supervisor or dynamic supervisor).
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a task is there.
+
+        .. versionadded:: 0.1
+        """
+        child = self._find(name)
+        if child.spec.kind not in ("supervisor", "dynamic_supervisor"):
+            raise ChildKindError(name, "a supervisor", _kind_of(child))
+        return cast("SupervisorRef", child.ref)
+
+    def task(self, name: str) -> TaskRef:
+        """The `TaskRef` at tree path ``name`` (a `TaskSpec` child).
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a supervisor is there.
+
+        .. versionadded:: 0.1
+        """
+        child = self._find(name)
+        if child.spec.kind != "task":
+            raise ChildKindError(name, "a task", _kind_of(child))
+        return cast("TaskRef", child.ref)
 
     def paths(self) -> list[str]:
         """Every tree path known now, in the order the children were added."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -39,12 +39,12 @@ from ._errors import (
 )
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation
-from ._process import ActorProcess, Process
+from ._process import Process
 from ._reason import SHUTDOWN, ExitReason, crash, ends_program, killed
 from ._ref import ActorRef, SupervisorRef
-from ._shutdown import emit_exit, shutdown_seconds, stop_processes
+from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
-from ._task import TaskProcess, TaskRef
+from ._task import TaskRef
 from .events import Event
 from .spec import (
     AnyChildSpec,
@@ -57,12 +57,14 @@ from .spec import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from ._actor import Actor
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
+
+#: Creates the process of a child's next incarnation, not started (`supervise._launch.launch`).
+Launch: TypeAlias = "Callable[[Child], Process]"
 
 _child_spec_adapter: TypeAdapter[AnyChildSpec] = TypeAdapter(AnyChildSpec)
 
@@ -184,6 +186,7 @@ class Supervisor(Process):
         "_idle",
         "_inbox",
         "_intensity",
+        "_launch",
         "_loop_time",
         "_strategy",
         "_timers",
@@ -192,8 +195,10 @@ class Supervisor(Process):
 
     spec: SupervisorSpec | DynamicSupervisorSpec
 
-    def __init__(self, child: Child) -> None:
+    def __init__(self, child: Child, launch: Launch) -> None:
         super().__init__(child)
+        #: Creates each child's process (see `supervise._launch`).
+        self._launch = launch
         spec = child.spec
         assert isinstance(spec, SupervisorSpec | DynamicSupervisorSpec)
         self.spec = spec
@@ -363,26 +368,7 @@ class Supervisor(Process):
             self.child.registry._remove(child)
 
     def _spawn(self, child: Child) -> Process:
-        spec = child.spec
-        process: Process
-        if isinstance(spec, ChildSpec):
-            # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
-            actor = cast("Actor[Any]", spec.actor())
-            config = spec.config
-            if config is not None:
-                # Each incarnation gets its own config unless the model is immutable.
-                frozen = type(config).model_config.get("frozen", False)
-                actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
-            mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
-            process = ActorProcess(child, actor, mailbox, shutdown_seconds(spec))
-        elif isinstance(spec, TaskSpec):
-            process = TaskProcess(child, spec)
-        elif isinstance(spec, DynamicSupervisorSpec):
-            from ._dynamic_supervisor import DynamicSupervisor  # it subclasses this one
-
-            process = DynamicSupervisor(child)
-        else:
-            process = Supervisor(child)
+        process = self._launch(child)
         process.on_exit = self._exited
         process.start()
         return process
@@ -442,6 +428,8 @@ class Supervisor(Process):
     def _record_start(self, child: Child, restart: bool) -> None:
         child.incarnation += 1
         child.last_started_at = self._loop_time()
+        if child.running_waiters:
+            child.wake_running()
         # Mass starts and restarts: build the fields only if the logger keeps them.
         started = _log.enabled(Event.ACTOR_STARTED)
         restarted = restart and _log.enabled(Event.ACTOR_RESTARTED)

@@ -45,9 +45,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, final
 
-from ._monitor import Watchable
 from ._process import Process
 from ._reason import NORMAL, ExitReason, crash, killed
+from ._ref import Watchable
 
 if TYPE_CHECKING:
     from ._child import Child

@@ -41,13 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, cast, final
 
 from ._errors import ActorNotRunningError, MailboxFull
 from ._mailbox import MailboxClosed
 
 if TYPE_CHECKING:
     from ._process import ActorProcess, Process
+    from ._ref import ActorRef
 
 
 def _seconds(what: str, value: float, *, zero_ok: bool) -> float:
@@ -154,12 +155,9 @@ def start_timer(
     fixed_rate: bool,
 ) -> TimerHandle:
     """Set a timer delivering ``message`` to ``process``'s mailbox; see `Actor.send_after`."""
-    from ._ref import ActorRef
-
     if process.reason is not None:
         raise ActorNotRunningError(process.path)
-    ref = process.child.ref
-    assert isinstance(ref, ActorRef)
+    ref = cast("ActorRef[object]", process.child.ref)  # an actor's child slot
     checked = ref._checked(message)  # MessageTypeError now, not when it fires
     loop = asyncio.get_running_loop()
     return TimerHandle(

@@ -25,14 +25,14 @@ import asyncio
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, TypeVar, final, overload
 
 import anyio
 
 from ._child import Child
 from ._dead_letters import DeadLetters
-from ._dynamic_supervisor import DynamicSupervisor
 from ._errors import ActorExitedError, UnsupportedEventLoopError
+from ._launch import launch
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -40,6 +40,11 @@ from ._registry import Registry
 from ._supervisor import Supervisor
 from ._task import TaskRef
 from .spec import DynamicSupervisorSpec, SupervisorSpec
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+
+MsgT = TypeVar("MsgT")
 
 
 @final
@@ -66,6 +71,9 @@ class Tree:
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None
+        #: Whether `wait` raised the failure (a tree started by `testing.TreeStarter`
+        #: that gave up unseen fails the test at teardown).
+        self._failure_raised = False
         self._ended: asyncio.Event | None = None
         self._scope: anyio.CancelScope | None = None
 
@@ -84,6 +92,48 @@ class Tree:
         """
         return self.registry.whereis(name)
 
+    @overload
+    def actor(self, path: str) -> ActorRef[Any]: ...
+    @overload
+    def actor(self, path: str, actor: type[Actor[MsgT]]) -> ActorRef[MsgT]: ...
+    def actor(self, path: str, actor: type[Actor[Any]] | None = None) -> ActorRef[Any]:
+        """The `ActorRef` at ``path``, typed by its actor class (see `Registry.actor`).
+
+        ``tree.actor("root/counter", Counter)`` is an ``ActorRef[Increment | Get]``
+        for a ``Counter(Actor[Increment | Get])``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: a supervisor or task is there, or an actor of another class.
+
+        .. versionadded:: 0.1
+        """
+        if actor is None:
+            return self.registry.actor(path)
+        return self.registry.actor(path, actor)
+
+    def supervisor(self, path: str) -> SupervisorRef:
+        """The `SupervisorRef` at ``path``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a task is there.
+
+        .. versionadded:: 0.1
+        """
+        return self.registry.supervisor(path)
+
+    def task(self, path: str) -> TaskRef:
+        """The `TaskRef` at ``path``.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: an actor or a supervisor is there.
+
+        .. versionadded:: 0.1
+        """
+        return self.registry.task(path)
+
     @property
     def running(self) -> bool:
         """Whether the root supervisor runs."""
@@ -100,11 +150,8 @@ class Tree:
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         self.registry._add(self._root)
-        process = (
-            DynamicSupervisor(self._root)
-            if isinstance(self.spec, DynamicSupervisorSpec)
-            else Supervisor(self._root)
-        )
+        process = launch(self._root)
+        assert isinstance(process, Supervisor)  # the root's spec is a supervisor's
         process.on_exit = self._root_exited
         self._process = process
         self._root.process = process
@@ -145,6 +192,7 @@ class Tree:
         assert self._ended is not None, "start the tree first"
         await self._ended.wait()
         if self._failure is not None:
+            self._failure_raised = True
             raise self._failure
 
     async def stop(self) -> None:

@@ -3,6 +3,9 @@
 - `capture_events`: record the lifecycle events a block emits (an `EventLog`).
 - `wait_for_event`: wait, with a timeout, until a matching event has been logged.
 - `open_test_tree`: open a tree from a spec, a dict, or a YAML/JSON file or text.
+- `TreeStarter`: what the ``start_tree`` pytest fixture (supervise's pytest plugin)
+  gives a test: ``tree = await start_tree(SPEC)`` starts a tree in the test's own
+  task, and the fixture stops it at teardown.
 - `inject_crash`: make a named actor (or task, or supervisor) crash as if its
   handler raised, and wait until it has ended.
 - `VirtualClockLoop`, `virtual_clock_loop_factory`, `VirtualClockPolicy`: an
@@ -10,8 +13,9 @@
   backoff delays and timers are tested without waiting.
 
 Open trees with `supervise.open_tree` itself, in the test body (not in a
-fixture that yields inside it): it takes a spec or a dict and stops the tree on
-leaving the block.
+fixture that yields inside it: pytest-asyncio may run the teardown in another
+task, and the tree's cancel scope must be left in the task that entered it), or
+with the ``start_tree`` fixture.
 
 Example (``tests/test_testing_example.py`` runs it)::
 
@@ -36,7 +40,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 import structlog
 
@@ -219,6 +223,54 @@ def open_test_tree(
     return open_tree(load_tree(source, env=env, extra_sys_path=extra))
 
 
+@final
+class TreeStarter:
+    """Start trees in the calling task; stop them all at the end (the ``start_tree`` fixture).
+
+    ``tree = await start_tree(source)`` starts the tree in the test's own task,
+    like ``async with open_test_tree(source)`` without the block; the fixture's
+    teardown stops every tree it started, newest first, each in reverse start
+    order. A tree whose root gave up fails the test at teardown with that
+    error (`RestartIntensityExceeded`), unless the test saw it already from
+    ``await tree.wait()``: expect a give-up with
+    ``with pytest.raises(RestartIntensityExceeded): await tree.wait()``.
+
+    Unlike ``async with``, the test body is not cancelled when a root gives up.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self) -> None:
+        self._trees: list[Tree] = []
+
+    async def __call__(
+        self,
+        source: SupervisorSpec | DynamicSupervisorSpec | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> Tree:
+        """Start a tree from what `open_test_tree` takes; return it, running.
+
+        Raises:
+            StartError: a child failed to start (the started ones were stopped).
+            TreeFileError: the file or text has problems.
+        """
+        tree = open_test_tree(source, env=env)
+        await tree.start()
+        self._trees.append(tree)
+        return tree
+
+    async def aclose(self) -> None:
+        """Stop the trees, newest first; then raise a give-up no test code has seen."""
+        trees, self._trees = self._trees, []
+        for tree in reversed(trees):
+            await tree.stop()
+        for tree in trees:
+            if tree._failure is not None and not tree._failure_raised:
+                tree._failure_raised = True
+                raise tree._failure
+
+
 class InjectedCrash(Exception):
     """The exception `inject_crash` crashes a child with, unless given another.
 
@@ -262,6 +314,7 @@ async def inject_crash(tree: Tree, path: str, exc: BaseException | None = None) 
 __all__ = [
     "EventLog",
     "InjectedCrash",
+    "TreeStarter",
     "VirtualClockLoop",
     "VirtualClockPolicy",
     "capture_events",

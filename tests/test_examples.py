@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from supervise import ActorRef, RestartIntensityExceeded, SupervisorRef, load_tree, open_tree
+from supervise import (
+    ActorRef,
+    RestartIntensityExceeded,
+    SupervisorRef,
+    Tree,
+    load_tree,
+    open_tree,
+)
 from supervise.testing import EventLog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +71,124 @@ async def test_echo_session_crash_heals_without_dropping_clients(events: EventLo
         assert [c.name for c in await sessions.which_children()] == ["session-2"]
         bob[1].close()
         await events.wait_for("actor_stopped", actor="echo/sessions/session-2")
+
+
+Client = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+LOST = "your session was lost (too many sessions crashed at once); reconnect"
+
+
+async def echo_address(tree: Tree) -> tuple[str, int]:
+    from echo.actors import Address  # on sys.path via load()
+
+    listener = tree.whereis("echo/listener")
+    assert isinstance(listener, ActorRef)
+    address: tuple[str, int] = await listener.call(Address())
+    return address
+
+
+async def send(client: Client, data: bytes) -> None:
+    client[1].write(data)
+    await client[1].drain()
+
+
+async def read_line(client: Client) -> str:
+    return (await asyncio.wait_for(client[0].readline(), 10)).decode().rstrip("\n")
+
+
+@contextlib.contextmanager
+def loop_errors() -> Iterator[list[dict[str, object]]]:
+    """What reaches the loop's exception handler (asyncio's plain-text "Unhandled exception")."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda loop, context: seen.append(context))
+    try:
+        yield seen
+    finally:
+        loop.set_exception_handler(None)
+
+
+class Clients:
+    """Test-side connections to the echo server, all closed at the end."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
+        self.opened: list[Client] = []
+
+    async def connect(self) -> Client:
+        client = await asyncio.open_connection(*self.address)
+        self.opened.append(client)
+        return client
+
+    def close(self) -> None:
+        for _, writer in self.opened:
+            writer.close()
+
+
+async def test_echo_a_burst_of_crashes_never_strands_the_other_clients(events: EventLog) -> None:
+    """25 crashes at once exhaust the sessions supervisor: every client is told and disconnected.
+
+    The restarted sessions supervisor starts empty, so no session of before
+    survives; a client that never crashed must not be told "restarting" for
+    ever: it gets one clear line and EOF, and reconnecting works.
+    """
+    spec = load("echo.yaml", ECHO_PORT="0")
+    with loop_errors() as errors:
+        async with open_tree(spec) as tree:  # type: ignore[arg-type]
+            clients = Clients(*await echo_address(tree))
+
+            async def hello() -> Client:
+                client = await clients.connect()
+                await send(client, b"hello\n")
+                assert await read_line(client) == "1: hello"
+                return client
+
+            crashers = [await hello() for _ in range(25)]
+            bystanders = [await hello() for _ in range(3)]
+            await asyncio.gather(*(send(c, b"crash\n") for c in crashers))
+            replies = await asyncio.gather(*(read_line(c) for c in crashers))
+            assert set(replies) <= {"your session crashed and was restarted", LOST}
+            await events.wait_for("restart_intensity_exceeded", supervisor="echo/sessions")
+            await events.wait_for("actor_restarted", actor="echo/sessions")
+
+            for client in [*bystanders, *crashers]:
+                if client[0].at_eof():
+                    continue  # told already, in its reply to "crash"
+                await send(client, b"still here\n")
+                assert await read_line(client) == LOST
+                assert await read_line(client) == ""  # EOF: disconnected cleanly
+            newcomer = await hello()  # the service goes on with fresh sessions
+            await send(newcomer, b"again\n")
+            assert await read_line(newcomer) == "2: again"
+        # Left connected at shutdown: the listener closed it, in order.
+        assert await read_line(newcomer) == ""
+        clients.close()
+    assert errors == []
+    assert "your session is restarting; send that again" not in replies
+    assert len(events.of("echo_session_lost")) == 28
+
+
+async def test_echo_a_line_over_64_kib_is_refused_in_the_structured_log(events: EventLog) -> None:
+    """An over-long line: the client is told and disconnected, logged as echo_line_too_long."""
+    spec = load("echo.yaml", ECHO_PORT="0")
+    with loop_errors() as errors:
+        async with open_tree(spec) as tree:  # type: ignore[arg-type]
+            clients = Clients(*await echo_address(tree))
+            other = await clients.connect()
+            await send(other, b"hi\n")
+            assert await read_line(other) == "1: hi"
+            flood = await clients.connect()
+            await send(flood, b"x" * (70 * 1024) + b"\n")
+            assert await read_line(flood) == "line too long (over 65536 bytes); closing"
+            assert await read_line(flood) == ""
+            await events.wait_for("actor_stopped", actor="echo/sessions/session-2")
+            await send(other, b"still fine\n")
+            assert await read_line(other) == "2: still fine"
+            clients.close()
+    assert errors == []
+    [logged] = events.of("echo_line_too_long")
+    assert logged["limit"] == 65536
+    assert logged["log_level"] == "warning"
+    assert str(logged["peer"]).startswith("127.0.0.1:")
 
 
 async def test_pipeline_worker_crash_heals_and_rest_for_one_restarts_later_stages(

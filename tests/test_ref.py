@@ -15,6 +15,8 @@ from supervise import (
     ActorExitedError,
     ActorNotRunningError,
     ActorRef,
+    Backoff,
+    CallDroppedError,
     CallFailedError,
     CallingSelfError,
     CallTimeoutError,
@@ -162,7 +164,7 @@ async def test_call_timeout_and_late_reply_is_discarded() -> None:
 
 
 async def test_calls_pending_at_a_crash_each_get_an_outcome(events: EventLog) -> None:
-    """The crashing call gets CallFailedError; the ones queued behind it ActorExitedError."""
+    """The crashing call gets CallFailedError; the ones queued behind it CallDroppedError."""
     async with open_tree(one(worker("w"))) as tree:
         w = actor_ref(tree.whereis("root/w"))
         crashing = asyncio.ensure_future(w.call(Crash(message="bad input")))
@@ -179,8 +181,13 @@ async def test_calls_pending_at_a_crash_each_get_an_outcome(events: EventLog) ->
             "the actor crashed and its supervisor decides whether to restart it"
         )
         for error in rest:
-            assert type(error) is ActorExitedError
+            assert type(error) is CallDroppedError
             assert error.reason.kind is ExitKind.CRASH
+            assert str(error) == (
+                "actor 'root/w' ended (crash: ValueError: bad input) before it took this call "
+                "from its mailbox, so nothing of it ran; send it again once the actor runs "
+                "(a call with retry_while_restarting=True does that)"
+            )
         dead = events.of("message_dead_lettered", actor="root/w")
         assert [e["message_type"] for e in dead] == ["Ping", "Ping", "Ping", "Echo"]
         assert tree.dead_letters.count == 4
@@ -297,6 +304,7 @@ async def test_kill_skips_on_stop_and_counts_as_abnormal(events: EventLog) -> No
         w.kill()
         with pytest.raises(ActorExitedError) as info:
             await pending
+        assert type(info.value) is ActorExitedError  # it was being handled: not "dropped"
         assert info.value.reason.kind is ExitKind.KILLED
         await events.wait_for("actor_restarted", actor="root/w")
         crash = events.of("actor_crashed", actor="root/w")[0]
@@ -354,3 +362,106 @@ async def test_calling_self_from_on_start_fails_the_start_at_once() -> None:
         "actor 'root/eager' called itself, which would wait for ever; "
         "handle the message directly or use `cast`"
     )
+
+
+# -- calls across a restart -------------------------------------------------------------
+
+
+def slow_restarts(*children: ChildSpec) -> SupervisorSpec:
+    """A supervisor whose restarts wait 1 s (virtual time): the gap after a crash is wide."""
+    return one(*children, backoff=Backoff(min_seconds=1, max_seconds=1, jitter=0))
+
+
+@pytest.mark.virtual_clock
+async def test_wait_running_waits_for_the_restart(events: EventLog) -> None:
+    """Right after a crash nothing runs; wait_running returns once the restart is done."""
+    async with open_tree(slow_restarts(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        await w.wait_running()  # running already: returns at once
+        with pytest.raises(CallFailedError):
+            await w.call(Crash())
+        with pytest.raises(ActorNotRunningError):
+            await w.call(Ping())  # the plain call fails fast, as OTP's noproc
+        loop = asyncio.get_running_loop()
+        crashed_at = loop.time()
+        await w.wait_running(timeout=5)
+        assert w.is_running
+        assert loop.time() - crashed_at >= 1.0  # the backoff, in virtual time
+        assert events.names()[-2:] == ["actor_restarted", "actor_started"]
+        assert await w.call(Ping()) == "pong"
+
+
+@pytest.mark.virtual_clock
+async def test_wait_running_gives_up_after_its_timeout() -> None:
+    """A child that does not come back in time: ActorNotRunningError saying how long it waited."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        await tree.root.terminate_child("w")
+        with pytest.raises(ActorNotRunningError) as info:
+            await w.wait_running(timeout=0.5)
+        assert info.value.waited == 0.5
+        assert str(info.value) == (
+            "actor 'root/w' did not run again within 0.5 s (it was stopped for good, or its "
+            "restart is still pending: backoff, a failing on_start); check its supervisor's "
+            "which_children() or allow more time"
+        )
+        await tree.root.restart_child("w")
+        await w.wait_running(timeout=0.5)
+
+
+@pytest.mark.virtual_clock
+async def test_a_call_can_ride_through_a_restart() -> None:
+    """retry_while_restarting: a call made in the gap is sent again once the actor runs."""
+    async with open_tree(slow_restarts(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        with pytest.raises(CallFailedError):
+            await w.call(Crash())
+        assert await w.call(Echo(text="again"), retry_while_restarting=True) == "again"
+        assert handled(tree, "root/w") == 1  # sent once to the new incarnation
+
+
+async def test_calls_queued_at_a_crash_are_sent_again_but_never_the_failed_one(
+    events: EventLog,
+) -> None:
+    """Calls dropped from the crashed mailbox are retried; the crashing call is not."""
+    async with open_tree(one(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        crashing = asyncio.ensure_future(w.call(Crash(), retry_while_restarting=True))
+        queued = [
+            asyncio.ensure_future(w.call(Echo(text=str(i)), retry_while_restarting=True))
+            for i in range(3)
+        ]
+        with pytest.raises(CallFailedError):
+            await crashing  # its handler ran: never sent again
+        assert await asyncio.gather(*queued) == ["0", "1", "2"]
+        assert handled(tree, "root/w") == 3  # the new incarnation saw no second Crash
+        assert len(events.of("actor_crashed", actor="root/w")) == 1
+
+
+@pytest.mark.virtual_clock
+async def test_riding_a_restart_is_bounded_by_the_call_timeout() -> None:
+    """A restart later than the call's timeout: ActorNotRunningError, after that timeout."""
+    async with open_tree(slow_restarts(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        with pytest.raises(CallFailedError):
+            await w.call(Crash())
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(ActorNotRunningError) as info:
+            await w.call(Ping(), timeout=0.25, retry_while_restarting=True)
+        assert info.value.waited == 0.25
+        assert 0.25 <= loop.time() - start < 1.0
+        await w.wait_running(timeout=5)
+        assert handled(tree, "root/w") == 0  # the Ping was never sent
+
+
+@pytest.mark.virtual_clock
+async def test_a_timeout_after_riding_a_restart_names_the_whole_timeout() -> None:
+    """The call's own timeout covers the wait and the reply; the error reports all of it."""
+    async with open_tree(slow_restarts(worker("w"))) as tree:
+        w = actor_ref(tree.whereis("root/w"))
+        with pytest.raises(CallFailedError):
+            await w.call(Crash())
+        with pytest.raises(CallTimeoutError) as info:
+            await w.call(Sleep(seconds=10), timeout=3, retry_while_restarting=True)
+        assert info.value.timeout == 3

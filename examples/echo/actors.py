@@ -7,6 +7,13 @@ Session. The Session holds the per-client state and logic, so a bug there
 with fresh state, and the connection task keeps the socket open. That split,
 I/O at the edge and state in supervised actors, is what lets one client's
 crash leave every other client, and its own connection, untouched.
+
+Unless too many crash at once: past its restart intensity the sessions
+supervisor gives up, its parent restarts it, and it starts empty, as OTP's
+would. Every session is gone then, so a connection whose session is gone for
+good tells its client so and closes (the client reconnects for a new one),
+rather than answering "restarting" for ever. Everything that happens at the
+edge, a line over the 64 KiB limit included, goes into the structured log.
 """
 
 from __future__ import annotations
@@ -19,15 +26,20 @@ from pydantic import BaseModel, Field
 
 from supervise import (
     Actor,
+    ActorExitedError,
     ActorNotRunningError,
     ActorRef,
     CallFailedError,
     ChildError,
     ExitReason,
+    StartError,
     SupervisorRef,
 )
 
 log = structlog.get_logger("examples.echo")
+
+#: The longest line a client may send: asyncio's default StreamReader limit.
+LINE_LIMIT = 64 * 1024
 
 
 class Line(BaseModel, frozen=True):
@@ -77,7 +89,10 @@ class Listener(Actor[Address]):
         # A failure here (say, the port is taken) is a start failure: the tree
         # does not start, and `supervise run` says why.
         self.connections: set[asyncio.Task[None]] = set()
-        self.server = await asyncio.start_server(self._serve, self.config.host, self.config.port)
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.server = await asyncio.start_server(
+            self._serve, self.config.host, self.config.port, limit=LINE_LIMIT
+        )
         self.address: tuple[str, int] = self.server.sockets[0].getsockname()[:2]
         log.info("echo_listening", host=self.address[0], port=self.address[1])
 
@@ -86,43 +101,108 @@ class Listener(Actor[Address]):
 
     async def on_stop(self, reason: ExitReason) -> None:
         self.server.close()
-        # asyncio does not own the connection tasks' fate; we do: end them now
-        # so that each one removes its session before the tree goes on stopping.
-        for task in self.connections:
-            task.cancel()
-        await asyncio.gather(*self.connections, return_exceptions=True)
+        # asyncio does not own the connection tasks' fate; we do: end them now so
+        # that each one removes its session before the tree goes on stopping.
+        # Closing a connection ends its task as a client leaving does (the reader
+        # sees EOF); only a task stuck past that is cancelled.
+        for writer in self.writers:
+            writer.close()
+        if self.connections:
+            _, stuck = await asyncio.wait(self.connections, timeout=1.0)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self.connections.add(task)
+        self.writers.add(writer)
         host, port = writer.get_extra_info("peername")[:2]
+        peer = f"{host}:{port}"
         sessions = self.registry.whereis(self.config.sessions)
         assert isinstance(sessions, SupervisorRef)
-        session = await sessions.start_child({"peer": f"{host}:{port}"})
-        assert isinstance(session, ActorRef)
+        session: ActorRef[Line] | None = None
         try:
-            while line := await reader.readline():
-                reply = await self._ask(session, line.decode(errors="replace").rstrip("\r\n"))
+            try:
+                started = await sessions.start_child({"peer": peer})
+            except (ActorNotRunningError, ChildError, StartError) as exc:
+                # The sessions supervisor is restarting, full, or the session failed to start.
+                log.warning("echo_session_refused", peer=peer, error=str(exc))
+                await self._say_last(writer, "the server cannot take you now; try again later")
+                return
+            assert isinstance(started, ActorRef)
+            session = started
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # a line over the reader's limit (LimitOverrunError)
+                    log.warning("echo_line_too_long", peer=peer, limit=LINE_LIMIT)
+                    await self._say_last(
+                        writer, f"line too long (over {LINE_LIMIT} bytes); closing"
+                    )
+                    return
+                if not line:
+                    return  # the client closed its side
+                reply = await self._ask(sessions, session, line.decode(errors="replace"))
+                if reply is None:
+                    log.info("echo_session_lost", peer=peer, session=session.path)
+                    await self._say_last(
+                        writer,
+                        "your session was lost (too many sessions crashed at once); reconnect",
+                    )
+                    return
                 writer.write(reply.encode() + b"\n")
                 await writer.drain()
         except ConnectionError:
             pass  # the client went away mid-write; nothing to tell it
+        except Exception:
+            # Outside supervision (asyncio runs this callback): log it, in the
+            # structured log, rather than leave it to asyncio's plain text.
+            log.exception("echo_connection_failed", peer=peer)
         finally:
             self.connections.discard(task)
+            self.writers.discard(writer)
             writer.close()
-            # The client left: stop its session for good (a transient child
-            # that is terminated is not restarted, and is forgotten).
-            with contextlib.suppress(ActorNotRunningError, ChildError):
-                await sessions.terminate_child(session)
+            if session is not None:
+                # The client left: stop its session for good (a transient child
+                # that is terminated is not restarted, and is forgotten).
+                with contextlib.suppress(ActorNotRunningError, ChildError):
+                    await sessions.terminate_child(session)
 
     @staticmethod
-    async def _ask(session: ActorRef[Line], text: str) -> str:
+    async def _say_last(writer: asyncio.StreamWriter, text: str) -> None:
+        with contextlib.suppress(ConnectionError):
+            writer.write(text.encode() + b"\n")
+            await writer.drain()
+
+    @staticmethod
+    async def _ask(sessions: SupervisorRef, session: ActorRef[Line], text: str) -> str | None:
+        """The reply to send back, or None if the session is gone for good."""
         try:
-            reply: str = await session.call(Line(text=text))
+            reply: str = await session.call(Line(text=text.rstrip("\r\n")))
         except CallFailedError:
             # The session crashed on this very line; its supervisor restarts it.
+            if await _gone(sessions, session):
+                return None
             return "your session crashed and was restarted"
-        except ActorNotRunningError:
+        except (ActorExitedError, ActorNotRunningError):
+            if await _gone(sessions, session):
+                return None
             return "your session is restarting; send that again"
         return reply
+
+
+async def _gone(sessions: SupervisorRef, session: ActorRef[Line]) -> bool:
+    """Whether ``session`` ended for good: its supervisor no longer has it.
+
+    Asked through the supervisor, so the answer comes after every exit it has
+    been told of. A dynamic supervisor that gave up starts again empty: the
+    sessions of its previous incarnation are never restarted (the new ones may
+    even reuse their names, hence the comparison by ref).
+    """
+    try:
+        children = await sessions.which_children()
+    except ActorNotRunningError:
+        return True  # between giving up and its restart: it will start empty
+    return all(child.ref is not session for child in children)

@@ -1,0 +1,54 @@
+"""Launching: the one place a child slot becomes a running process.
+
+A supervisor never builds its children's processes itself: it calls the
+`Launch` it was given (`launch`, here) with the child slot, and gets back a
+`Process` to start, stop, kill and wait for. Everything else (refs, monitors,
+links, the supervisor's restart and shutdown logic) talks to that `Process`
+only, so where a child runs is decided here and nowhere else: today every
+child runs as a task on the tree's event loop; a thread, a worker process or
+another node plugs in as another `Process` picked here from the child's spec.
+
+This module sits above every kind of process, supervisors included, so the
+supervisor modules need not import one another (a supervisor's children may
+be supervisors).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from ._dynamic_supervisor import DynamicSupervisor
+from ._mailbox import Mailbox
+from ._process import ActorProcess, Process
+from ._shutdown import shutdown_seconds
+from ._supervisor import Supervisor
+from ._task import TaskProcess
+from .spec import ChildSpec, DynamicSupervisorSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+    from ._child import Child
+
+
+def launch(child: Child) -> Process:
+    """The next incarnation of ``child``, created (not started) on this event loop.
+
+    Raises:
+        Exception: whatever the actor's constructor raises (a start failure).
+    """
+    spec = child.spec
+    if isinstance(spec, ChildSpec):
+        # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
+        actor = cast("Actor[Any]", spec.actor())
+        config = spec.config
+        if config is not None:
+            # Each incarnation gets its own config unless the model is immutable.
+            frozen = type(config).model_config.get("frozen", False)
+            actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
+        mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
+        return ActorProcess(child, actor, mailbox, shutdown_seconds(spec))
+    if isinstance(spec, TaskSpec):
+        return TaskProcess(child, spec)
+    if isinstance(spec, DynamicSupervisorSpec):
+        return DynamicSupervisor(child, launch)
+    return Supervisor(child, launch)
