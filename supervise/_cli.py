@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.metadata
 import json
 import os
 import signal
@@ -54,13 +55,32 @@ def _version() -> str:
     return __version__
 
 
-@click.group(context_settings=_CONTEXT)
+def _docs_url() -> str | None:
+    """The documentation's address: pyproject.toml's [project.urls] Documentation, as installed."""
+    try:
+        entries: list[str] = importlib.metadata.metadata("supervise").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return None
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation":
+            return url.strip().rstrip("/")
+    return None
+
+
+def _epilog() -> str | None:
+    url = _docs_url()
+    # \b: click keeps the lines as they are (an address is never wrapped).
+    return f"\b\nDocumentation: {url}/\nTree files:    {url}/tree-files/" if url else None
+
+
+@click.group(context_settings=_CONTEXT, epilog=_epilog())
 @click.version_option(_version(), "-V", "--version", prog_name="supervise")
 def main() -> None:
     """Run Erlang/OTP-style supervision trees declared in YAML or JSON files.
 
     A tree file names the root supervisor, its strategy and its children;
-    see docs/tree-files.md, or `supervise schema` for the JSON Schema.
+    `supervise schema` prints its JSON Schema.
     """
 
 

@@ -178,6 +178,14 @@ class Backoff(_Spec):
     past the cap is mirrored below it, so delays at the cap still differ (and
     none is shorter than ``min_seconds``). The count starts again once the child
     has run for ``reset_after`` seconds (default: ``max_seconds``).
+
+    Attributes:
+        min_seconds: the delay before the first restart in a row.
+        max_seconds: the cap on the delay; at least ``min_seconds``.
+        multiplier: each further restart in a row waits this many times longer.
+        jitter: a random stretch of up to this fraction of the delay (0 to 1).
+        reset_after: seconds a child must run before its count starts again
+            (default: ``max_seconds``).
     """
 
     min_seconds: Annotated[float, Field(gt=0)] = 0.1
@@ -216,7 +224,13 @@ class Backoff(_Spec):
 
 
 class MailboxSpec(_Spec):
-    """An actor's mailbox: how many messages it holds and what senders do when full."""
+    """An actor's mailbox: how many messages it holds and what senders do when full.
+
+    Attributes:
+        capacity: how many messages it holds (None: unbounded).
+        overflow: when it is full, senders ``wait`` (backpressure) or ``fail`` at once
+            (`MailboxFull`).
+    """
 
     capacity: Annotated[int, Field(ge=1)] | None = 1000
     overflow: _OverflowField = _default(Overflow.WAIT)

@@ -1,0 +1,1 @@
+"""The application of docs/tasks.md: a background job."""

@@ -1,0 +1,242 @@
+"""The documentation: its code runs, its trees check, and the site builds with no broken link.
+
+Every ``python`` block of the README and docs/ runs as a program (blocks marked
+```` ```python fragment ```` are pieces of a larger program and are left out); every ``yaml``
+block passes ``supervise check``. The generated reference pages are made from the code here
+directly, and the whole site is built with ``mkdocs build --strict`` (the dev extra includes
+the docs extra, MkDocs and its plugins).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks
+from click.testing import CliRunner
+
+import supervise
+from supervise import events
+from supervise._cli import main as cli_main
+from supervise.spec import json_schema
+from tools import docs_pages
+
+#: Modules the docs' YAML examples name (shop.db:Database...), and the examples' own actors.
+DOC_MODULES = ROOT / "tests" / "doc_modules"
+EXAMPLES = ROOT / "examples"
+#: Variables the docs' trees use without a default, set as a reader would set them.
+DOC_ENV = {"DATABASE_URL": "postgresql://localhost/shop"}
+
+
+def _ids(blocks: list[DocBlock]) -> list[str]:
+    return [block.where for block in blocks]
+
+
+PYTHON = [block for block in all_blocks("python") if not block.is_fragment]
+YAML = [block for block in all_blocks("yaml") if not block.is_fragment]
+
+
+@pytest.mark.parametrize("block", PYTHON, ids=_ids(PYTHON))
+def test_python_block_runs(block: DocBlock, tmp_path: Path) -> None:
+    """The block runs on its own as a program, in an empty directory, and exits 0."""
+    script = tmp_path / "block.py"
+    script.write_text(block.text, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert result.returncode == 0, (
+        f"{block.where}: the block failed (mark it ```python fragment if it is a piece of a "
+        f"larger program):\n{result.stdout}\n{result.stderr}"
+    )
+
+
+@pytest.mark.parametrize("block", YAML, ids=_ids(YAML))
+def test_yaml_block_passes_check(block: DocBlock, tmp_path: Path) -> None:
+    """``supervise check`` accepts the block, with the modules it names importable."""
+    tree = tmp_path / "tree.yaml"
+    tree.write_text(block.text, encoding="utf-8")
+    path = os.pathsep.join([str(ROOT), str(EXAMPLES), str(DOC_MODULES)])
+    result = subprocess.run(
+        [sys.executable, "-m", "supervise", "check", str(tree)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=path, **DOC_ENV),
+    )
+    assert result.returncode == 0, f"{block.where}:\n{result.stdout}{result.stderr}"
+    assert f"{tree}: ok" in result.stdout
+
+
+def test_some_blocks_are_checked() -> None:
+    """The selection above is not empty by mistake (a renamed helper, a moved docs/)."""
+    assert len(PYTHON) >= 3
+    assert len(YAML) >= 3
+
+
+# -- Generated pages ----------------------------------------------------------------------
+
+
+def test_event_catalogue_describes_every_event() -> None:
+    described = docs_pages.event_descriptions()
+    assert list(described) == [event.value for event in events.Event]
+    page = docs_pages.event_catalogue()
+    for name in described:
+        spec = events.CATALOGUE[events.Event(name)]
+        assert f"| `{name}` | {spec.level} | " in page
+
+
+def test_cli_reference_has_every_command_and_option() -> None:
+    page = docs_pages.cli_reference()
+    assert isinstance(cli_main, click.Group)
+    ctx = click.Context(cli_main, info_name="supervise")
+    for name in cli_main.list_commands(ctx):
+        command = cli_main.get_command(ctx, name)
+        assert command is not None
+        assert f"## `supervise {name}`" in page
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert f"`{', '.join(param.opts)}" in page, (name, param.opts)
+
+
+def test_tree_file_reference_has_every_type_and_field() -> None:
+    page = docs_pages.tree_file_reference()
+    for name, definition in json_schema()["$defs"].items():
+        assert f"## {name}\n" in page
+        for field in definition.get("properties", {}):
+            assert f"| `{field}` |" in page, f"{name}.{field}"
+
+
+def test_tree_file_reference_reads_attribute_sections() -> None:
+    docstring = """A thing.
+
+    Attributes:
+        a: the first
+            line and its continuation.
+        b, c: both of these.
+
+    Later text.
+    """
+    import inspect
+
+    assert docs_pages._attribute_docs(inspect.cleandoc(docstring)) == {
+        "a": "the first line and its continuation.",
+        "b": "both of these.",
+        "c": "both of these.",
+    }
+
+
+def test_api_reference_documents_every_public_name() -> None:
+    page = docs_pages.api_reference()
+    directives = re.findall(r"^::: (\S+)$", page, re.M)
+    for name in supervise.__all__:
+        assert f"supervise.{name}" in directives, name
+    assert "supervise.testing" in directives
+
+
+# -- The site -----------------------------------------------------------------------------
+
+
+def _mkdocs_config() -> dict[str, Any]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # mkdocs.yml may use !!python/name tags; they are irrelevant to these checks.
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    config: dict[str, Any] = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
+    return config
+
+
+def _nav_pages(nav: Any) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _nav_pages(item)]
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _nav_pages(value)]
+    return []
+
+
+def test_every_page_is_in_the_nav() -> None:
+    """A page added to docs/ shows in the site's navigation; every nav entry exists."""
+    nav = _nav_pages(_mkdocs_config()["nav"])
+    pages = {path.relative_to(DOCS).as_posix() for path in DOCS.rglob("*.md")}
+    generated = {*docs_pages.GENERATED, "changelog.md"}
+    missing = sorted(pages - set(nav))
+    assert not missing, f"add these pages to the nav in mkdocs.yml: {missing}"
+    unknown = sorted(set(nav) - pages - generated)
+    assert not unknown, f"mkdocs.yml's nav names pages that do not exist: {unknown}"
+
+
+def test_site_url_is_the_documentation_url() -> None:
+    """The site is published where the package metadata (and `supervise --help`) says."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    url = project["urls"]["Documentation"]
+    assert _mkdocs_config()["site_url"].rstrip("/") == url.rstrip("/")
+
+
+def test_help_links_to_the_documentation() -> None:
+    """``supervise --help`` gives the address configured in pyproject.toml, not a file path."""
+    installed = importlib.metadata.metadata("supervise").get_all("Project-URL")
+    assert installed, "this install predates [project.urls]: run pip install -e '.[dev]'"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    url = project["urls"]["Documentation"].rstrip("/")
+    result = CliRunner().invoke(cli_main, ["--help"])
+    assert result.exit_code == 0
+    assert f"Documentation: {url}/\n" in result.output
+    assert f"{url}/tree-files/" in result.output
+    assert "docs/" not in result.output
+
+
+@pytest.mark.timeout(180)
+def test_site_builds_strict(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` passes, and the built pages hold what they are made from."""
+    assert importlib.util.find_spec("mkdocs") is not None, (
+        "MkDocs is not installed: run pip install -e '.[dev]' (dev includes the docs extra)"
+    )
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+    )
+    assert result.returncode == 0, (
+        "mkdocs build --strict failed; its WARNING lines name the page and the broken link "
+        f"(or docstring):\n{result.stderr}"
+    )
+    api = (site / "reference" / "api" / "index.html").read_text()
+    for name in ("Actor", "ActorRef", "SupervisorSpec", "open_tree", "load_tree", "Tree"):
+        assert f'id="supervise.{name}"' in api, name
+    assert 'id="supervise.ActorRef.call"' in api
+    catalogue = (site / "reference" / "events" / "index.html").read_text()
+    for event in events.Event:
+        assert f"<code>{event.value}</code>" in catalogue
+    commands = (site / "reference" / "cli" / "index.html").read_text()
+    assert "supervise run" in commands
+    assert "--log-format" in commands
+    fields = (site / "reference" / "tree-file" / "index.html").read_text()
+    assert 'id="childspec"' in fields
+    # A link from docs/ to an example leads to a page showing its source.
+    actors = (site / "actors" / "index.html").read_text()
+    assert 'href="../source/examples/heal.py/"' in actors
+    heal = (site / "source" / "examples" / "heal.py" / "index.html").read_text()
+    assert "Watch a supervision tree crash and heal." in heal
+    assert "Unreleased" in (site / "changelog" / "index.html").read_text()
