@@ -210,7 +210,7 @@ def _lines(files: tuple[str, ...], follow: bool, stats: Stats) -> Iterator[tuple
 @click.option("--tree", "view", flag_value="tree", help="The tree at the end (or --at).")
 @click.option("--explain", "view", flag_value="explain", help="Why each supervisor gave up.")
 @click.option("--at", metavar="TIME", help="With --tree: the tree as it stood at TIME.")
-@click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows.")
+@click.option("-f", "--follow", is_flag=True, help="Keep reading as the file grows.")
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts (events: JSON lines).")
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a report.")
 @click.option("--color/--no-color", default=None, help="Colour the timeline (default: on a tty).")
