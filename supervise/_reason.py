@@ -38,7 +38,9 @@ class ExitReason:
         kind: one of `ExitKind`.
         detail: for ``shutdown``, an optional detail (OTP's ``{shutdown, Term}``);
             for ``killed``, what forced it.
-        exception: for ``crash``, the exception that escaped.
+        exception: for ``crash``, the exception that escaped; for a supervisor
+            that gave up (``shutdown``, detail ``reached_max_restart_intensity``),
+            the `RestartIntensityExceeded` saying why.
     """
 
     kind: ExitKind
@@ -109,6 +111,15 @@ def ends_program(exc: BaseException | None) -> bool:
 def crash(exc: BaseException) -> ExitReason:
     """A ``crash`` reason carrying the exception."""
     return _reason(ExitKind.CRASH, None, exc)
+
+
+#: The detail of a supervisor's ``shutdown`` when it gave up (OTP's words).
+GAVE_UP: Final = "reached_max_restart_intensity"
+
+
+def give_up(error: BaseException) -> ExitReason:
+    """A supervisor gave up: ``shutdown`` as in OTP, carrying ``error`` to report it."""
+    return ExitReason(ExitKind.SHUTDOWN, detail=GAVE_UP, exception=error)
 
 
 def killed(detail: str) -> ExitReason:

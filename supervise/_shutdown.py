@@ -114,7 +114,7 @@ def emit_exit(child: Child, reason: ExitReason, supervisor: str) -> None:
     if not _log.enabled(event):  # skip building the fields (a mass stop has many)
         return
     fields = reason.log_fields()
-    if reason.exception is not None:
+    if reason.exception is not None and not reason.is_normal:
         # The traceback, for renderers that show it (structlog's format_exc_info,
         # ConsoleRenderer); logged before the supervisor clears the frames' locals.
         fields["exc_info"] = reason.exception

@@ -6,12 +6,14 @@ stopping children inline. This reproduces OTP's ordering guarantees: while a
 supervisor restarts or terminates children it answers nothing else, and a
 child's exit is handled only after everything queued before it.
 
+Giving up (restart intensity exceeded) ends the supervisor with reason
+``shutdown`` (detail ``reached_max_restart_intensity``), as in OTP: a
+permanent parent entry restarts it, a transient one leaves it stopped. An
+unexpected error inside the supervisor itself is a crash: its children are
+stopped in reverse order and the crash escalates like any other.
+
 Where we differ from OTP on purpose:
 
-- Giving up (restart intensity exceeded) ends the supervisor with a *crash*
-  (`RestartIntensityExceeded`), so its parent applies its own strategy even if
-  the child supervisor is transient. OTP exits with ``shutdown``, which a
-  transient parent entry silently accepts.
 - The intensity window uses exact float seconds (see `RestartIntensity`).
 - ``which_children`` lists children in start order; OTP lists newest first.
 - Restarts can be delayed by an optional `Backoff`; OTP retries at once.
@@ -22,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from . import _log
 from ._child import Child, ChildState
 from ._errors import (
+    ActorExitedError,
     ActorNotRunningError,
     ChildError,
     ChildNotFoundError,
@@ -40,7 +43,7 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation
 from ._process import Process
-from ._reason import SHUTDOWN, ExitReason, crash, ends_program, killed
+from ._reason import SHUTDOWN, ExitReason, crash, ends_program, give_up, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
@@ -152,19 +155,29 @@ class _Shutdown:
 
 
 class _RestartDue:
-    """A delayed (backoff) or retried restart of a group of children."""
+    """A restart of ``offender`` (and its group) that is due.
 
-    __slots__ = ("group", "offender", "retry")
+    After a backoff delay (``retry`` False), or after a failed start (OTP's
+    ``try_again_restart``, ``retry`` True: it costs one more unit of
+    intensity). ``offender`` is the child whose start is pending; it is the
+    only one shown as restarting. If it was terminated or deleted meanwhile,
+    nothing is restarted.
+    """
 
-    def __init__(self, group: list[Child], offender: Child, retry: bool) -> None:
-        self.group = group
+    __slots__ = ("offender", "reason", "retry")
+
+    def __init__(self, offender: Child, reason: ExitReason, retry: bool) -> None:
         self.offender = offender
+        self.reason = reason
         self.retry = retry
 
 
 class _GiveUp(Exception):
-    def __init__(self, offender: Child) -> None:
+    """Raised inside the loop when a restart exceeds the intensity."""
+
+    def __init__(self, offender: Child, reason: ExitReason) -> None:
         self.offender = offender
+        self.reason = reason
 
 
 class _EndProgram(Exception):
@@ -176,11 +189,17 @@ class _EndProgram(Exception):
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
 
+# Supervisor._phase
+_CREATED: Final = "created"
+_STARTING: Final = "starting"
+_SERVING: Final = "serving"
+
 
 class Supervisor(Process):
     """A supervisor process (static children; see `DynamicSupervisor`)."""
 
     __slots__ = (
+        "_abort",
         "_children",
         "_exited",
         "_idle",
@@ -188,6 +207,7 @@ class Supervisor(Process):
         "_intensity",
         "_launch",
         "_loop_time",
+        "_phase",
         "_strategy",
         "_timers",
         "spec",
@@ -213,14 +233,29 @@ class Supervisor(Process):
         # True only while parked on an empty inbox, in the middle of nothing
         # (see DynamicSupervisor.start_child_now).
         self._idle = False
+        #: created (its task has not run yet), starting (its initial children) or serving.
+        self._phase = _CREATED
+        #: A stop asked for while starting: the start is aborted (see request_stop).
+        self._abort: ExitReason | None = None
 
     # -- what the parent sees ------------------------------------------------------------
 
     def request_stop(self, reason: ExitReason) -> None:
-        try:
-            self._inbox.put_control(_Shutdown(reason))
-        except MailboxClosed:
-            pass  # ended already
+        """Stop in order. While the initial children start, abort the start at once:
+
+        the children started so far, and the one starting, are stopped in
+        reverse order (the tree's host was cancelled while it waited for the start).
+        """
+        if self._phase is _SERVING or self.reason is not None:
+            try:
+                self._inbox.put_control(_Shutdown(reason))
+            except MailboxClosed:
+                pass  # ended already
+            return
+        if self._abort is None:
+            self._abort = reason
+            if self._phase is _STARTING:
+                self._cancel_task()  # _main stops what it started (see _stopped_while_starting)
 
     def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
         """start_child handled in the caller's task, or None: queue the request.
@@ -250,15 +285,22 @@ class Supervisor(Process):
     # -- the task ------------------------------------------------------------------------
 
     async def _main(self) -> None:
-        reason: ExitReason = SHUTDOWN
+        reason: ExitReason | None = None
         try:
+            if self._abort is not None:  # asked to stop before it ran
+                reason = self._abort
+                return
+            self._phase = _STARTING
             try:
                 await self._start_initial_children()
             except StartError as exc:
-                self.started.set_exception(exc)
+                self._fail_start(exc)
                 reason = crash(exc)
                 return
-            self.started.set_result(None)
+            self._phase = _SERVING
+            started = self.started
+            if not started.done():  # a host that stopped waiting cancelled it
+                started.set_result(None)
             _log.emit(
                 Event.SUPERVISOR_STARTED,
                 supervisor=self.path,
@@ -267,10 +309,37 @@ class Supervisor(Process):
             )
             reason = await self._serve()
         except asyncio.CancelledError:
-            reason = self._kill_reason or killed("cancelled")
-            await self._kill_children()
+            abort = self._abort
+            if self._kill_reason is None and abort is not None and self._phase is _STARTING:
+                reason = abort
+                self._fail_start(ActorExitedError(self.path, abort))
+                await self._stop_children_or_kill()
+            else:
+                reason = self._kill_reason or killed("cancelled")
+                await self._kill_children()
+        except Exception as exc:
+            # A fault of the supervisor itself: never a clean stop. Its children
+            # are stopped in order and the crash escalates like any other.
+            reason = crash(exc)
+            self._fail_start(exc)
+            await self._stop_children_or_kill()
         finally:
-            self._finish(reason)
+            self._finish(reason or self._kill_reason or killed("cancelled"))
+
+    def _fail_start(self, exc: BaseException) -> None:
+        """Fail the start future with ``exc`` if the start is still awaited."""
+        started = self.started
+        if not started.done():
+            started.set_exception(exc)
+            started.exception()  # retrieved here: nobody may be waiting for it
+
+    async def _stop_children_or_kill(self) -> None:
+        """Stop the children in reverse order; if that fails or is cancelled, kill the rest."""
+        try:
+            await self._stop_children()
+        except BaseException:
+            await self._kill_children()
+            raise
 
     def _initial_specs(self) -> Sequence[AnyChildSpec]:
         assert isinstance(self.spec, SupervisorSpec)
@@ -318,7 +387,7 @@ class Supervisor(Process):
                     await self._stop_children()
                     return message.reason  # type: ignore[union-attr]
             except _GiveUp as give_up:
-                return await self._give_up(give_up.offender)
+                return await self._give_up(give_up.offender, give_up.reason)
             except _EndProgram as end:
                 await self._stop_children()
                 return end.reason
@@ -329,6 +398,8 @@ class Supervisor(Process):
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        for child in self._children.values():
+            child.restarting = False  # nothing restarts any more: no stale states
         for message in self._inbox.close():
             if type(message) is _Request and not message.future.done():
                 message.future.set_exception(ActorNotRunningError(self.path))
@@ -451,7 +522,12 @@ class Supervisor(Process):
         if process is None:
             return
         child.process = None
-        await self._terminate_processes([(child, process)], child.spec.shutdown, reason)
+        try:
+            await self._terminate_processes([(child, process)], child.spec.shutdown, reason)
+        except asyncio.CancelledError:
+            if process.reason is None:
+                child.process = process  # still ours to stop (or kill)
+            raise
 
     async def _terminate_processes(
         self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
@@ -502,22 +578,53 @@ class Supervisor(Process):
                 self._remove(child)
             return
         if not self._intensity.add(self._loop_time()):
-            raise _GiveUp(child)
+            raise _GiveUp(child, reason)
+        await self._restart(child, reason, backoff=True)
+
+    async def _restart(self, offender: Child, reason: ExitReason, *, backoff: bool) -> None:
+        """Restart ``offender`` and its group (OTP's ``restart/3``); already counted.
+
+        The group's running members are stopped in reverse order (a temporary
+        one is dropped), then the group starts in order. If a start fails, the
+        children started so far keep running, the failed one is marked
+        restarting, the ones after it stay stopped, and a retry is queued
+        (OTP's ``try_again_restart``): one_for_all retries the whole group,
+        rest_for_one the failed child and the ones after it.
+        """
         strategy = self._strategy
         if strategy is Strategy.ONE_FOR_ONE:
             # No siblings involved: do not copy the children (a pool may have 100k).
-            to_start = [child]
+            group = [offender]
         else:
-            group = restart_group(strategy, list(self._children.values()), child)
+            group = restart_group(strategy, list(self._children.values()), offender)
             for sibling in reversed(group):
-                if sibling is not child:
+                if sibling is not offender:
+                    sibling.restarting = False
                     await self._terminate(sibling)
             for sibling in group:
-                if sibling is not child and sibling.spec.restart is Restart.TEMPORARY:
+                if sibling is not offender and sibling.spec.restart is Restart.TEMPORARY:
                     self._remove(sibling)
-            to_start = [c for c in group if c is child or c.spec.restart is not Restart.TEMPORARY]
-        if self._restart_now(to_start, child):
-            await self._start_group(to_start, child)
+            group = [c for c in group if c is offender or c.spec.restart is not Restart.TEMPORARY]
+        offender.restarting = True
+        if backoff:
+            delay = self._backoff_delay(offender)
+            if delay > 0:
+                self._schedule(_RestartDue(offender, reason, retry=False), delay)
+                return
+        for child in group:
+            child.restarting = True
+        for index, child in enumerate(group):
+            child.restart_count += 1
+            try:
+                await self._start(child, restart=True)
+            except StartError as exc:
+                if ends_program(exc.cause):
+                    raise _EndProgram(crash(exc.cause)) from None
+                for later in group[index + 1 :]:
+                    later.restarting = False  # not running, and not the one retried
+                self._inbox.put_control(_RestartDue(child, crash(exc.cause), retry=True))
+                return
+            child.restarting = False
 
     def _backoff_delay(self, offender: Child) -> float:
         backoff = self.spec.backoff
@@ -527,16 +634,6 @@ class Supervisor(Process):
             offender.failures = 0
         offender.failures += 1
         return backoff.delay(offender.failures)
-
-    def _restart_now(self, group: list[Child], offender: Child) -> bool:
-        """Mark ``group`` restarting; False if a backoff delay put its start off."""
-        for child in group:
-            child.restarting = True
-        delay = self._backoff_delay(offender)
-        if delay > 0:
-            self._schedule(_RestartDue(group, offender, retry=False), delay)
-            return False
-        return True
 
     def _schedule(self, message: _RestartDue, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -552,39 +649,25 @@ class Supervisor(Process):
         timer = loop.call_later(delay, due)
         self._timers.add(timer)
 
-    async def _start_group(self, group: list[Child], offender: Child) -> None:
-        for index, child in enumerate(group):
-            if self._children.get(child.name) is not child or not child.restarting:
-                continue  # deleted or terminated while the restart was pending
-            child.restart_count += 1
-            try:
-                await self._start(child, restart=True)
-            except StartError as exc:
-                # As OTP: stop what this round started, then retry the whole group,
-                # each attempt costing one unit of intensity.
-                for earlier in reversed(group[:index]):
-                    await self._terminate(earlier)
-                    earlier.restarting = True
-                if ends_program(exc.cause):
-                    raise _EndProgram(crash(exc.cause)) from None
-                self._inbox.put_control(_RestartDue(group, child, retry=True))
-                return
-            child.restarting = False
-
     async def _on_restart_due(self, message: _RestartDue) -> None:
-        group = [c for c in message.group if self._children.get(c.name) is c and c.restarting]
-        if not group:
-            return
+        offender = message.offender
+        if self._children.get(offender.name) is not offender or not offender.restarting:
+            return  # terminated, restarted or deleted while the restart was pending
         if message.retry:
             if not self._intensity.add(self._loop_time()):
-                raise _GiveUp(message.offender)
-            delay = self._backoff_delay(message.offender)
-            if delay > 0:
-                self._schedule(_RestartDue(group, message.offender, retry=False), delay)
-                return
-        await self._start_group(group, message.offender)
+                raise _GiveUp(offender, message.reason)
+            await self._restart(offender, message.reason, backoff=True)
+        else:
+            await self._restart(offender, message.reason, backoff=False)
 
-    async def _give_up(self, offender: Child) -> ExitReason:
+    async def _give_up(self, offender: Child, last: ExitReason) -> ExitReason:
+        """Restart intensity exceeded: stop every child in reverse order, end with shutdown.
+
+        As OTP: the reason is ``shutdown`` (``reached_max_restart_intensity``),
+        so a transient parent entry does not restart us; the
+        `RestartIntensityExceeded` it carries names the last child and its
+        reason, and is what `open_tree` raises past the root.
+        """
         error = RestartIntensityExceeded(
             self.path, self.spec.max_restarts, self.spec.max_seconds, offender.path
         )
@@ -594,11 +677,14 @@ class Supervisor(Process):
             actor=offender.path,
             max_restarts=self.spec.max_restarts,
             max_seconds=self.spec.max_seconds,
+            child_reason=str(last),
         )
         # The offender stays in the registry so refs to it survive a restart of this subtree.
-        del self._children[offender.name]
+        offender.restarting = False
+        if self._children.get(offender.name) is offender:
+            del self._children[offender.name]
         await self._stop_children()
-        return crash(error)
+        return give_up(error)
 
     # -- API requests --------------------------------------------------------------------
 

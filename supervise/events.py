@@ -43,7 +43,8 @@ class Event(enum.StrEnum):
     #: incarnation, restart_count.
     ACTOR_STARTED = "actor_started"
     #: A child ended normally (reason normal or shutdown). Fields: actor,
-    #: supervisor, reason (and reason_detail when given), incarnation, restart_count.
+    #: supervisor, reason (and reason_detail when given; for a supervisor that gave
+    #: up also exc_type and exc_message), incarnation, restart_count.
     ACTOR_STOPPED = "actor_stopped"
     #: A child ended abnormally (crash or killed). Fields: actor, supervisor,
     #: reason, incarnation, restart_count; for a crash also exc_type, exc_message
@@ -61,7 +62,8 @@ class Event(enum.StrEnum):
     #: A child's start failed. Fields: actor, supervisor, exc_type, exc_message.
     START_FAILED = "start_failed"
     #: A supervisor exceeded max_restarts in max_seconds and gives up. Fields:
-    #: supervisor, actor (the last child to exit), max_restarts, max_seconds.
+    #: supervisor, actor (the last child to exit), child_reason (how it exited),
+    #: max_restarts, max_seconds. The supervisor then ends with ``shutdown``.
     RESTART_INTENSITY_EXCEEDED = "restart_intensity_exceeded"
     #: A supervisor started all its children. Fields: supervisor, strategy, children.
     SUPERVISOR_STARTED = "supervisor_started"
@@ -105,7 +107,10 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.ACTOR_STARTED: _spec("info", "actor supervisor incarnation restart_count"),
     Event.ACTOR_RESTARTED: _spec("info", "actor supervisor incarnation restart_count"),
     Event.ACTOR_STOPPED: _spec(
-        "info", "actor supervisor reason incarnation restart_count", "reason_detail"
+        # exc_*: a child supervisor that gave up (RestartIntensityExceeded).
+        "info",
+        "actor supervisor reason incarnation restart_count",
+        _REASON_EXC,
     ),
     Event.ACTOR_CRASHED: _spec(
         "error", "actor supervisor reason incarnation restart_count", f"{_REASON_EXC} exc_info"
@@ -113,7 +118,9 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.ACTOR_KILLED: _spec("warning", "actor supervisor shutdown"),
     Event.ACTOR_ABANDONED: _spec("error", "actor supervisor"),
     Event.START_FAILED: _spec("error", "actor supervisor exc_type exc_message"),
-    Event.RESTART_INTENSITY_EXCEEDED: _spec("error", "supervisor actor max_restarts max_seconds"),
+    Event.RESTART_INTENSITY_EXCEEDED: _spec(
+        "error", "supervisor actor child_reason max_restarts max_seconds"
+    ),
     Event.SUPERVISOR_STARTED: _spec("info", "supervisor strategy children"),
     Event.SUPERVISOR_STOPPED: _spec("info", "supervisor reason", _REASON_EXC),
     Event.MESSAGE_DEAD_LETTERED: _spec("warning", "actor message_type cause"),

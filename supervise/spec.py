@@ -449,7 +449,8 @@ def _check_unique_names(children: list[Any]) -> None:
 class _SupervisorBase(_Spec):
     name: Name
     max_restarts: Annotated[int, Field(ge=0)] = 3
-    max_seconds: Annotated[float, Field(gt=0)] = 5.0
+    # Finite, as OTP's period: an infinite window would count every restart ever made.
+    max_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
     backoff: Backoff | None = None
     restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = "infinity"
@@ -497,7 +498,8 @@ class DynamicSupervisorSpec(_SupervisorBase):
         Annotated[ChildSpec, Tag("worker")] | Annotated[TaskSpec, Tag("task")],
         Discriminator(_child_kind),
     ]
-    max_children: Annotated[int, Field(ge=1)] | None = None
+    # 0 is valid, as in Elixir: every start_child is refused.
+    max_children: Annotated[int, Field(ge=0)] | None = None
 
 
 #: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).

@@ -12,6 +12,7 @@ from supervise import (
     Actor,
     Backoff,
     ChildSpec,
+    DynamicSupervisorSpec,
     ExitReason,
     MailboxSpec,
     Overflow,
@@ -116,6 +117,24 @@ def test_immutable_message_detection() -> None:
     assert _is_immutable_model(Nested)
     assert not _is_immutable_model(WithList)
     assert not _is_immutable_model(Unfrozen)
+
+
+@pytest.mark.parametrize("max_seconds", ["inf", "infinity", float("inf"), float("nan"), 0, -1])
+def test_max_seconds_must_be_finite_and_positive(max_seconds: object) -> None:
+    """OTP rejects an infinite period (invalid_period): the window must be a number of seconds."""
+    with pytest.raises(ValidationError, match="max_seconds"):
+        SupervisorSpec.model_validate({"name": "root", "max_seconds": max_seconds})
+    with pytest.raises(ValidationError, match="max_seconds"):
+        DynamicSupervisorSpec.model_validate(
+            {"name": "pool", "child": worker("w"), "max_seconds": max_seconds}
+        )
+
+
+def test_max_children_zero_is_valid() -> None:
+    """Elixir accepts max_children: 0 (every start is refused); negative is an error."""
+    assert DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=0).max_children == 0
+    with pytest.raises(ValidationError, match="max_children"):
+        DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=-1)
 
 
 def test_enum_fields_take_their_words() -> None:

@@ -182,10 +182,16 @@ async def test_escalation_through_three_levels(events: EventLog) -> None:
     gave_up = [e["supervisor"] for e in events.of("restart_intensity_exceeded")]
     assert gave_up == ["root/mid/leaf_sup", "root/mid", "root"]
     crashed = [e["actor"] for e in events.of("actor_crashed")]
-    assert crashed == ["root/mid/leaf_sup/leaf", "root/mid/leaf_sup", "root/mid"]
-    assert events.of("actor_crashed", actor="root/mid")[0]["exc_type"] == (
-        "RestartIntensityExceeded"
-    )
+    assert crashed == ["root/mid/leaf_sup/leaf"]
+    # As OTP: a supervisor that gives up ends with shutdown (reached_max_restart_intensity);
+    # its permanent parent entry restarts it, which costs the parent's intensity.
+    for sup in ("root/mid/leaf_sup", "root/mid"):
+        (stopped,) = events.of("actor_stopped", actor=sup)
+        assert (stopped["reason"], stopped["reason_detail"], stopped["exc_type"]) == (
+            "shutdown",
+            "reached_max_restart_intensity",
+            "RestartIntensityExceeded",
+        )
     # The sibling was stopped by root giving up, in reverse order, with shutdown.
     assert events.of("actor_stopped", actor="root/sibling")[0]["reason"] == "shutdown"
 
@@ -208,19 +214,35 @@ async def test_parent_restarts_a_subtree_that_gave_up(events: EventLog) -> None:
         assert events.of("actor_started", actor="root/mid")[-1]["incarnation"] == 2
 
 
-async def test_transient_subtree_that_gave_up_is_restarted_unlike_otp(events: EventLog) -> None:
-    """We treat giving up as a crash, so even a transient child supervisor is restarted."""
+async def test_transient_subtree_that_gave_up_stays_stopped_as_otp(events: EventLog) -> None:
+    """Giving up is a shutdown: a transient child supervisor is not restarted (OTP V:13c);
+    its spec is kept, the parent lives on, and restart_child brings it back."""
     spec = SupervisorSpec(
         name="root",
+        max_restarts=0,
         children=[
             SupervisorSpec(
                 name="mid", restart=Restart.TRANSIENT, max_restarts=0, children=[worker("leaf")]
-            )
+            ),
+            worker("other"),
         ],
     )
     async with open_tree(spec) as tree:
-        await actor_ref(tree.whereis("root/mid/leaf")).cast(Crash())
-        await events.wait_for("actor_restarted", actor="root/mid")
+        leaf = actor_ref(tree.whereis("root/mid/leaf"))
+        await leaf.cast(Crash())
+        await events.wait_for("actor_stopped", actor="root/mid")
+        assert [(c.name, c.state) for c in await tree.root.which_children()] == [
+            ("mid", ChildState.STOPPED),
+            ("other", ChildState.RUNNING),
+        ]
+        assert leaf.state is ChildState.STOPPED
+        assert tree.running  # intensity 0, yet nothing was restarted
+        assert await tree.root.restart_child("mid") is tree.whereis("root/mid")
+        assert await leaf.call(Ping()) == "pong"
+    assert not events.of("actor_restarted")
+    (gave_up,) = events.of("restart_intensity_exceeded")
+    assert (gave_up["supervisor"], gave_up["actor"]) == ("root/mid", "root/mid/leaf")
+    assert gave_up["child_reason"] == "crash: ValueError: boom"
 
 
 @pytest.mark.parametrize(

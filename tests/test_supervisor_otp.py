@@ -1,0 +1,309 @@
+"""Supervisor conformance with OTP, in the style of OTP's supervisor_SUITE.
+
+Each test counts the start attempts of every child and checks the exact states
+``which_children`` reports (../shared/docs/otp-semantics.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+from _support import Crash, Ping, until
+
+from supervise import (
+    Actor,
+    ActorRef,
+    ChildError,
+    ChildSpec,
+    ChildState,
+    DynamicSupervisorSpec,
+    RestartIntensityExceeded,
+    Strategy,
+    SupervisorRef,
+    SupervisorSpec,
+    TaskRef,
+    open_tree,
+)
+from supervise._supervisor import Supervisor
+from supervise.testing import EventLog
+
+
+class StartPlan:
+    """Start attempts per child path, and which attempts fail."""
+
+    def __init__(self) -> None:
+        self.starts: dict[str, int] = {}
+        #: path -> the attempt numbers (1-based) whose on_start raises.
+        self.failing: dict[str, set[int]] = {}
+        #: path -> attempt numbers from which on_start raises for good.
+        self.failing_from: dict[str, int] = {}
+        #: path -> an event that on_start waits for before it decides.
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def attempt(self, path: str) -> int:
+        n = self.starts[path] = self.starts.get(path, 0) + 1
+        return n
+
+    def fails(self, path: str, n: int) -> bool:
+        return n in self.failing.get(path, ()) or n >= self.failing_from.get(path, n + 1)
+
+
+PLAN = StartPlan()
+
+
+@pytest.fixture(autouse=True)
+def plan() -> StartPlan:
+    global PLAN
+    PLAN = StartPlan()
+    return PLAN
+
+
+class Counted(Actor[Ping | Crash]):
+    """Counts its start attempts in PLAN; fails the ones PLAN says."""
+
+    async def on_start(self) -> None:
+        n = PLAN.attempt(self.path)
+        gate = PLAN.gates.get(self.path)
+        if gate is not None:
+            await gate.wait()
+        if PLAN.fails(self.path, n):
+            raise RuntimeError(f"{self.path}: start {n} fails")
+
+    async def handle(self, msg: Ping | Crash) -> str:
+        if isinstance(msg, Crash):
+            raise ValueError(msg.message)
+        return "pong"
+
+
+def counted(name: str, **fields: Any) -> ChildSpec:
+    return ChildSpec(name=name, actor=Counted, **fields)
+
+
+def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef) -> ActorRef[Any]:
+    assert isinstance(ref, ActorRef)
+    return ref
+
+
+async def states(sup: SupervisorRef) -> list[tuple[str, ChildState]]:
+    return [(c.name, c.state) for c in await sup.which_children()]
+
+
+async def test_max_children_zero_refuses_every_start() -> None:
+    """max_children: 0 is valid, as in Elixir; every start_child is refused."""
+    spec = DynamicSupervisorSpec(name="pool", max_children=0, child=counted("c"))
+    async with open_tree(spec) as tree:
+        with pytest.raises(ChildError, match=r"max_children \(0\) reached"):
+            await tree.root.start_child()
+        assert await states(tree.root) == []
+    assert PLAN.starts == {}
+
+
+def three(strategy: Strategy, **sup: Any) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="root",
+        strategy=strategy,
+        children=[counted("a"), counted("b"), counted("c")],
+        **sup,
+    )
+
+
+async def queue_requests(*requests: Coroutine[Any, Any, Any]) -> list[asyncio.Task[Any]]:
+    """Start each request in its own task and let it reach the supervisor's inbox."""
+    tasks = [asyncio.create_task(r) for r in requests]
+    await asyncio.sleep(0)  # each task runs up to waiting for its answer
+    return tasks
+
+
+# -- point 2: a failed restart is retried from the failed child (rest_for_one) ---------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "starts"),
+    [
+        # OTP {try_again, b}: b and what follows; a keeps its new incarnation.
+        (Strategy.REST_FOR_ONE, {"root/a": 2, "root/b": 3, "root/c": 2}),
+        # one_for_all retries the whole group: a starts once more.
+        (Strategy.ONE_FOR_ALL, {"root/a": 3, "root/b": 3, "root/c": 2}),
+    ],
+)
+async def test_failed_group_restart_is_retried_as_otp(
+    events: EventLog, strategy: Strategy, starts: dict[str, int]
+) -> None:
+    """[a, b, c]; b's second start fails; a crashes: the retry restarts what OTP restarts."""
+    PLAN.failing["root/b"] = {2}
+    async with open_tree(three(strategy)) as tree:
+        await actor_ref(tree.whereis("root/a")).cast(Crash())
+        await events.wait_for("actor_started", actor="root/c", count=2)
+        assert await states(tree.root) == [
+            ("a", ChildState.RUNNING),
+            ("b", ChildState.RUNNING),
+            ("c", ChildState.RUNNING),
+        ]
+        assert PLAN.starts == starts
+        # The crash and the retry: one unit of intensity each.
+        assert tree.root.statistics().restarts_in_window == 2
+
+
+# -- point 3: a pending retry shows only the failed child as restarting ----------------------
+
+
+@pytest.mark.parametrize("strategy", [Strategy.REST_FOR_ONE, Strategy.ONE_FOR_ALL])
+async def test_children_after_a_failed_start_are_stopped_not_restarting(
+    strategy: Strategy,
+) -> None:
+    """While b's restart is pending, c (never started) is stopped; a keeps running."""
+    async with open_tree(three(strategy)) as tree:
+        gate = PLAN.gates["root/b"] = asyncio.Event()
+        PLAN.failing["root/b"] = {2}
+        await actor_ref(tree.whereis("root/b")).cast(Crash())
+        await until(lambda: PLAN.starts["root/b"] == 2)  # the supervisor waits in b's start
+        (rows,) = await queue_requests(states(tree.root))  # answered before the retry
+        gate.set()
+        assert await rows == [
+            ("a", ChildState.RUNNING),
+            ("b", ChildState.RESTARTING),
+            ("c", ChildState.STOPPED),
+        ]
+        await until(lambda: actor_ref(tree.whereis("root/c")).is_running)
+        assert PLAN.starts["root/b"] == 3
+
+
+@pytest.mark.parametrize("strategy", [Strategy.REST_FOR_ONE, Strategy.ONE_FOR_ALL])
+async def test_terminating_the_failing_child_cancels_the_pending_retry(
+    events: EventLog, strategy: Strategy
+) -> None:
+    """terminate_child on b while its restart is pending: b and c stay stopped (OTP)."""
+    async with open_tree(three(strategy)) as tree:
+        gate = PLAN.gates["root/b"] = asyncio.Event()
+        PLAN.failing["root/b"] = {2}
+        await actor_ref(tree.whereis("root/b")).cast(Crash())
+        await until(lambda: PLAN.starts["root/b"] == 2)
+        terminate, rows = await queue_requests(tree.root.terminate_child("b"), states(tree.root))
+        gate.set()
+        await terminate
+        expected = [("a", ChildState.RUNNING), ("b", ChildState.STOPPED), ("c", ChildState.STOPPED)]
+        assert await rows == expected
+        # The retry, queued behind those requests, has nothing to do now.
+        await until(lambda: len(events.of("start_failed")) == 1)
+        assert await states(tree.root) == expected
+        assert await states(tree.root) == expected
+        assert PLAN.starts == {
+            "root/a": 2 if strategy is Strategy.ONE_FOR_ALL else 1,
+            "root/b": 2,
+            "root/c": 1,
+        }
+        assert tree.running
+
+
+# -- point 1: a fault inside the supervisor is a crash, never a clean stop -------------------
+
+
+async def test_terminate_and_delete_during_a_failed_one_for_all_retry(events: EventLog) -> None:
+    """The KeyError case: b is terminated and deleted while its retry is pending."""
+    async with open_tree(three(Strategy.ONE_FOR_ALL, max_restarts=1)) as tree:
+        gate = PLAN.gates["root/b"] = asyncio.Event()
+        PLAN.failing["root/b"] = {2}
+        await actor_ref(tree.whereis("root/b")).cast(Crash())
+        await until(lambda: PLAN.starts["root/b"] == 2)
+        terminate, delete = await queue_requests(
+            tree.root.terminate_child("b"), tree.root.delete_child("b")
+        )
+        gate.set()
+        await terminate
+        await delete
+        # The retry finds b gone: nothing restarts, nothing is counted, nobody gives up.
+        assert await states(tree.root) == [("a", ChildState.RUNNING), ("c", ChildState.STOPPED)]
+        assert tree.root.statistics().restarts_in_window == 1
+        assert tree.running
+    assert not events.of("restart_intensity_exceeded")
+    stopped = events.of("supervisor_stopped")
+    assert [(e["supervisor"], e["reason"]) for e in stopped] == [("root", "shutdown")]
+
+
+class InjectedFault(Exception):
+    pass
+
+
+@pytest.fixture
+def fault_in_restarts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The next child exit that each supervisor listed here handles raises InjectedFault."""
+    faulty: list[str] = []
+    on_child_exit = Supervisor._on_child_exit
+
+    async def fault(self: Supervisor, process: Any) -> None:
+        if self.path in faulty:
+            faulty.remove(self.path)
+            raise InjectedFault(f"injected into {self.path}")
+        await on_child_exit(self, process)
+
+    monkeypatch.setattr(Supervisor, "_on_child_exit", fault)
+    return faulty
+
+
+async def test_a_fault_in_the_root_stops_the_children_in_order_and_is_raised(
+    events: EventLog, fault_in_restarts: list[str]
+) -> None:
+    """The fault ends the root as a crash; b and c stop in reverse order; open_tree raises it."""
+    fault_in_restarts.append("root")
+    body_cancelled = False
+    with pytest.raises(InjectedFault, match="injected into root"):
+        async with open_tree(three(Strategy.ONE_FOR_ONE)) as tree:
+            await actor_ref(tree.whereis("root/a")).cast(Crash())
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                body_cancelled = True
+                raise
+    assert body_cancelled
+    assert events.sequence("actor_stopped") == [
+        ("actor_stopped", "root/c"),
+        ("actor_stopped", "root/b"),
+    ]
+    (stopped,) = events.of("supervisor_stopped")
+    assert (stopped["reason"], stopped["exc_type"]) == ("crash", "InjectedFault")
+    assert all(not actor_ref(tree.whereis(f"root/{n}")).is_running for n in "abc")
+
+
+async def test_a_fault_in_a_child_supervisor_escalates_like_a_crash(
+    events: EventLog, fault_in_restarts: list[str]
+) -> None:
+    """mid's fault is a crash of mid: root restarts it (a fresh leaf) and counts it."""
+    fault_in_restarts.append("root/mid")
+    spec = SupervisorSpec(
+        name="root",
+        children=[SupervisorSpec(name="mid", children=[counted("leaf"), counted("other")])],
+    )
+    async with open_tree(spec) as tree:
+        await actor_ref(tree.whereis("root/mid/leaf")).cast(Crash())
+        await events.wait_for("actor_restarted", actor="root/mid")
+        await until(lambda: actor_ref(tree.whereis("root/mid/other")).is_running)
+        (crashed,) = events.of("actor_crashed", actor="root/mid")
+        assert (crashed["reason"], crashed["exc_type"]) == ("crash", "InjectedFault")
+        assert events.of("actor_stopped", actor="root/mid/other")[0]["reason"] == "shutdown"
+        assert PLAN.starts == {"root/mid/leaf": 2, "root/mid/other": 2}
+        assert tree.root.statistics().restarts_in_window == 1
+
+
+# -- point 4 is in test_supervisor.py (a transient child supervisor that gave up) ------------
+# -- point 5: no stale states ----------------------------------------------------------------
+
+
+async def test_giving_up_while_a_restart_is_pending_leaves_every_ref_stopped(
+    events: EventLog,
+) -> None:
+    """a's restart keeps failing until root gives up; afterwards every ref reports stopped."""
+    spec = SupervisorSpec(name="root", max_restarts=2, children=[counted("a"), counted("b")])
+    PLAN.failing_from["root/a"] = 2
+    with pytest.raises(RestartIntensityExceeded) as info:
+        async with open_tree(spec) as tree:
+            refs = [tree.whereis(p) for p in ("root/a", "root/b")]
+            await actor_ref(refs[0]).cast(Crash())
+            await tree.wait()
+    assert info.value.last_child == "root/a"
+    assert PLAN.starts == {"root/a": 3, "root/b": 1}
+    assert [r.state for r in [tree.root, *refs]] == [ChildState.STOPPED] * 3
+    (gave_up,) = events.of("restart_intensity_exceeded")
+    assert gave_up["child_reason"] == "crash: RuntimeError: root/a: start 3 fails"
