@@ -31,11 +31,18 @@ def subject(record: Record) -> str | None:
 def exit_text(record: Record) -> str:
     """``crash RuntimeError: boom`` / ``shutdown`` / ``killed (brutal_kill)``."""
     text = str(record.get("reason", "?"))
+    if "reason_detail" in record:
+        text += f" ({record['reason_detail']})"
     if "exc_type" in record:
         text += f" {record['exc_type']}: {record.get('exc_message', '')}"
-    elif "reason_detail" in record:
-        text += f" ({record['reason_detail']})"
     return text
+
+
+def abnormal_stop(record: Record) -> bool:
+    """An ``actor_stopped`` its supervisor did not ask for: a child supervisor that gave
+    up (``shutdown`` with ``reached_max_restart_intensity``), or a ``normal`` end (which
+    a permanent child is restarted after). A plain ``shutdown`` is the supervisor's own doing."""
+    return record.get("reason") == "normal" or "exc_type" in record or "reason_detail" in record
 
 
 # -- summary -------------------------------------------------------------------------------
@@ -222,7 +229,7 @@ class TreeView:
             node.state = RESTARTING
         elif event == "actor_stopped":
             node.last_exit = exit_text(record)
-            node.state = STOPPED
+            node.state = RESTARTING if "exc_type" in record else STOPPED
         elif event == "start_failed" and node.incarnation == 0:
             node.state = GONE  # never ran: its spec is not kept
             node.last_exit = f"start failed {record.get('exc_type')}: {record.get('exc_message')}"
@@ -231,7 +238,8 @@ class TreeView:
         elif event == "supervisor_stopped":
             if node.last_exit is None or "/" not in path:
                 node.last_exit = exit_text(record)
-            node.state = STOPPED if record.get("reason") in ("normal", "shutdown") else GONE
+            gave_up = "exc_type" in record or record.get("reason") not in ("normal", "shutdown")
+            node.state = GONE if gave_up else STOPPED
             for below in self._descendants(node):
                 if below.state != STOPPED:
                     below.state = GONE
@@ -273,20 +281,21 @@ class Explain:
         supervisor = record.get("supervisor")
         if type(supervisor) is not str:
             return
-        if event == "actor_crashed" or (
-            event == "actor_stopped" and record.get("reason") == "normal"
-        ):
+        if event == "actor_crashed" or (event == "actor_stopped" and abnormal_stop(record)):
             moment = stamp(record)
             if moment is None:
                 return
             exits = self._exits.get(supervisor)
             if exits is None:
                 exits = self._exits[supervisor] = deque(maxlen=RECENT_EXITS)
+            reason = str(record.get("reason"))
+            if "reason_detail" in record:
+                reason += f" ({record['reason_detail']})"
             exits.append(
                 _Exit(
                     moment,
                     str(record.get("actor")),
-                    str(record.get("reason")),
+                    reason,
                     record.get("exc_type"),
                     record.get("exc_message"),
                 )
