@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import importlib
 import json
 import re
 import sys
@@ -34,7 +35,8 @@ Record = dict[str, Any]
 
 _loads: Callable[[bytes], Any]
 try:
-    import orjson
+    # Imported by name, as uvloop is: the type check must not depend on an optional extra.
+    orjson = importlib.import_module("orjson")
 
     _loads = orjson.loads
     _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
