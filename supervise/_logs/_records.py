@@ -35,7 +35,7 @@ Record = dict[str, Any]
 
 _loads: Callable[[bytes], Any]
 try:
-    # Imported by name, as uvloop is: the type check must not depend on an optional extra.
+    # Imported by name, so that type-checking never depends on the optional extra.
     orjson = importlib.import_module("orjson")
 
     _loads = orjson.loads
