@@ -14,6 +14,7 @@ from ._dead_letters import DeadLetter as DeadLetter
 from ._dead_letters import DeadLetters as DeadLetters
 from ._errors import ActorExitedError as ActorExitedError
 from ._errors import ActorNotRunningError as ActorNotRunningError
+from ._errors import ArgumentError as ArgumentError
 from ._errors import CallDroppedError as CallDroppedError
 from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
@@ -33,6 +34,7 @@ from ._errors import SuperviseError as SuperviseError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
+from ._errors import UsageError as UsageError
 from ._loader import load_tree as load_tree
 from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
@@ -68,6 +70,7 @@ __all__ = [
     "ActorExitedError",
     "ActorNotRunningError",
     "ActorRef",
+    "ArgumentError",
     "Backoff",
     "CallDroppedError",
     "CallFailedError",
@@ -114,6 +117,7 @@ __all__ = [
     "TreeFileError",
     "TreeFileProblem",
     "UnsupportedEventLoopError",
+    "UsageError",
     "configure_logging",
     "load_tree",
     "open_tree",

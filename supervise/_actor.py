@@ -151,7 +151,7 @@ class Actor(Behaviour, Generic[MsgT]):
 
         Raises:
             MessageTypeError: this actor does not accept ``msg``'s type.
-            ValueError: ``delay`` is negative or not finite.
+            ArgumentError: ``delay`` is negative or not finite.
 
         .. versionadded:: 0.1
         """
@@ -173,7 +173,7 @@ class Actor(Behaviour, Generic[MsgT]):
 
         Raises:
             MessageTypeError: this actor does not accept ``msg``'s type.
-            ValueError: ``interval`` is not a positive finite number.
+            ArgumentError: ``interval`` is not a positive finite number.
 
         .. versionadded:: 0.1
         """

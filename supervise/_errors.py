@@ -23,6 +23,8 @@ exception so code never has to parse text::
     ├── NameTakenError                    a registered name is held already
     ├── NameNotFoundError (LookupError)   nothing is registered under a name
     ├── ChildKindError (TypeError)        a typed lookup found another kind of child
+    ├── UsageError (RuntimeError)         used in a state that does not allow it
+    ├── ArgumentError (ValueError)        an argument of the wrong value or kind
     └── UnsupportedEventLoopError (RuntimeError)  not on asyncio (trio, or no loop)
 """
 
@@ -424,3 +426,38 @@ class ChildKindError(SuperviseError, TypeError):
             f"{name!r} is {found}, not {expected}; look it up with the method for what it "
             f"is (actor, supervisor, task), or use whereis() for any kind"
         )
+
+
+class UsageError(SuperviseError, RuntimeError):
+    """supervise was used in a state that does not allow it.
+
+    A tree started twice or waited for before it started, a task waiting for its
+    own end, a demonitored monitor awaited: the message says what to do instead.
+
+    Attributes:
+        where: what was used (``"tree 'root'"``, ``"task 'root/poller'"``).
+        problem: what is wrong and what to do.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+
+class ArgumentError(SuperviseError, ValueError):
+    """An argument has a value or kind the function does not take.
+
+    Attributes:
+        where: the function and argument (``"send_after delay"``).
+        problem: what was expected, what was given, and what to do.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, where: str, problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")

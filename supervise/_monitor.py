@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, final
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from ._errors import ActorNotRunningError, MessageTypeError
+from ._errors import ActorNotRunningError, MessageTypeError, UsageError
 from ._mailbox import MailboxClosed
 
 if TYPE_CHECKING:
@@ -188,16 +188,18 @@ class Monitor:
             future.exception()  # retrieved: nobody may be waiting any more
         return True
 
-    def _demonitored(self) -> RuntimeError:
-        return RuntimeError(
-            f"monitor {self.id} on {self.path!r} was demonitored; no Down will come"
+    def _demonitored(self) -> UsageError:
+        return UsageError(
+            f"monitor {self.id} on {self.path!r}",
+            "it was demonitored, so no Down will come; await a monitor only while it is "
+            "active (see Monitor.active), or monitor the ref again",
         )
 
     async def wait(self) -> Down:
         """Wait for the `Down`.
 
         Raises:
-            RuntimeError: the monitor was demonitored, so no Down will come.
+            UsageError: the monitor was demonitored, so no Down will come.
         """
         if self._down is not None:
             return self._down

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
+    ArgumentError,
     CallDroppedError,
     CallingSelfError,
     CallTimeoutError,
@@ -193,6 +194,7 @@ class Watchable:
         Raises:
             MessageTypeError: the watcher actor does not declare `Down`.
             ActorNotRunningError: the watcher actor is not running.
+            ArgumentError: ``watcher`` is none of those.
 
         .. versionadded:: 0.1
         """
@@ -202,8 +204,9 @@ class Watchable:
             return start_monitor(self._child, watcher=_watcher_process(watcher))
         if callable(watcher):
             return start_monitor(self._child, callback=watcher)
-        raise TypeError(
-            f"monitor() takes an ActorRef, a callable or nothing, got {type(watcher).__name__}"
+        raise ArgumentError(
+            "monitor() watcher",
+            f"takes an ActorRef, a callable or nothing, got {type(watcher).__name__}",
         )
 
     async def wait_down(self) -> Down:

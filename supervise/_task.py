@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, final
 
+from ._errors import UsageError
 from ._process import Process
 from ._reason import NORMAL, ExitReason, crash, killed
 from ._ref import Watchable
@@ -114,13 +115,18 @@ class TaskRef(Watchable):
 
         The supervisor then applies the restart type: a permanent task is
         started again; use the supervisor's ``terminate_child`` to stop it for good.
+
+        Raises:
+            UsageError: the task called it on its own ref (it would wait for ever).
         """
         process = self._child.process
         if process is None:
             return
         if asyncio.current_task() is process.task:
-            raise RuntimeError(
-                f"task {self.path!r} cannot wait for its own end; return from the function instead"
+            raise UsageError(
+                f"task {self.path!r}",
+                "it called stop() on its own ref and would wait for ever for its own end; "
+                "return from the function instead (or raise to crash it)",
             )
         process.request_stop(reason)
         await process.wait(None)

@@ -43,7 +43,7 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, cast, final
 
-from ._errors import ActorNotRunningError, MailboxFull
+from ._errors import ActorNotRunningError, ArgumentError, MailboxFull
 from ._mailbox import MailboxClosed
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _seconds(what: str, value: float, *, zero_ok: bool) -> float:
     ok = math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
     if not ok:
         bound = ">= 0" if zero_ok else "> 0"
-        raise ValueError(f"{what} must be a finite number of seconds {bound}, got {value!r}")
+        raise ArgumentError(what, f"must be a finite number of seconds {bound}, got {value!r}")
     return float(value)
 
 

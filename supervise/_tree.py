@@ -31,7 +31,7 @@ import anyio
 
 from ._child import Child
 from ._dead_letters import DeadLetters
-from ._errors import ActorExitedError, UnsupportedEventLoopError
+from ._errors import ActorExitedError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
 from ._process import Process
 from ._reason import SHUTDOWN
@@ -144,9 +144,13 @@ class Tree:
 
         Raises:
             StartError: a child failed to start; the started ones were stopped.
+            UsageError: the tree was started already.
         """
         if self._process is not None:
-            raise RuntimeError(f"tree {self.spec.name!r} was started already")
+            raise UsageError(
+                f"tree {self.spec.name!r}",
+                "it was started already; a Tree runs once: open a new one with open_tree(spec)",
+            )
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         self.registry._add(self._root)
@@ -196,8 +200,14 @@ class Tree:
 
         Raises:
             RestartIntensityExceeded: the root supervisor gave up.
+            UsageError: the tree has not been started.
         """
-        assert self._ended is not None, "start the tree first"
+        if self._ended is None:
+            raise UsageError(
+                f"tree {self.spec.name!r}",
+                "wait() was called before the tree started; enter `async with open_tree(...)` "
+                "(or await tree.start()) first",
+            )
         await self._ended.wait()
         if self._failure is not None:
             self._failure_raised = True

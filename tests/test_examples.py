@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -245,6 +248,109 @@ async def test_escalation_reaches_the_root(events: EventLog) -> None:
     assert len(events.of("actor_restarted", actor="app/group/cache")) == len(
         events.of("actor_restarted", actor="app/group/flaky")
     )
+
+
+class WebApp:
+    """A server of examples/webapp as a subprocess, its output drained as it comes."""
+
+    # How each command says where it listens: our JSON event, or uvicorn's log line.
+    _LISTENING = re.compile(r'"port": (\d+)|Uvicorn running on http://127\.0\.0\.1:(\d+)')
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self._port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        assert process.stdout is not None
+        assert process.stderr is not None
+        self._drains = [
+            asyncio.create_task(self._drain(process.stdout, self.stdout)),
+            asyncio.create_task(self._drain(process.stderr, self.stderr)),
+        ]
+        self.port = 0
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def serve(cls, *args: str) -> AsyncIterator[WebApp]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            cwd=EXAMPLES,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        app = cls(process)
+        try:
+            app.port = await asyncio.wait_for(app._port, 20)
+            yield app
+        finally:
+            if process.returncode is None:
+                process.kill()  # a failed test must not leave the server behind
+            await asyncio.wait_for(process.wait(), 20)
+            await asyncio.gather(*app._drains)
+
+    async def _drain(self, stream: asyncio.StreamReader, into: list[str]) -> None:
+        while line := (await stream.readline()).decode():
+            into.append(line)
+            found = self._LISTENING.search(line)
+            if found and not self._port.done():
+                self._port.set_result(int(found.group(1) or found.group(2)))
+        if into is self.stderr and not self._port.done():
+            self._port.set_exception(AssertionError(f"ended before listening: {into}"))
+
+    async def request(self, method: str, path: str) -> tuple[int, dict[str, object]]:
+        """One real HTTP/1.1 request; the status and the JSON body."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+            raw = await asyncio.wait_for(reader.read(), 20)
+        finally:
+            writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        return int(head.split()[1]), json.loads(body)
+
+    async def crash_it_past_the_limit(self) -> None:
+        """A crash is a 500 and the next request is served; the fourth crash in 5 s gives up."""
+        assert await self.request("GET", "/count") == (200, {"count": 0})
+        assert await self.request("POST", "/add?n=2") == (200, {"count": 2})
+        crashed = (500, {"error": "the counter crashed; its supervisor restarts it"})
+        assert await self.request("POST", "/crash") == crashed
+        assert await self.request("GET", "/count") == (200, {"count": 0})  # fresh incarnation
+        for _ in range(3):
+            assert await self.request("POST", "/crash") == crashed
+
+
+async def test_webapp_heals_a_crash_and_exits_1_when_the_root_gives_up() -> None:
+    """python -m webapp over real HTTP: a crash heals; a give-up stops it gracefully, status 1."""
+    async with WebApp.serve("-m", "webapp", "--port", "0") as app:
+        await app.crash_it_past_the_limit()
+        assert await asyncio.wait_for(app.process.wait(), 20) == 1
+    events = [json.loads(line) for line in app.stdout if line.startswith("{")]
+    assert [e["supervisor"] for e in events if e["event"] == "restart_intensity_exceeded"] == [
+        "web"
+    ]
+    assert len([e for e in events if e["event"] == "actor_crashed"]) == 4
+    assert app.stderr[-1] == (
+        "webapp: the supervision tree gave up (supervisor 'web' gave up: more than 3 restarts "
+        "within 5 s (last crash: 'web/counter'); fix the crashing child or raise "
+        "max_restarts/max_seconds); exiting with status 1 so that systemd or Kubernetes "
+        "starts a fresh process\n"
+    )
+    assert any("Finished server process" in line for line in app.stderr)  # a graceful stop
+
+
+async def test_webapp_under_the_uvicorn_command_ends_by_sigterm_when_the_root_gives_up() -> None:
+    """uvicorn webapp.asgi:app: the hook's SIGTERM stops uvicorn gracefully; it ends by SIGTERM."""
+    command = ("-m", "uvicorn", "webapp.asgi:app", "--host", "127.0.0.1", "--port", "0")
+    async with WebApp.serve(*command) as app:
+        await app.crash_it_past_the_limit()
+        assert await asyncio.wait_for(app.process.wait(), 20) == -signal.SIGTERM
+    assert any("Finished server process" in line for line in app.stderr)
+    assert any("RestartIntensityExceeded" in line for line in app.stderr)
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

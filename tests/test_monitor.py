@@ -13,6 +13,7 @@ from supervise import (
     Actor,
     ActorNotRunningError,
     ActorRef,
+    ArgumentError,
     CallFailedError,
     ChildSpec,
     Down,
@@ -24,6 +25,7 @@ from supervise import (
     SupervisorSpec,
     TaskRef,
     TaskSpec,
+    UsageError,
     open_tree,
 )
 from supervise.testing import EventLog, inject_crash, wait_for_event
@@ -183,8 +185,13 @@ async def test_demonitor_means_no_down(events: EventLog) -> None:
         await wait_for_event(events, "actor_started", actor="root/w", incarnation=2)
         assert await ref_at(tree, "root/watcher").call(Ping()) == "pong"
         assert DOWNS == []
-        with pytest.raises(RuntimeError, match=r"was demonitored; no Down will come$"):
+        with pytest.raises(UsageError) as info:
             await monitor
+        assert str(info.value) == (
+            f"monitor {monitor.id} on 'root/w': it was demonitored, so no Down will come; "
+            f"await a monitor only while it is active (see Monitor.active), or monitor the "
+            f"ref again"
+        )
 
 
 async def test_a_watchers_monitors_end_with_the_watcher(events: EventLog) -> None:
@@ -259,7 +266,8 @@ async def test_monitor_refuses_other_watchers() -> None:
     """Only an ActorRef, a callable or nothing can watch."""
     async with open_tree(tree_of(worker("w"))) as tree:
         with pytest.raises(
-            TypeError, match=r"^monitor\(\) takes an ActorRef, a callable or nothing, got int$"
+            ArgumentError,
+            match=r"^monitor\(\) watcher: takes an ActorRef, a callable or nothing, got int$",
         ):
             ref_at(tree, "root/w").monitor(3)  # type: ignore[arg-type]
 

@@ -19,6 +19,7 @@ from supervise import (
     SupervisorSpec,
     TaskRef,
     TaskSpec,
+    UsageError,
     load_tree,
     open_tree,
 )
@@ -276,7 +277,7 @@ async def stops_itself_through_its_ref() -> None:
     ref = CALLS[0][1]
     try:
         await ref.stop()
-    except RuntimeError as exc:
+    except UsageError as exc:
         CALLS.append(("error", str(exc)))
     await asyncio.sleep(3600)
 
@@ -289,7 +290,8 @@ async def test_a_task_cannot_wait_for_its_own_stop() -> None:
             await asyncio.sleep(0)
         assert CALLS[1] == (
             "error",
-            "task 'root/t' cannot wait for its own end; return from the function instead",
+            "task 'root/t': it called stop() on its own ref and would wait for ever for its own "
+            "end; return from the function instead (or raise to crash it)",
         )
 
 

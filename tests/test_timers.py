@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from supervise import (
     Actor,
     ActorRef,
+    ArgumentError,
     ChildSpec,
     MessageTypeError,
     SupervisorSpec,
@@ -227,20 +228,20 @@ async def test_the_message_type_is_checked_when_the_timer_is_set() -> None:
 @pytest.mark.parametrize(
     ("method", "value", "message"),
     [
-        ("send_after", -1.0, "send_after delay must be a finite number of seconds >= 0, got -1.0"),
-        ("send_after", float("inf"), "send_after delay must be a finite number of seconds >= 0"),
-        ("send_interval", 0.0, "send_interval interval must be a finite number of seconds > 0"),
+        ("send_after", -1.0, "send_after delay: must be a finite number of seconds >= 0, got -1.0"),
+        ("send_after", float("inf"), "send_after delay: must be a finite number of seconds >= 0"),
+        ("send_interval", 0.0, "send_interval interval: must be a finite number of seconds > 0"),
     ],
 )
 async def test_bad_delays_are_refused(method: str, value: float, message: str) -> None:
-    """Negative, infinite or (for intervals) zero seconds raise ValueError at once."""
+    """Negative, infinite or (for intervals) zero seconds raise ArgumentError at once."""
     errors: list[str] = []
 
     class Bad(Actor[Tick]):
         async def on_start(self) -> None:
             try:
                 getattr(self, method)(value, Tick())
-            except ValueError as exc:
+            except ArgumentError as exc:
                 errors.append(str(exc))
 
         async def handle(self, msg: Tick) -> None:

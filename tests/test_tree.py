@@ -16,6 +16,7 @@ from supervise import (
     SupervisorSpec,
     Tree,
     UnsupportedEventLoopError,
+    UsageError,
     open_tree,
 )
 from supervise.testing import EventLog
@@ -176,3 +177,22 @@ def test_starting_a_tree_without_an_event_loop_says_so() -> None:
     with pytest.raises(UnsupportedEventLoopError, match="no asyncio event loop is running") as info:
         coro.send(None)
     assert info.value.library is None
+
+
+async def test_a_tree_runs_once_and_is_waited_for_after_it_started() -> None:
+    """Starting a Tree twice, or waiting before it started, is a UsageError saying what to do."""
+    tree = open_tree({"name": "root", "children": []})
+    with pytest.raises(UsageError) as info:
+        await tree.wait()
+    assert str(info.value) == (
+        "tree 'root': wait() was called before the tree started; enter `async with "
+        "open_tree(...)` (or await tree.start()) first"
+    )
+    async with tree:
+        with pytest.raises(UsageError) as info:
+            await tree.start()
+        assert str(info.value) == (
+            "tree 'root': it was started already; a Tree runs once: open a new one with "
+            "open_tree(spec)"
+        )
+        assert isinstance(info.value, RuntimeError)  # as before it was a SuperviseError

@@ -73,7 +73,13 @@ def api_reference() -> str:
     ]
     for title, names in sections:
         lines += [f"## {title}", ""]
-        lines += [f"::: supervise.{name}\n" for name in names]
+        for name in names:
+            lines.append(f"::: supervise.{name}")
+            if _private_bases(getattr(supervise, name)):
+                # Members a public class gets from a private base (a ref's monitor() and
+                # wait_down(), a dynamic supervisor's name...) are documented with it.
+                lines += ["    options:", "      inherited_members: true"]
+            lines.append("")
     lines += ["## `supervise.spec`", "", "::: supervise.spec.json_schema", ""]
     lines += ["## `supervise.testing`", "", "::: supervise.testing", ""]
     lines += [
@@ -87,6 +93,19 @@ def api_reference() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _private_bases(obj: object) -> list[type]:
+    """The bases of a public class that are supervise's own and not public themselves."""
+    import supervise
+
+    if not isinstance(obj, type):
+        return []
+    return [
+        base
+        for base in obj.__mro__[1:]
+        if base.__module__.startswith("supervise") and base.__name__ not in supervise.__all__
+    ]
 
 
 # -- Tree file reference ------------------------------------------------------------------
