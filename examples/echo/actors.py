@@ -10,10 +10,11 @@ crash leave every other client, and its own connection, untouched.
 
 Unless too many crash at once: past its restart intensity the sessions
 supervisor gives up, its parent restarts it, and it starts empty, as OTP's
-would. Every session is gone then, so a connection whose session is gone for
-good tells its client so and closes (the client reconnects for a new one),
-rather than answering "restarting" for ever. Everything that happens at the
-edge, a line over the 64 KiB limit included, goes into the structured log.
+would. Every session is gone then. The listener monitors the sessions
+supervisor, so it hears of that at once and tells each client whose session is
+gone, then closes its connection (the client reconnects for a new one), rather
+than leaving it to be answered "restarting" for ever. Everything that happens
+at the edge, a line over the 64 KiB limit included, goes into the structured log.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from supervise import (
     ActorRef,
     CallFailedError,
     ChildError,
+    Down,
     ExitReason,
     StartError,
     SupervisorRef,
@@ -80,7 +82,7 @@ class ListenerConfig(BaseModel, frozen=True):
     sessions: str = "echo/sessions"
 
 
-class Listener(Actor[Address]):
+class Listener(Actor[Address | Down]):
     """Accepts clients and gives each one a Session."""
 
     config: ListenerConfig
@@ -89,15 +91,34 @@ class Listener(Actor[Address]):
         # A failure here (say, the port is taken) is a start failure: the tree
         # does not start, and `supervise run` says why.
         self.connections: set[asyncio.Task[None]] = set()
-        self.writers: set[asyncio.StreamWriter] = set()
+        #: Each open connection's writer, and its session once it has one.
+        self.clients: dict[asyncio.StreamWriter, ActorRef[Line] | None] = {}
+        sessions = self.registry.whereis(self.config.sessions)
+        assert isinstance(sessions, SupervisorRef)
+        self.sessions = sessions
+        # Told when the sessions supervisor ends: see handle(Down).
+        self.monitor(sessions)
         self.server = await asyncio.start_server(
             self._serve, self.config.host, self.config.port, limit=LINE_LIMIT
         )
         self.address: tuple[str, int] = self.server.sockets[0].getsockname()[:2]
         log.info("echo_listening", host=self.address[0], port=self.address[1])
 
-    async def handle(self, msg: Address) -> tuple[str, int]:
-        return self.address
+    async def handle(self, msg: Address | Down) -> tuple[str, int] | None:
+        match msg:
+            case Address():
+                return self.address
+            case Down():
+                # The sessions supervisor ended (it gave up) and its parent
+                # restarts it empty: once it runs again, tell every client whose
+                # session is gone, and close, without waiting for its next line.
+                await self.sessions.wait_running(timeout=10)
+                self.monitor(self.sessions)
+                alive = {id(child.ref) for child in await self.sessions.which_children()}
+                for writer, session in list(self.clients.items()):
+                    if session is not None and id(session) not in alive:
+                        self._lost(writer, session)
+        return None
 
     async def on_stop(self, reason: ExitReason) -> None:
         self.server.close()
@@ -105,7 +126,7 @@ class Listener(Actor[Address]):
         # that each one removes its session before the tree goes on stopping.
         # Closing a connection ends its task as a client leaving does (the reader
         # sees EOF); only a task stuck past that is cancelled.
-        for writer in self.writers:
+        for writer in self.clients:
             writer.close()
         if self.connections:
             _, stuck = await asyncio.wait(self.connections, timeout=1.0)
@@ -117,11 +138,10 @@ class Listener(Actor[Address]):
         task = asyncio.current_task()
         assert task is not None
         self.connections.add(task)
-        self.writers.add(writer)
+        self.clients[writer] = None
         host, port = writer.get_extra_info("peername")[:2]
         peer = f"{host}:{port}"
-        sessions = self.registry.whereis(self.config.sessions)
-        assert isinstance(sessions, SupervisorRef)
+        sessions = self.sessions
         session: ActorRef[Line] | None = None
         try:
             try:
@@ -129,28 +149,22 @@ class Listener(Actor[Address]):
             except (ActorNotRunningError, ChildError, StartError) as exc:
                 # The sessions supervisor is restarting, full, or the session failed to start.
                 log.warning("echo_session_refused", peer=peer, error=str(exc))
-                await self._say_last(writer, "the server cannot take you now; try again later")
+                _say_last(writer, "the server cannot take you now; try again later")
                 return
             assert isinstance(started, ActorRef)
-            session = started
+            session = self.clients[writer] = started
             while True:
                 try:
                     line = await reader.readline()
                 except ValueError:  # a line over the reader's limit (LimitOverrunError)
                     log.warning("echo_line_too_long", peer=peer, limit=LINE_LIMIT)
-                    await self._say_last(
-                        writer, f"line too long (over {LINE_LIMIT} bytes); closing"
-                    )
+                    _say_last(writer, f"line too long (over {LINE_LIMIT} bytes); closing")
                     return
                 if not line:
-                    return  # the client closed its side
-                reply = await self._ask(sessions, session, line.decode(errors="replace"))
+                    return  # the client closed its side, or we closed it
+                reply = await self._ask(session, line.decode(errors="replace"))
                 if reply is None:
-                    log.info("echo_session_lost", peer=peer, session=session.path)
-                    await self._say_last(
-                        writer,
-                        "your session was lost (too many sessions crashed at once); reconnect",
-                    )
+                    self._lost(writer, session)
                     return
                 writer.write(reply.encode() + b"\n")
                 await writer.drain()
@@ -162,7 +176,7 @@ class Listener(Actor[Address]):
             log.exception("echo_connection_failed", peer=peer)
         finally:
             self.connections.discard(task)
-            self.writers.discard(writer)
+            self.clients.pop(writer, None)
             writer.close()
             if session is not None:
                 # The client left: stop its session for good (a transient child
@@ -170,27 +184,35 @@ class Listener(Actor[Address]):
                 with contextlib.suppress(ActorNotRunningError, ChildError):
                     await sessions.terminate_child(session)
 
-    @staticmethod
-    async def _say_last(writer: asyncio.StreamWriter, text: str) -> None:
-        with contextlib.suppress(ConnectionError):
-            writer.write(text.encode() + b"\n")
-            await writer.drain()
+    def _lost(self, writer: asyncio.StreamWriter, session: ActorRef[Line]) -> None:
+        """Tell a client its session is gone for good, and close (once, whoever sees it first)."""
+        if self.clients.pop(writer, None) is None:
+            return  # told already, or leaving
+        host, port = writer.get_extra_info("peername")[:2]
+        log.info("echo_session_lost", peer=f"{host}:{port}", session=session.path)
+        _say_last(writer, "your session was lost (too many sessions crashed at once); reconnect")
 
-    @staticmethod
-    async def _ask(sessions: SupervisorRef, session: ActorRef[Line], text: str) -> str | None:
+    async def _ask(self, session: ActorRef[Line], text: str) -> str | None:
         """The reply to send back, or None if the session is gone for good."""
         try:
             reply: str = await session.call(Line(text=text.rstrip("\r\n")))
         except CallFailedError:
             # The session crashed on this very line; its supervisor restarts it.
-            if await _gone(sessions, session):
+            if await _gone(self.sessions, session):
                 return None
             return "your session crashed and was restarted"
         except (ActorExitedError, ActorNotRunningError):
-            if await _gone(sessions, session):
+            if await _gone(self.sessions, session):
                 return None
             return "your session is restarting; send that again"
         return reply
+
+
+def _say_last(writer: asyncio.StreamWriter, text: str) -> None:
+    """Send a last line and close; the client reads it, then EOF."""
+    if not writer.is_closing():
+        writer.write(text.encode() + b"\n")
+        writer.close()  # after the buffered line is flushed
 
 
 async def _gone(sessions: SupervisorRef, session: ActorRef[Line]) -> bool:
