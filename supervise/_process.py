@@ -203,6 +203,18 @@ class Process:
         task = self.task
         return task is not None and task.get_loop().is_closed()
 
+    def _cancelled(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is this task being cancelled (a kill, a stop, its loop ending).
+
+        A `CancelledError` that a hook raises while nobody cancels this task
+        (it awaited a future someone else cancelled, or raised one) is not a
+        kill but a crash like any other exception.
+        """
+        if not isinstance(exc, asyncio.CancelledError):
+            return False
+        task = self.task
+        return self._kill_reason is not None or task is None or task.cancelling() > 0
+
     def _closing(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the coroutine being closed from outside, not raised by a hook.
 
@@ -269,17 +281,13 @@ class ActorProcess(Process):
             if actor._has_on_start:
                 try:
                     await actor.on_start()
-                except Exception as exc:
-                    self.started.set_exception(exc)
-                    reason = crash(exc)
-                    return
-                except asyncio.CancelledError:
-                    raise
                 except BaseException as exc:
-                    # GeneratorExit, KeyboardInterrupt, ...: a start failure all the
-                    # same (`_finish` fails `started`; the reason carries it).
-                    if self._closing(exc):
+                    if self._closing(exc) or self._cancelled(exc):
                         raise
+                    if isinstance(exc, Exception):
+                        self.started.set_exception(exc)
+                    # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
+                    # `started`, and the reason carries the exception.
                     reason = crash(exc)
                     return
                 self.started.set_result(None)
@@ -313,23 +321,23 @@ class ActorProcess(Process):
             if actor._has_on_stop:
                 try:
                     await actor.on_stop(reason)
-                except asyncio.CancelledError:
-                    raise
                 except BaseException as exc:
-                    if self._closing(exc):
+                    if self._closing(exc) or self._cancelled(exc):
                         raise
                     _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
                     reason = crash(exc)
-        except asyncio.CancelledError:
-            reason = self._kill_reason or killed("cancelled")
         except BaseException as exc:
-            # Whatever escapes a handler is a crash: GeneratorExit and other
-            # BaseExceptions too, or asyncio would report it only as "Task
-            # exception was never retrieved" (and re-raise KeyboardInterrupt and
-            # SystemExit out of the loop, past every on_stop). The supervisor
-            # decides what a crash with KeyboardInterrupt/SystemExit means.
+            # Whatever escapes a handler, except this task's own cancellation, is
+            # a crash: GeneratorExit and other BaseExceptions too, or asyncio would
+            # report it only as "Task exception was never retrieved" (and re-raise
+            # KeyboardInterrupt and SystemExit out of the loop, past every
+            # on_stop). The supervisor decides what KeyboardInterrupt and
+            # SystemExit mean.
             if self._closing(exc):
                 raise
+            if self._cancelled(exc):
+                reason = self._kill_reason or killed("cancelled")
+                return
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
             if actor._has_on_stop:
@@ -346,10 +354,8 @@ class ActorProcess(Process):
         try:
             async with asyncio.timeout(self.stop_bound):
                 await actor.on_stop(reason)
-        except asyncio.CancelledError:
-            raise
         except BaseException as exc:  # includes TimeoutError; the crash is what counts
-            if self._closing(exc):
+            if self._closing(exc) or self._cancelled(exc):
                 raise
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
             if ends_program(exc) and not ends_program(reason.exception):

@@ -1,0 +1,52 @@
+"""The layers of docs/architecture.md: the import contract holds and the page matches it."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _contracts() -> dict[str, dict[str, Any]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return {c["id"]: c for c in config["contracts"]}
+
+
+def _layered_modules() -> set[str]:
+    names: set[str] = set()
+    for line in _contracts()["layers"]["layers"]:
+        names.update(name.strip() for name in re.split(r"[|:]", line))
+    return names
+
+
+def test_the_import_contracts_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    """lint-imports finds no import from a lower layer to a higher one (CI runs it too)."""
+    cli = pytest.importorskip("importlinter.cli")
+    status = cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
+    assert status == 0, capsys.readouterr().out
+
+
+def test_every_layered_module_exists_and_has_its_paragraph() -> None:
+    """Each module in the contract is a real module with a ``- **`name`**`` paragraph, and back."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    described = set(re.findall(r"^- \*\*`([\w.]+)`\*\*", page, re.M))
+    layered = _layered_modules()
+    assert described == layered
+    missing = sorted(m for m in layered if not (ROOT / "supervise" / f"{m}.py").exists())
+    assert missing == []
+
+
+def test_specs_and_pure_logic_sit_in_the_specs_layer() -> None:
+    """The modules forbidden an event loop are exactly those of the specs layer."""
+    layers = _contracts()["layers"]["layers"]
+    start, end = layers.index("_loader"), layers.index("_behaviour")
+    specs_layer = {n.strip() for line in layers[start : end + 1] for n in re.split(r"[|:]", line)}
+    sources = {
+        m.removeprefix("supervise.") for m in _contracts()["specs-are-data"]["source_modules"]
+    }
+    assert sources == specs_layer
