@@ -67,8 +67,8 @@ class Process:
 
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
-        self.child = child
-        self.path = child.path
+        self.child: Child = child
+        self.path: str = child.path
         self.task: asyncio.Task[None] | None = None
         # Resolved once the process is ready (or failed to start); None while a
         # process that was ready at once has not been asked for it (an idle actor
@@ -79,7 +79,7 @@ class Process:
         #: Set once, when the process has ended (or been abandoned).
         self.reason: ExitReason | None = None
         #: Set by the parent while it terminates this process: its exit is expected.
-        self.terminating = False
+        self.terminating: bool = False
         self.on_exit: Callable[[Process], None] | None = None
         #: Called when the process ends, terminating or not: the parent's countdown
         #: while it waits for a group of children to end (`Supervisor._wait_all`).
@@ -252,9 +252,9 @@ class ActorProcess(Process):
         super().__init__(child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
-        self.mailbox = mailbox
+        self.mailbox: Mailbox[object] = mailbox
         #: How long on_stop may take after a crash (the child's shutdown seconds).
-        self.stop_bound = stop_bound
+        self.stop_bound: float | None = stop_bound
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
         actor._process = self
