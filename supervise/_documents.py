@@ -228,6 +228,8 @@ class YamlReader:
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 problem = exc.problem or exc.context or "invalid YAML"
+                if problem == "exceeded maximum nesting depth":  # libyaml's own limit, 1000
+                    problem = depth_problem()
                 doc.problem((), f"invalid YAML: {problem}", _mark(mark) if mark else None)
                 return
             except yaml.YAMLError as exc:
