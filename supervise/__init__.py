@@ -36,6 +36,7 @@ from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._errors import UsageError as UsageError
 from ._loader import load_tree as load_tree
+from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
@@ -120,6 +121,7 @@ __all__ = [
     "UsageError",
     "configure_logging",
     "load_tree",
+    "load_tree_text",
     "open_tree",
 ]
 

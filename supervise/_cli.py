@@ -437,3 +437,10 @@ def tree(file: Path, as_json: bool) -> None:
 def schema() -> None:
     """Print the JSON Schema of tree files (point your editor's YAML/JSON support at it)."""
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+# -- logs ------------------------------------------------------------------------------
+
+from ._logs import logs as _logs  # noqa: E402 (a tool of its own: supervise/_logs)
+
+main.add_command(_logs)

@@ -1,15 +1,20 @@
 """Load tree specs from YAML or JSON files (or text, or dicts), pointing at every problem.
 
-`load_tree` is the one seam from data to specs: it reads the file, keeps the
-line and column of every key and value, substitutes ``${VAR}`` and
-``${VAR:-default}`` from the environment, validates with the pydantic models
-of `supervise.spec`, and turns every validation error into one line that names
-the file, the position, the field path, what was expected and what was found::
+`load_tree` (files and dicts) and `load_tree_text` (text) are the one seam
+from data to specs: they read the document, keep the line and column of every
+key and value, substitute ``${VAR}`` and ``${VAR:-default}`` from the
+environment, validate with the pydantic models of `supervise.spec`, and turn
+every validation error into one line that names the file, the position, the
+field path, what was expected and what was found::
 
     tree.yaml:12:5: children[2].shutdown: expected seconds >= 0, "brutal_kill" or
     "infinity", found -1
 
-All problems of a file are reported together in one `TreeFileError`.
+All problems of a file are reported together in one `TreeFileError`, and
+nothing else is raised whatever the file holds: malformed YAML, values PyYAML
+cannot construct, recursive aliases, and files over the limits of
+`supervise._documents` (size, string length, nesting depth, alias expansion)
+are problems of the file like the others.
 
 Imports of actor modules (``actor: "package.module:Class"``) happen during
 validation. The library does not touch ``sys.path`` on its own: pass
@@ -20,12 +25,14 @@ directory.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -33,15 +40,17 @@ from pydantic import BaseModel, ValidationError
 
 from . import spec as spec_module
 from ._documents import (
+    MAX_FILE_SIZE,
     DataPath,
     Document,
-    JsonReader,
     Step,
     YamlReader,
     format_path,
     read_mapping_data,
+    size_problem,
 )
 from ._errors import TreeFileError
+from ._json_document import JsonReader
 from .spec import (
     _NAME_PATTERN,
     Backoff,
@@ -404,10 +413,6 @@ def _add_sys_path(directories: Iterable[str | os.PathLike[str]]) -> None:
             sys.path.insert(0, directory)
 
 
-def _is_text(source: str) -> bool:
-    return "\n" in source or source.lstrip().startswith("{")
-
-
 def load_tree(
     source: str | os.PathLike[str] | Mapping[str, Any],
     *,
@@ -415,7 +420,7 @@ def load_tree(
     env: Mapping[str, str] | None = None,
     extra_sys_path: Iterable[str | os.PathLike[str]] = (),
 ) -> SupervisorSpec | DynamicSupervisorSpec:
-    """Load a tree spec from a YAML or JSON file, from text, or from a dict.
+    """Load a tree spec from a YAML or JSON file, or from a dict.
 
     ::
 
@@ -423,13 +428,14 @@ def load_tree(
         async with open_tree(spec) as tree:
             await tree.wait()
 
+    For YAML or JSON held in a string, use `load_tree_text`: a `str` given
+    here is always a file name.
+
     Args:
-        source: a file path (`pathlib.Path`, or a `str` without line breaks that
-            does not start with ``{``); YAML or JSON text (a `str` with a line
-            break, or starting with ``{``); or a dict (already parsed data).
-        format: ``"yaml"`` or ``"json"``. Files default to their suffix
-            (``.yaml``, ``.yml``, ``.json``); text defaults to JSON if it starts
-            with ``{``, else YAML.
+        source: a file path (`str` or `pathlib.Path`), or a dict (already
+            parsed data, e.g. from your own configuration).
+        format: ``"yaml"`` or ``"json"``; by default the file's suffix decides
+            (``.yaml``, ``.yml``, ``.json``).
         env: the variables for ``${VAR}`` and ``${VAR:-default}`` (default:
             `os.environ`). Substitution applies to string values, not keys.
         extra_sys_path: directories put in front of `sys.path` (if not there
@@ -441,17 +447,89 @@ def load_tree(
 
     Raises:
         TreeFileError: listing every problem found, each with the file, line and
-            column (for files and text), field path, what was expected and what
-            was found.
+            column (for files), field path, what was expected and what was found.
+            Nothing else: a file that is malformed, too large
+            (``MAX_FILE_SIZE``), too deep or full of aliases is a problem of
+            the file too (see docs/tree-files.md, "Limits").
+
+    .. versionadded:: 0.1
+    .. versionchanged:: 0.1
+       Text moved to `load_tree_text`.
+    """
+    env = os.environ if env is None else env
+    with _collector_paused():
+        if isinstance(source, Mapping):
+            doc = Document(None)
+            read_mapping_data(source, doc, env)
+        else:
+            doc = _read_file(source, format, env)
+        return _finish(doc, extra_sys_path)
+
+
+def load_tree_text(
+    text: str,
+    *,
+    format: Format = "yaml",
+    env: Mapping[str, str] | None = None,
+    extra_sys_path: Iterable[str | os.PathLike[str]] = (),
+) -> SupervisorSpec | DynamicSupervisorSpec:
+    """Load a tree spec from YAML or JSON text.
+
+    ::
+
+        spec = load_tree_text("{name: root, children: [{name: db, actor: 'app.db:Db'}]}")
+
+    Problems are reported as in a file named ``<string>``
+    (``<string>:2:5: children[0].name: ...``).
+
+    Args:
+        text: the YAML or JSON document.
+        format: ``"yaml"`` (the default) or ``"json"``. JSON is also valid YAML;
+            ``"json"`` gives JSON's rules and messages.
+        env: as for `load_tree`.
+        extra_sys_path: as for `load_tree`.
+
+    Returns:
+        The root `SupervisorSpec` or `DynamicSupervisorSpec`.
+
+    Raises:
+        TreeFileError: as for `load_tree`.
 
     .. versionadded:: 0.1
     """
     env = os.environ if env is None else env
-    if isinstance(source, Mapping):
-        doc = Document(None)
-        doc.data = read_mapping_data(source, (), doc, env)
-    else:
-        doc = _read(source, format, env)
+    doc = Document("<string>")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    with _collector_paused():
+        if size > MAX_FILE_SIZE:
+            doc.problem((), size_problem(size))
+        else:
+            _parse(text, format, doc, env)
+        return _finish(doc, extra_sys_path)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a document is read and validated.
+
+    Loading creates a few objects per value (nodes, marks, positions, models)
+    and keeps them all until it returns, so every collection on the way walks
+    them again: for a file of 100,000 children that is more than half the time.
+    Reference counting frees memory as usual; cycles wait for the next collection.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _finish(
+    doc: Document, extra_sys_path: Iterable[str | os.PathLike[str]]
+) -> SupervisorSpec | DynamicSupervisorSpec:
     if doc.problems and doc.data is None:
         raise TreeFileError(doc.file, doc.problems)
     _add_sys_path(extra_sys_path)
@@ -466,40 +544,58 @@ def load_tree(
     return spec
 
 
-def _read(
+def _read_file(
     source: str | os.PathLike[str], format: Format | None, env: Mapping[str, str]
 ) -> Document:
-    if isinstance(source, str) and _is_text(source):
+    if (
+        isinstance(source, str)
+        and ("\n" in source or source.lstrip().startswith("{"))
+        and not os.path.exists(source)
+    ):
         doc = Document("<string>")
-        text = source
+        doc.problem(
+            (),
+            "load_tree takes a file name or a dict, and this looks like YAML or JSON text; "
+            "call load_tree_text(text) instead",
+        )
+        return doc
+    path = Path(source)
+    doc = Document(os.fspath(source))
+    if format is None:
+        format = _SUFFIXES.get(path.suffix.lower())
         if format is None:
-            format = "json" if source.lstrip().startswith("{") else "yaml"
-    else:
-        path = Path(source)
-        doc = Document(os.fspath(source))
-        if format is None:
-            format = _SUFFIXES.get(path.suffix.lower())
-            if format is None:
-                doc.problem(
-                    (),
-                    f"cannot tell the format from the suffix {path.suffix!r}; name the file "
-                    f".yaml, .yml or .json, or pass format='yaml' or 'json'",
-                )
+            doc.problem(
+                (),
+                f"cannot tell the format from the suffix {path.suffix!r}; name the file "
+                f".yaml, .yml or .json, or pass format='yaml' or 'json'",
+            )
+            return doc
+    try:
+        with path.open("rb") as file:
+            # One byte more than allowed tells a file over the limit, without reading it all.
+            data = file.read(MAX_FILE_SIZE + 1)
+            if len(data) > MAX_FILE_SIZE:
+                doc.problem((), size_problem(os.fstat(file.fileno()).st_size))
                 return doc
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            doc.problem((), "no such file")
-            return doc
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            doc.problem((), f"cannot read the file: {reason}")
-            return doc
-    reader = YamlReader(text, doc, env) if format == "yaml" else JsonReader(text, doc, env)
-    reader.read()
+        text = data.decode("utf-8")
+    except FileNotFoundError:
+        doc.problem((), "no such file")
+        return doc
+    except (OSError, ValueError) as exc:  # ValueError: UnicodeDecodeError, a NUL in the name
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        doc.problem((), f"cannot read the file: {reason}")
+        return doc
+    _parse(text, format, doc, env)
+    return doc
+
+
+def _parse(text: str, format: Format, doc: Document, env: Mapping[str, str]) -> None:
+    if format == "yaml":
+        YamlReader(text, doc, env).read()
+    else:
+        JsonReader(text, doc, env).read()
     if doc.data is None and not doc.problems:
         doc.problem((), "the file is empty; expected a mapping describing the root supervisor")
-    return doc
 
 
 def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
@@ -512,11 +608,23 @@ def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
         return None
     kind = data.get("kind", "supervisor")
     model = _ROOT_KINDS.get(kind) if isinstance(kind, str) else None
+    leaf = next((f for f in ("actor", "task") if f in data), None)
+    if "kind" not in data and leaf and "children" not in data and "child" not in data:
+        # Written as a worker (or task) without `kind`: the default kind of the root
+        # is supervisor, but "actor: unknown field" would not say what is wrong.
+        doc.problem(
+            (leaf,),
+            f"the root must be a supervisor, and this one has {leaf!r} as a "
+            f"{'worker' if leaf == 'actor' else 'task'} would; put this child in the "
+            f"children of a root supervisor",
+            doc.position((leaf,), key=True),
+        )
+        return None
     if model is None:
         choices = list(_ROOT_KINDS)
         hint = (
-            "; the root must be a supervisor: put this worker in its children"
-            if kind == "worker"
+            f"; the root must be a supervisor: put this {kind} in its children"
+            if kind in ("worker", "task")
             else _did_you_mean(kind, choices)
         )
         doc.problem(("kind",), f"expected {_one_of(choices)}, found {_render(kind)}{hint}")
@@ -532,4 +640,4 @@ def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
         return None
 
 
-__all__ = ["Format", "load_tree"]
+__all__ = ["Format", "load_tree", "load_tree_text"]

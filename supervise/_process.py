@@ -91,8 +91,8 @@ class Process:
 
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
-        self.child = child
-        self.path = child.path
+        self.child: Child = child
+        self.path: str = child.path
         self.task: asyncio.Task[None] | None = None
         # Resolved once the process is ready (or failed to start); None while a
         # process that was ready at once has not been asked for it (an idle actor
@@ -103,7 +103,7 @@ class Process:
         #: Set once, when the process has ended (or been abandoned).
         self.reason: ExitReason | None = None
         #: Set by the parent while it terminates this process: its exit is expected.
-        self.terminating = False
+        self.terminating: bool = False
         self.on_exit: Callable[[Process], None] | None = None
         #: Called when the process ends, terminating or not: the parent's countdown
         #: while it waits for a group of children to end (`Supervisor._wait_all`).
@@ -255,6 +255,18 @@ class LoopProcess(Process):
         task = self.task
         return task is not None and task.get_loop().is_closed()
 
+    def _cancelled(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is this task being cancelled (a kill, a stop, its loop ending).
+
+        A `CancelledError` that a hook raises while nobody cancels this task
+        (it awaited a future someone else cancelled, or raised one) is not a
+        kill but a crash like any other exception.
+        """
+        if not isinstance(exc, asyncio.CancelledError):
+            return False
+        task = self.task
+        return self._kill_reason is not None or task is None or task.cancelling() > 0
+
     def _closing(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the coroutine being closed from outside, not raised by a hook.
 
@@ -292,9 +304,9 @@ class ActorProcess(LoopProcess):
         super().__init__(child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
-        self.mailbox = mailbox
+        self.mailbox: Mailbox[object] = mailbox
         #: How long on_stop may take after a crash (the child's shutdown seconds).
-        self.stop_bound = stop_bound
+        self.stop_bound: float | None = stop_bound
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
         actor._process = self
@@ -321,17 +333,13 @@ class ActorProcess(LoopProcess):
             if actor._has_on_start:
                 try:
                     await actor.on_start()
-                except Exception as exc:
-                    self.started.set_exception(exc)
-                    reason = crash(exc)
-                    return
-                except asyncio.CancelledError:
-                    raise
                 except BaseException as exc:
-                    # GeneratorExit, KeyboardInterrupt, ...: a start failure all the
-                    # same (`_finish` fails `started`; the reason carries it).
-                    if self._closing(exc):
+                    if self._closing(exc) or self._cancelled(exc):
                         raise
+                    if isinstance(exc, Exception):
+                        self.started.set_exception(exc)
+                    # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
+                    # `started`, and the reason carries the exception.
                     reason = crash(exc)
                     return
                 self.started.set_result(None)
@@ -365,23 +373,23 @@ class ActorProcess(LoopProcess):
             if actor._has_on_stop:
                 try:
                     await actor.on_stop(reason)
-                except asyncio.CancelledError:
-                    raise
                 except BaseException as exc:
-                    if self._closing(exc):
+                    if self._closing(exc) or self._cancelled(exc):
                         raise
                     _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
                     reason = crash(exc)
-        except asyncio.CancelledError:
-            reason = self._kill_reason or killed("cancelled")
         except BaseException as exc:
-            # Whatever escapes a handler is a crash: GeneratorExit and other
-            # BaseExceptions too, or asyncio would report it only as "Task
-            # exception was never retrieved" (and re-raise KeyboardInterrupt and
-            # SystemExit out of the loop, past every on_stop). The supervisor
-            # decides what a crash with KeyboardInterrupt/SystemExit means.
+            # Whatever escapes a handler, except this task's own cancellation, is
+            # a crash: GeneratorExit and other BaseExceptions too, or asyncio would
+            # report it only as "Task exception was never retrieved" (and re-raise
+            # KeyboardInterrupt and SystemExit out of the loop, past every
+            # on_stop). The supervisor decides what KeyboardInterrupt and
+            # SystemExit mean.
             if self._closing(exc):
                 raise
+            if self._cancelled(exc):
+                reason = self._kill_reason or killed("cancelled")
+                return
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
             if actor._has_on_stop:
@@ -398,10 +406,8 @@ class ActorProcess(LoopProcess):
         try:
             async with asyncio.timeout(self.stop_bound):
                 await actor.on_stop(reason)
-        except asyncio.CancelledError:
-            raise
         except BaseException as exc:  # includes TimeoutError; the crash is what counts
-            if self._closing(exc):
+            if self._closing(exc) or self._cancelled(exc):
                 raise
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
             if ends_program(exc) and not ends_program(reason.exception):

@@ -85,12 +85,13 @@ class TaskProcess(LoopProcess):
         reason: ExitReason | None = None
         try:
             await spec.task(*spec.args, **spec.kwargs)
-        except asyncio.CancelledError:
-            reason = self._kill_reason or self._stop_reason or killed("cancelled")
-        except BaseException as exc:  # GeneratorExit, KeyboardInterrupt, ...: a crash too
+        except BaseException as exc:  # anything but this task's cancellation is a crash
             if self._closing(exc):
                 raise
-            reason = crash(exc)
+            if self._cancelled(exc):  # a stop or a kill (a stop cancels the task too)
+                reason = self._kill_reason or self._stop_reason or killed("cancelled")
+            else:
+                reason = crash(exc)
         else:
             # Returning after a stop request (it caught the cancellation) is that stop.
             reason = self._kill_reason or self._stop_reason or NORMAL

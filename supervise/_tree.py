@@ -66,8 +66,8 @@ class Tree:
     ) -> None:
         self.spec = spec
         self._on_give_up = on_give_up
-        self.registry = Registry()
-        self.dead_letters = DeadLetters()
+        self.registry: Registry = Registry()
+        self.dead_letters: DeadLetters = DeadLetters()
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None

@@ -201,7 +201,8 @@ def open_test_tree(
 
     Args:
         source: a `SupervisorSpec`/`DynamicSupervisorSpec`, a dict, a file path,
-            or YAML/JSON text (read by `supervise.load_tree`).
+            or YAML/JSON text (a `str` with a line break, or starting with ``{``,
+            read by `supervise.load_tree_text`).
         env: variables for ``${VAR}`` interpolation (default: `os.environ`).
 
     Raises:
@@ -209,16 +210,16 @@ def open_test_tree(
 
     .. versionadded:: 0.1
     """
-    from ._loader import load_tree
+    from ._loader import load_tree, load_tree_text
     from ._tree import open_tree
     from .spec import DynamicSupervisorSpec, SupervisorSpec
 
     if isinstance(source, SupervisorSpec | DynamicSupervisorSpec):
         return open_tree(source)
+    if isinstance(source, str) and ("\n" in source or source.startswith("{")):
+        return open_tree(load_tree_text(source, env=env))
     extra: list[str] = []
-    if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and not source.startswith("{")
-    ):
+    if not isinstance(source, Mapping):
         extra.append(str(Path(source).resolve().parent))
     return open_tree(load_tree(source, env=env, extra_sys_path=extra))
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from _tree_actors import Counter, Plain
 
 from supervise import (
@@ -24,8 +25,12 @@ from supervise import (
     SupervisorSpec,
     TreeFileError,
     TreeFileProblem,
+    _documents,
+    _loader,
     load_tree,
+    load_tree_text,
 )
+from supervise._documents import MAX_DEPTH, MAX_STRING_LENGTH
 from supervise.spec import json_schema
 
 TESTS = Path(__file__).resolve().parent
@@ -136,8 +141,9 @@ def test_yaml_json_and_python_build_identical_specs(tmp_path: Path) -> None:
         load_tree(tmp_path / "tree.yaml"),
         load_tree(str(tmp_path / "tree.yml")),
         load_tree(tmp_path / "tree.json"),
-        load_tree(GOOD_YAML),
-        load_tree(GOOD_JSON),
+        load_tree_text(GOOD_YAML),
+        load_tree_text(GOOD_JSON, format="json"),
+        load_tree_text(GOOD_JSON),  # JSON is YAML too
         load_tree(json.loads(GOOD_JSON)),
         load_tree(PYTHON_SPEC.model_dump()),
     ]
@@ -168,7 +174,7 @@ def test_a_missing_file_is_a_tree_file_error(tmp_path: Path) -> None:
 def test_a_dynamic_supervisor_can_be_the_root() -> None:
     """kind: dynamic_supervisor at the root gives a DynamicSupervisorSpec."""
     text = "kind: dynamic_supervisor\nname: pool\nchild: {name: c, actor: '_tree_actors:Plain'}\n"
-    spec = load_tree(text)
+    spec = load_tree_text(text)
     assert spec == DynamicSupervisorSpec(name="pool", child=ChildSpec(name="c", actor=Plain))
 
 
@@ -191,7 +197,7 @@ children:
 def test_env_interpolation_in_yaml() -> None:
     """${VAR}, ${VAR:-default} (also for an empty VAR) and $$; unquoted values get typed."""
     env = {"ROOT_NAME": "app", "EMPTY": "", "START": "42"}
-    spec = load_tree(INTERPOLATED, env=env)
+    spec = load_tree_text(INTERPOLATED, env=env)
     assert isinstance(spec, SupervisorSpec)
     assert (spec.name, spec.max_restarts, spec.max_seconds) == ("app", 7, 1.5)
     child = spec.children[0]
@@ -204,13 +210,15 @@ def test_env_interpolation_reads_os_environ_by_default(monkeypatch: pytest.Monke
     """Without `env=`, variables come from the process environment."""
     monkeypatch.setenv("ROOT_NAME", "from-env")
     monkeypatch.setenv("START", "1")
-    assert load_tree(INTERPOLATED).name == "from-env"
+    assert load_tree_text(INTERPOLATED).name == "from-env"
 
 
 def test_env_interpolation_in_json_and_dicts() -> None:
     """JSON strings and dict strings are interpolated too; numbers-as-strings are accepted."""
     text = '{"name": "${N:-root}", "max_restarts": "${MAX}"}'
-    assert load_tree(text, env={"MAX": "2"}) == SupervisorSpec(name="root", max_restarts=2)
+    assert load_tree_text(text, format="json", env={"MAX": "2"}) == SupervisorSpec(
+        name="root", max_restarts=2
+    )
     data = {"name": "${N}", "children": [{"name": "c", "actor": "_tree_actors:Plain"}]}
     assert load_tree(data, env={"N": "x"}).name == "x"
 
@@ -220,7 +228,7 @@ def test_env_quoted_yaml_values_stay_strings() -> None:
     text = (
         'name: root\nchildren: [{name: c, actor: "_tree_actors:Counter", args: {label: "${L}"}}]\n'
     )
-    spec = load_tree(text, env={"L": "123"})
+    spec = load_tree_text(text, env={"L": "123"})
     assert isinstance(spec, SupervisorSpec)
     assert spec.children[0].args == {"label": "123"}  # type: ignore[union-attr]
 
@@ -229,7 +237,7 @@ def test_missing_env_vars_are_all_reported() -> None:
     """Each unset variable without default is named, at its position."""
     text = "name: ${A}\nmax_restarts: ${B}\n"
     with pytest.raises(TreeFileError) as info:
-        load_tree(text, env={})
+        load_tree_text(text, env={})
     assert str(info.value).splitlines() == [
         "<string>:1:7: name: environment variable A is not set and has no default; "
         "set it, or write ${A:-default}",
@@ -320,3 +328,119 @@ def test_schema_copy_in_docs_is_current() -> None:
     if os.environ.get("UPDATE_EXPECTED"):
         path.write_text(current)
     assert path.read_text() == current, "run: supervise schema > docs/tree.schema.json"
+
+
+# -- YAML merge keys -------------------------------------------------------------------
+
+
+def test_merge_keys_follow_yaml_rules() -> None:
+    """`<<: *w` brings in w's keys; keys written beside it win; of several merged
+    mappings the first wins; duplicates among the written keys are still refused."""
+    text = """\
+name: root
+children:
+  - &w {name: a, actor: "_tree_actors:Plain", restart: transient}
+  - <<: *w
+    name: b
+  - <<: [{restart: temporary, name: c}, *w]
+    shutdown: 2
+"""
+    spec = load_tree_text(text)
+    assert isinstance(spec, SupervisorSpec)
+    assert [(c.name, c.restart.value, c.shutdown) for c in spec.children] == [
+        ("a", "transient", 5.0),
+        ("b", "transient", 5.0),
+        ("c", "temporary", 2.0),
+    ]
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text(text.replace("    name: b\n", "    name: b\n    name: d\n"))
+    assert str(info.value) == (
+        "<string>:6:5: children[1].name: duplicate key 'name' (first at line 5); keep only one"
+    )
+
+
+# -- limits and hostile files ----------------------------------------------------------
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file larger than MAX_FILE_SIZE is a problem of the file; text is measured too."""
+    monkeypatch.setattr(_documents, "MAX_FILE_SIZE", 100)
+    monkeypatch.setattr(_loader, "MAX_FILE_SIZE", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text("name: root\n" + "#" * 200 + "\n")
+    message = (
+        "the file has 212 bytes, more than the 100 a tree file may have; split the tree, "
+        "or start many alike children from a dynamic supervisor's template"
+    )
+    with pytest.raises(TreeFileError) as info:
+        load_tree(path)
+    assert str(info.value) == f"{path}: {message}"
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text(path.read_text())
+    assert str(info.value) == f"<string>: {message}"
+
+
+def test_a_string_over_the_length_limit_is_a_problem(tmp_path: Path) -> None:
+    """A value longer than MAX_STRING_LENGTH is reported where it is, in YAML and JSON."""
+    blob = "x" * (MAX_STRING_LENGTH + 1)
+    message = (
+        "a string of 1,000,001 characters, more than the 1,000,000 allowed; "
+        "pass large data to the actor another way (a file name, for instance)"
+    )
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text(f"name: root\nstrategy: {blob}\n")
+    assert str(info.value) == f"<string>:2:11: strategy: {message}"
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text(f'{{"name": "root", "strategy": "{blob}"}}', format="json")
+    assert str(info.value) == f"<string>:1:30: strategy: {message}"
+
+
+def test_dicts_too_deep_or_containing_themselves_are_problems() -> None:
+    """A dict is held to the same nesting limit, and may not contain itself."""
+    deep: dict[str, object] = {"name": "root"}
+    node = deep
+    for _ in range(MAX_DEPTH):
+        node["x"] = node = {}
+    with pytest.raises(TreeFileError) as info:
+        load_tree(deep)
+    assert str(info.value) == (
+        "x.x.x.x.x.x: nested more than 100 levels deep; a tree file may not nest deeper "
+        "(below this value)"
+    )
+    looped: dict[str, object] = {"name": "root", "children": []}
+    looped["children"] = [looped]
+    with pytest.raises(TreeFileError) as info:
+        load_tree(looped)
+    assert str(info.value) == "children[0]: this value contains itself; a tree cannot be recursive"
+
+
+def test_text_given_to_load_tree_points_at_load_tree_text() -> None:
+    """load_tree takes no text, and says which function does."""
+    with pytest.raises(TreeFileError) as info:
+        load_tree("name: root\nchildren: []\n")
+    assert str(info.value) == (
+        "<string>: load_tree takes a file name or a dict, and this looks like YAML or JSON "
+        "text; call load_tree_text(text) instead"
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in BAD_FILES if n.endswith(".yaml")])
+def test_the_pure_python_yaml_parser_also_raises_only_tree_file_errors(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libyaml, PyYAML's own parser is used, with the same guarantees."""
+    monkeypatch.setattr(_documents, "DEFAULT_YAML_LOADER", yaml.SafeLoader)
+    with pytest.raises(TreeFileError):
+        load_tree(BAD_SPECS / name, env={}, extra_sys_path=[TESTS])
+
+
+def test_the_pure_python_yaml_parser_reports_deep_nesting() -> None:
+    """PyYAML's own composer recurses per level; too deep is a problem, not a RecursionError."""
+    text = "name: root\nx: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_documents, "DEFAULT_YAML_LOADER", yaml.SafeLoader)
+        with pytest.raises(TreeFileError) as info:
+            load_tree_text(text)
+    assert str(info.value).startswith("<string>: invalid YAML: nested more than 100 levels")

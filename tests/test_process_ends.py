@@ -42,6 +42,7 @@ def _exception(what: str) -> BaseException:
         "Custom": Custom("custom"),
         "KeyboardInterrupt": KeyboardInterrupt(),
         "SystemExit": SystemExit(3),
+        "CancelledError": asyncio.CancelledError("not a kill"),
     }[what]
 
 
@@ -70,11 +71,14 @@ def actor(ref: object) -> ActorRef[Any]:
     return ref
 
 
-@pytest.mark.parametrize("what", ["GeneratorExit", "Custom"])
+@pytest.mark.parametrize("what", ["GeneratorExit", "Custom", "CancelledError"])
 async def test_a_base_exception_from_a_handler_is_a_crash_with_that_exception(
     what: str, events: EventLog
 ) -> None:
-    """GeneratorExit or a custom BaseException is a crash: the caller and the log see it."""
+    """GeneratorExit, a custom BaseException or a CancelledError nobody sent is a crash.
+
+    The caller and the log see the exception; nothing is reported as a kill.
+    """
     spec = SupervisorSpec(name="root", children=[ChildSpec(name="r", actor=Raiser)])
     async with open_tree(spec) as tree:
         ref = actor(tree.whereis("root/r"))
@@ -112,6 +116,27 @@ async def test_a_base_exception_from_a_plain_task_is_a_crash(events: EventLog) -
         await events.wait_for("actor_started", actor="root/t", incarnation=2)
     (crashed,) = events.of("actor_crashed", actor="root/t")
     assert (crashed["reason"], crashed["exc_type"]) == ("crash", "Custom")
+
+
+async def test_a_cancelled_future_awaited_by_a_plain_task_is_a_crash(events: EventLog) -> None:
+    """A task that awaits a future someone else cancelled crashes; it was not killed."""
+    runs: list[int] = []
+
+    async def job() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            gone = asyncio.get_running_loop().create_future()
+            gone.cancel()
+            await gone
+        await asyncio.Event().wait()
+
+    spec = SupervisorSpec(name="root", children=[TaskSpec(name="t", task=job)])
+    async with open_tree(spec):
+        await events.wait_for("actor_started", actor="root/t", incarnation=2)
+    (crashed,) = events.of("actor_crashed", actor="root/t")
+    (stopped,) = events.of("actor_stopped", actor="root/t")
+    assert (crashed["reason"], crashed["exc_type"]) == ("crash", "CancelledError")
+    assert stopped["reason"] == "shutdown"  # the supervisor's own stop is still a stop
 
 
 async def test_a_base_exception_from_on_start_is_a_start_failure(events: EventLog) -> None:

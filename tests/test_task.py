@@ -20,7 +20,7 @@ from supervise import (
     TaskRef,
     TaskSpec,
     UsageError,
-    load_tree,
+    load_tree_text,
     open_tree,
 )
 from supervise.testing import EventLog, wait_for_event
@@ -353,7 +353,7 @@ def test_task_accepts_an_import_path_and_dumps_back_to_it() -> None:
 
 def test_a_tree_file_declares_tasks_with_or_without_kind() -> None:
     """In YAML a child with a `task` field is a task; `kind: task` may be written out."""
-    spec = load_tree(
+    spec = load_tree_text(
         f"""
 name: root
 backoff: {{min_seconds: 1, max_seconds: 30}}

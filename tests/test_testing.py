@@ -166,7 +166,7 @@ async def test_open_test_tree_takes_a_file_text_dict_or_spec(
     tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same tree opens from a YAML file (actors beside it), YAML text, a dict or a spec."""
-    from supervise import load_tree
+    from supervise import load_tree, load_tree_text
     from supervise.testing import open_test_tree
 
     monkeypatch.setattr(sys, "path", list(sys.path))  # restored after the test
@@ -191,7 +191,7 @@ async def test_open_test_tree_takes_a_file_text_dict_or_spec(
         "children": [{"name": "g", "actor": "beside_actors:Greeter"}],
     }
     if form == "spec":
-        sources["spec"] = load_tree(text)
+        sources["spec"] = load_tree_text(text)
     async with open_test_tree(sources[form]) as tree:  # type: ignore[arg-type]
         greeter = tree.whereis("root/g")
         assert isinstance(greeter, ActorRef)
