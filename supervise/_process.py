@@ -89,11 +89,13 @@ class Process:
         "terminating",
     )
 
+    task: asyncio.Task[None] | None
+
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
         self.child: Child = child
         self.path: str = child.path
-        self.task: asyncio.Task[None] | None = None
+        self.task = None
         # Resolved once the process is ready (or failed to start); None while a
         # process that was ready at once has not been asked for it (an idle actor
         # then costs no future).
@@ -204,6 +206,8 @@ class LoopProcess(Process):
     """
 
     __slots__ = ()
+
+    task: asyncio.Task[None] | None
 
     def start(self) -> None:
         """Create the task. The caller awaits `started` if it needs readiness."""
