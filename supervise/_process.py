@@ -188,6 +188,12 @@ class Process:
         if self.on_exit is not None and not self.terminating:
             self.on_exit(self)
 
+    def _fail_started(self, exc: BaseException) -> None:
+        """Fail `started` with ``exc``, unless its waiter gave up (cancelled it)."""
+        started = self.started
+        if not started.done():
+            started.set_exception(exc)
+
     def _release(self, reason: ExitReason) -> None:
         """Free what the process holds; subclasses fail their callers here."""
 
@@ -341,12 +347,14 @@ class ActorProcess(LoopProcess):
                     if self._closing(exc) or self._cancelled(exc):
                         raise
                     if isinstance(exc, Exception):
-                        self.started.set_exception(exc)
+                        self._fail_started(exc)
                     # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
                     # `started`, and the reason carries the exception.
                     reason = crash(exc)
                     return
-                self.started.set_result(None)
+                started = self.started
+                if not started.done():  # a parent whose start was aborted stopped waiting
+                    started.set_result(None)
             # The message loop, inline (a coroutine of its own would cost every
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.

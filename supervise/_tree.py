@@ -160,7 +160,14 @@ class Tree:
         self._process = process
         self._root.process = process
         process.start()
-        await process.started
+        try:
+            await process.started
+        except asyncio.CancelledError:
+            # The host gave up waiting: abort the start (what started stops, in
+            # reverse order), wait for that, then let the cancellation through.
+            process.request_stop(SHUTDOWN)
+            await _until_ended(process)
+            raise
         self._root.incarnation = 1
 
     def _root_exited(self, process: Process) -> None:
@@ -207,13 +214,18 @@ class Tree:
             raise self._failure
 
     async def stop(self) -> None:
-        """Stop the tree in reverse start order and wait until it has ended (idempotent)."""
+        """Stop the tree in reverse start order and wait until it has ended (idempotent).
+
+        Cancelling the caller does not cut the wait short: it returns once every
+        child has stopped or been abandoned within its ``shutdown``, then the
+        cancellation is raised.
+        """
         process = self._process
         if process is None:
             return
         if process.reason is None:
             process.request_stop(SHUTDOWN)
-            await process.wait(None)
+            await _until_ended(process)
 
     async def __aenter__(self) -> Tree:
         await self.start()
@@ -242,6 +254,24 @@ class Tree:
         if self._failure is not None and (exc is None or swallowed):
             raise self._failure
         return swallowed
+
+
+async def _until_ended(process: Process) -> None:
+    """Wait until ``process`` has ended, however often the caller is cancelled meanwhile.
+
+    The stop it waits for is bounded by the children's ``shutdown``; a
+    cancellation that arrives meanwhile is raised once it has ended (anyio's
+    shielded cleanup, for native asyncio cancellation too).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while process.reason is None:
+        try:
+            with anyio.CancelScope(shield=True):  # anyio: no redelivery while we wait
+                await process.wait(None)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 def _require_asyncio(what: str) -> None:

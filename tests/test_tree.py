@@ -119,6 +119,22 @@ async def test_on_give_up_is_called_once_after_the_tree_stopped(events: EventLog
     assert events.names()[-1] == "supervisor_stopped"  # and nothing ran after the hook
 
 
+async def test_on_give_up_without_async_with_calls_the_hook_and_cancels_nothing() -> None:
+    """start()/stop() (the aiohttp recipe): the hook and wait() tell of the give-up; no cancel."""
+    seen: list[BaseException] = []
+    tree = open_tree(crash_root_a_past_the_limit(), on_give_up=seen.append)
+    await tree.start()
+    try:
+        await crash(tree, "root/a")
+        with pytest.raises(RestartIntensityExceeded) as info:
+            await tree.wait()  # this task was not cancelled: it hears of it here
+        assert seen == [info.value]
+        assert not tree.running
+    finally:
+        await tree.stop()  # idempotent after the give-up
+    assert seen == [info.value]
+
+
 async def test_on_give_up_is_not_called_on_an_orderly_stop() -> None:
     """Leaving the block, or stop(), is not giving up."""
     seen: list[BaseException] = []
