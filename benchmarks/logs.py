@@ -69,8 +69,9 @@ _ERRORS = (
 class _Writer:
     """Writes the events of a busy tree, in time order, as JSON lines."""
 
-    def __init__(self, out: TextIO, seed: int) -> None:
+    def __init__(self, out: TextIO, seed: int, garbage: bool) -> None:
         self.out = out
+        self.garbage = garbage
         self.rng = random.Random(seed)
         self.now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
         self.incarnations: dict[str, int] = {}
@@ -86,7 +87,7 @@ class _Writer:
         self.out.write(json.dumps(fields))
         self.out.write("\n")
         self.lines += 1
-        if self.lines % GARBAGE_EVERY == 0:
+        if self.garbage and self.lines % GARBAGE_EVERY == 0:
             self.out.write(
                 self.rng.choice(
                     (
@@ -182,10 +183,10 @@ class _Writer:
             self.escalate(supervisor)
 
 
-def generate(path: Path, size: int, seed: int = 1) -> int:
+def generate(path: Path, size: int, seed: int = 1, garbage: bool = True) -> int:
     """Write a log of at least ``size`` bytes to ``path``; return its line count."""
     with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
-        writer = _Writer(out, seed)
+        writer = _Writer(out, seed, garbage)
         for i in range(SUPERVISORS):
             writer.boot(f"shop/svc{i}")
         writer.line("supervisor_started", "info", supervisor="shop", strategy="one_for_one",
@@ -232,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=float, default=1024, help="log size (default 1024)")
     parser.add_argument("--log", type=Path, help="measure this log instead of generating one")
     parser.add_argument("--keep", action="store_true", help="keep the generated log")
+    parser.add_argument(
+        "--no-garbage",
+        action="store_true",
+        help="generate only JSON events, so that plain jq reads the whole log too",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     made = args.log is None
@@ -239,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if made:
             start = time.perf_counter()
-            generate(log, int(args.size_mb * 1024 * 1024))
+            generate(log, int(args.size_mb * 1024 * 1024), garbage=not args.no_garbage)
             print(f"generated {log} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
         with log.open("rb") as f:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
@@ -268,9 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "results": results,
         }
-        print(
-            f"log: {size / 2**30:.2f} GiB, {lines:,} lines; supervise logs parses with {_parser()}"
-        )
+        print(f"log: {size / 2**30:.2f} GiB, {lines:,} lines; parser: {_parser()}")
         print(f"{'view':<18} {'seconds':>8} {'lines/s':>12} {'peak MiB':>9}  exit  printed")
         for name, r in results.items():
             print(
