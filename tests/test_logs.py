@@ -319,7 +319,7 @@ def test_screening_across_block_boundaries(
     stats = _records.Stats()
     found = list(_records.read_lines([str(messy)], stats, [b'"actor_stopped"', b'"app_own']))
     wanted = [line for line in lines if b'"actor_stopped"' in line or b'"app_own' in line]
-    assert [line for line, _ in found] == wanted
+    assert [line.rstrip(b"\n") for line, _ in found] == [w.rstrip(b"\n") for w in wanted]
     assert stats.lines + len(found) == len(lines)
 
 

@@ -154,7 +154,9 @@ def _timeline(
     if as_json:  # the lines as they were: nothing is re-encoded
         write = sys.stdout.buffer.write
         for _, line in stream:
-            write(line if line.endswith(b"\n") else line + b"\n")
+            write(line)
+            if line[-1:] != b"\n":
+                write(b"\n")
             if following:
                 sys.stdout.buffer.flush()
         return

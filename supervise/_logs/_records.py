@@ -190,7 +190,7 @@ def read_lines(
             continue
         try:
             if needles:
-                yield from _screened(stream, (*needles, b"\\u"), stats)
+                yield from _screened(stream, needles, stats)
             else:
                 for line in stream:
                     yield line, line.endswith(b"\n")
@@ -207,40 +207,33 @@ def read_lines(
 def _screened(
     stream: IO[bytes] | gzip.GzipFile, needles: Sequence[bytes], stats: Stats
 ) -> Iterator[tuple[bytes, bool]]:
-    """The lines holding a needle: a block without one is skipped whole, the others are
-    split and tested line by line in one comprehension (no Python step per skipped line
-    beyond the test itself)."""
-    first, *others = needles
-    pattern = re.compile(b"|".join(re.escape(n) for n in others)) if others else None
+    """The lines holding a needle (without their newline): each block is split and tested
+    in one comprehension, with no Python step per line beyond the test itself."""
+    escape = b"\\u"  # a \\u escape could spell a wanted name: such lines are parsed too
+    search = re.compile(b"|".join(re.escape(n) for n in (*needles, escape))).search
+    single = needles[0] if len(needles) == 1 else None
     rest = b""
     while True:
         chunk = stream.read(BLOCK)
-        block = rest + chunk
         if not chunk:
-            if block:  # a last line without its newline
-                if any(needle in block for needle in needles):
-                    yield block, False
+            if rest:  # a last line without its newline
+                if search(rest):
+                    yield rest, False
                 else:
                     stats.lines += 1
                     stats.screened += 1
             return
-        cut = block.rfind(b"\n") + 1
-        block, rest = block[:cut], block[cut:]
-        total = block.count(b"\n")
-        if any(needle in block for needle in needles):
-            parts = block.split(b"\n")
-            parts.pop()  # after the last newline: nothing
-            if pattern is None:
-                kept = [line for line in parts if first in line]
-            else:
-                search = pattern.search
-                kept = [line for line in parts if first in line or search(line)]
+        lines = chunk.split(b"\n")
+        lines[0] = rest + lines[0]
+        rest = lines.pop()  # the start of a line the next block ends
+        if single is not None and escape not in chunk and escape not in lines[0]:
+            kept = [line for line in lines if single in line]
         else:
-            kept = []
-        stats.lines += total - len(kept)
-        stats.screened += total - len(kept)
+            kept = [line for line in lines if search(line)]
+        stats.lines += len(lines) - len(kept)
+        stats.screened += len(lines) - len(kept)
         for line in kept:
-            yield line + b"\n", True
+            yield line, True
 
 
 def follow_lines(name: str, stats: Stats, poll: float = 0.2) -> Iterator[tuple[bytes, bool]]:
