@@ -16,6 +16,8 @@ from ._task import TaskRef
 from .spec import AnyChildSpec, ChildSpec, Overflow, TaskSpec
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from ._dead_letters import DeadLetters
     from ._process import Process
     from ._registry import Registry
@@ -62,6 +64,23 @@ class Child:
         "spec",
         "supervisor",
     )
+
+    path: str
+    name: str
+    spec: AnyChildSpec
+    supervisor: Supervisor | None
+    registry: Registry
+    dead_letters: DeadLetters
+    restart_count: int
+    incarnation: int
+    restarting: bool
+    failures: int
+    last_started_at: float
+    #: The message types its actor accepts, and which of them are shared or copied.
+    accepts: tuple[type[BaseModel], ...]
+    share_types: frozenset[type]
+    copy_types: frozenset[type]
+    fail_when_full: bool
 
     def __init__(
         self,

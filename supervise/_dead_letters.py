@@ -42,7 +42,7 @@ class DeadLetters:
     __slots__ = ("count", "recent")
 
     def __init__(self, keep: int = 100) -> None:
-        self.count = 0
+        self.count: int = 0
         self.recent: deque[DeadLetter] = deque(maxlen=keep)
 
     def add(self, actor: str, message: object, cause: str) -> None:

@@ -104,11 +104,12 @@ class TreeFileError(SpecError):
 
     def __init__(self, file: str | None, problems: Sequence[TreeFileProblem]) -> None:
         self.file = file
-        self.problems = tuple(problems)
+        self.problems: tuple[TreeFileProblem, ...] = tuple(problems)
         text = "\n".join(str(p) for p in self.problems)
-        super().__init__(file or "", text)
+        self.where: str = file or ""
+        self.problem: str = text
         # The message is the list itself: each line already names the file.
-        self.args = (text,)
+        SuperviseError.__init__(self, text)
 
 
 class MessageTypeError(SuperviseError, TypeError):
@@ -211,7 +212,10 @@ class ActorExitedError(SuperviseError):
     def __init__(self, actor: str, reason: ExitReason) -> None:
         self.actor = actor
         self.reason = reason
-        super().__init__(f"actor {actor!r} stopped before replying ({reason})")
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        return f"actor {self.actor!r} stopped before replying ({self.reason})"
 
 
 class CallFailedError(ActorExitedError):
@@ -221,13 +225,12 @@ class CallFailedError(ActorExitedError):
     decides whether it is restarted.
     """
 
-    def __init__(self, actor: str, reason: ExitReason) -> None:
-        super().__init__(actor, reason)
-        exc = reason.exception
-        detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(reason)
-        self.args = (
-            f"call to actor {actor!r} failed: its handler raised {detail}; "
-            f"the actor crashed and its supervisor decides whether to restart it",
+    def _describe(self) -> str:
+        exc = self.reason.exception
+        detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(self.reason)
+        return (
+            f"call to actor {self.actor!r} failed: its handler raised {detail}; "
+            f"the actor crashed and its supervisor decides whether to restart it"
         )
 
 
@@ -240,12 +243,11 @@ class CallDroppedError(ActorExitedError):
     .. versionadded:: 0.1
     """
 
-    def __init__(self, actor: str, reason: ExitReason) -> None:
-        super().__init__(actor, reason)
-        self.args = (
-            f"actor {actor!r} ended ({reason}) before it took this call from its "
+    def _describe(self) -> str:
+        return (
+            f"actor {self.actor!r} ended ({self.reason}) before it took this call from its "
             f"mailbox, so nothing of it ran; send it again once the actor runs "
-            f"(a call with retry_while_restarting=True does that)",
+            f"(a call with retry_while_restarting=True does that)"
         )
 
 

@@ -41,7 +41,7 @@ import asyncio
 import itertools
 from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, final
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, final
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -76,7 +76,7 @@ class Down(BaseModel):
     .. versionadded:: 0.1
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="forbid")
 
     monitor_id: int
     path: str
@@ -144,8 +144,8 @@ class Monitor:
         watcher: ActorProcess | None,
         callback: Callable[[Down], object] | None,
     ) -> None:
-        self.id = next(_monitor_ids)
-        self.path = path
+        self.id: int = next(_monitor_ids)
+        self.path: str = path
         self._watcher = watcher
         self._callback = callback
         self._target: Process | None = None

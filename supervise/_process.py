@@ -67,8 +67,8 @@ class Process:
 
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
-        self.child = child
-        self.path = child.path
+        self.child: Child = child
+        self.path: str = child.path
         self.task: asyncio.Task[None] | None = None
         # Resolved once the process is ready (or failed to start); None while a
         # process that was ready at once has not been asked for it (an idle actor
@@ -79,7 +79,7 @@ class Process:
         #: Set once, when the process has ended (or been abandoned).
         self.reason: ExitReason | None = None
         #: Set by the parent while it terminates this process: its exit is expected.
-        self.terminating = False
+        self.terminating: bool = False
         self.on_exit: Callable[[Process], None] | None = None
         #: Called when the process ends, terminating or not: the parent's countdown
         #: while it waits for a group of children to end (`Supervisor._wait_all`).
@@ -189,6 +189,12 @@ class Process:
         if self.on_exit is not None and not self.terminating:
             self.on_exit(self)
 
+    def _fail_started(self, exc: BaseException) -> None:
+        """Fail `started` with ``exc``, unless its waiter gave up (cancelled it)."""
+        started = self.started
+        if not started.done():
+            started.set_exception(exc)
+
     def _release(self, reason: ExitReason) -> None:
         """Free what the process holds; subclasses fail their callers here."""
 
@@ -252,9 +258,9 @@ class ActorProcess(Process):
         super().__init__(child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
-        self.mailbox = mailbox
+        self.mailbox: Mailbox[object] = mailbox
         #: How long on_stop may take after a crash (the child's shutdown seconds).
-        self.stop_bound = stop_bound
+        self.stop_bound: float | None = stop_bound
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
         actor._process = self
@@ -285,12 +291,14 @@ class ActorProcess(Process):
                     if self._closing(exc) or self._cancelled(exc):
                         raise
                     if isinstance(exc, Exception):
-                        self.started.set_exception(exc)
+                        self._fail_started(exc)
                     # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
                     # `started`, and the reason carries the exception.
                     reason = crash(exc)
                     return
-                self.started.set_result(None)
+                started = self.started
+                if not started.done():  # a parent whose start was aborted stopped waiting
+                    started.set_result(None)
             # The message loop, inline (a coroutine of its own would cost every
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.

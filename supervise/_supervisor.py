@@ -41,7 +41,7 @@ from ._errors import (
     SuperviseError,
 )
 from ._mailbox import Mailbox, MailboxClosed
-from ._operations import Operation
+from ._operations import Operation, StartChild
 from ._process import Process
 from ._reason import SHUTDOWN, ExitReason, crash, ends_program, give_up, killed
 from ._ref import ActorRef, SupervisorRef
@@ -690,8 +690,12 @@ class Supervisor(Process):
 
     async def _answer(self, request: _Request) -> None:
         future = request.future
+        operation = request.operation
+        starts = type(operation) is StartChild
+        if starts and future.cancelled():
+            return  # the caller was cancelled before its turn: nothing is started
         try:
-            result = await request.operation.apply(self)
+            result = await operation.apply(self)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -700,6 +704,18 @@ class Supervisor(Process):
             return
         if not future.done():
             future.set_result(result)
+        elif starts:
+            # Cancelled while its child started: nobody will learn the ref, so
+            # the child is stopped and forgotten, as if it had not started.
+            await self._undo_start(result)  # type: ignore[arg-type]
+
+    async def _undo_start(self, ref: ChildRef) -> None:
+        child = ref._child
+        if self._children.get(child.name) is not child:
+            return
+        child.restarting = False
+        await self._terminate(child)
+        self._remove(child)
 
     def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):

@@ -85,8 +85,8 @@ class TimerHandle:
         self._message = message
         self._copy = copy
         self._due = due
-        self.interval = interval
-        self.fixed_rate = fixed_rate
+        self.interval: float | None = interval
+        self.fixed_rate: bool = fixed_rate
         loop = asyncio.get_running_loop()
         self._handle: asyncio.TimerHandle | None = loop.call_at(due, self._fire)
         process.add_exit_callback(self, self._owner_ended)

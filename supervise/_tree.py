@@ -33,6 +33,7 @@ from ._child import Child
 from ._dead_letters import DeadLetters
 from ._errors import ActorExitedError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
+from ._loader import load_tree
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -66,8 +67,8 @@ class Tree:
     ) -> None:
         self.spec = spec
         self._on_give_up = on_give_up
-        self.registry = Registry()
-        self.dead_letters = DeadLetters()
+        self.registry: Registry = Registry()
+        self.dead_letters: DeadLetters = DeadLetters()
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None
@@ -160,7 +161,14 @@ class Tree:
         self._process = process
         self._root.process = process
         process.start()
-        await process.started
+        try:
+            await process.started
+        except asyncio.CancelledError:
+            # The host gave up waiting: abort the start (what started stops, in
+            # reverse order), wait for that, then let the cancellation through.
+            process.request_stop(SHUTDOWN)
+            await _until_ended(process)
+            raise
         self._root.incarnation = 1
 
     def _root_exited(self, process: Process) -> None:
@@ -207,13 +215,18 @@ class Tree:
             raise self._failure
 
     async def stop(self) -> None:
-        """Stop the tree in reverse start order and wait until it has ended (idempotent)."""
+        """Stop the tree in reverse start order and wait until it has ended (idempotent).
+
+        Cancelling the caller does not cut the wait short: it returns once every
+        child has stopped or been abandoned within its ``shutdown``, then the
+        cancellation is raised.
+        """
         process = self._process
         if process is None:
             return
         if process.reason is None:
             process.request_stop(SHUTDOWN)
-            await process.wait(None)
+            await _until_ended(process)
 
     async def __aenter__(self) -> Tree:
         await self.start()
@@ -244,6 +257,24 @@ class Tree:
         return swallowed
 
 
+async def _until_ended(process: Process) -> None:
+    """Wait until ``process`` has ended, however often the caller is cancelled meanwhile.
+
+    The stop it waits for is bounded by the children's ``shutdown``; a
+    cancellation that arrives meanwhile is raised once it has ended (anyio's
+    shielded cleanup, for native asyncio cancellation too).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while process.reason is None:
+        try:
+            with anyio.CancelScope(shield=True):  # anyio: no redelivery while we wait
+                await process.wait(None)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+
+
 def _require_asyncio(what: str) -> None:
     try:
         asyncio.get_running_loop()
@@ -272,7 +303,8 @@ def open_tree(
     """Open a supervision tree for ``async with``.
 
     Args:
-        spec: the root supervisor's spec, or a dict that validates as one.
+        spec: the root supervisor's spec, or a dict read as `load_tree` reads one
+            (``${VAR}`` interpolation included).
         on_give_up: called once with the exception (`RestartIntensityExceeded`)
             if the root supervisor gives up, after the tree has stopped and before
             the ``async with`` body is cancelled. For hosts that must act on it
@@ -285,15 +317,12 @@ def open_tree(
         A `Tree`; entering it starts the tree, leaving it stops it.
 
     Raises:
+        TreeFileError: the dict is not a valid tree; every problem is listed.
         UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
 
     .. versionadded:: 0.1
     """
     if isinstance(spec, dict):
-        kind = spec.get("kind", "supervisor")
-        spec = (
-            DynamicSupervisorSpec.model_validate(spec)
-            if kind == "dynamic_supervisor"
-            else SupervisorSpec.model_validate(spec)
-        )
+        # The loader's dict path: every problem listed with its field, as a TreeFileError.
+        spec = load_tree(spec)
     return Tree(spec, on_give_up)

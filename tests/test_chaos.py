@@ -11,7 +11,8 @@ The guarantees checked, whatever the interleaving:
   their baseline, and the shutdown ends within the children's timeouts.
 
 A short run in CI (``SUPERVISE_CHAOS_SECONDS``, default 2); set it higher for a
-soak run, and ``SUPERVISE_CHAOS_SEED`` to replay one.
+soak run, ``SUPERVISE_CHAOS_ACTORS`` (per group, default 6) for a bigger tree, and
+``SUPERVISE_CHAOS_SEED`` to replay one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from supervise import (
     CallFailedError,
     ChildSpec,
     ChildState,
+    DynamicSupervisorSpec,
     MailboxFull,
     MailboxSpec,
     Strategy,
@@ -49,6 +51,8 @@ from supervise._shutdown import KILL_GRACE_SECONDS
 from supervise.testing import EventLog
 
 CHAOS_SECONDS = float(os.environ.get("SUPERVISE_CHAOS_SECONDS", "2"))
+#: Actors in each group of the tree (there are six groups).
+PER_GROUP = int(os.environ.get("SUPERVISE_CHAOS_ACTORS", "6"))
 SEED = int(os.environ.get("SUPERVISE_CHAOS_SEED", random.randrange(2**32)))
 CLIENTS = 16
 #: Each worker's graceful-stop bound; the tree's shutdown must end within their sum.
@@ -120,9 +124,20 @@ def chaos_tree(per_group: int) -> SupervisorSpec:
                 # Small mailboxes: senders wait for room, and are released by a crash.
                 children=workers("w", mailbox=MailboxSpec(capacity=4)),
             ),
+            # Gives up under the faults, again and again: the root restarts it,
+            # and refs to its children stay valid across those subtree restarts.
+            SupervisorSpec(name="fragile", max_restarts=3, max_seconds=1, children=workers("w")),
+            DynamicSupervisorSpec(
+                name="pool",
+                **intensity,
+                child=ChildSpec(name="w", actor=Chaotic, shutdown=SHUTDOWN_SECONDS),
+            ),
             *workers("solo"),
         ],
     )
+
+
+SUPERVISORS = ("root", "root/ofo", "root/ofa", "root/rfo", "root/fragile", "root/pool")
 
 
 def actor_paths(spec: SupervisorSpec, prefix: str = "") -> list[str]:
@@ -131,6 +146,8 @@ def actor_paths(spec: SupervisorSpec, prefix: str = "") -> list[str]:
         path = f"{prefix}{spec.name}/{child.name}"
         if isinstance(child, SupervisorSpec):
             paths += actor_paths(child, f"{prefix}{spec.name}/")
+        elif isinstance(child, DynamicSupervisorSpec):
+            paths += [f"{path}/w-{i}" for i in range(1, PER_GROUP + 1)]
         else:
             paths.append(path)
     return paths
@@ -195,7 +212,7 @@ async def chaos(refs: list[ActorRef[Any]], rng: random.Random, stop: asyncio.Eve
 
 
 async def all_running(tree: Tree) -> bool:
-    for path in ("root", "root/ofo", "root/ofa", "root/rfo"):
+    for path in SUPERVISORS:
         ref = tree.whereis(path)
         assert isinstance(ref, SupervisorRef)
         if any(c.state is not ChildState.RUNNING for c in await ref.which_children()):
@@ -212,7 +229,7 @@ async def test_chaos_keeps_every_guarantee(events: EventLog) -> None:
     loop = asyncio.get_running_loop()
     baseline_tasks = len(asyncio.all_tasks())
     baseline = {kind: live(kind) for kind in (Process, Mailbox, Call)}
-    spec = chaos_tree(per_group=6)
+    spec = chaos_tree(PER_GROUP)
     paths = actor_paths(spec)
     tally = Tally()
     ids = iter(range(10**12))
@@ -220,6 +237,10 @@ async def test_chaos_keeps_every_guarantee(events: EventLog) -> None:
 
     async with open_tree(spec) as tree:
         tree.dead_letters.recent = collections.deque()  # keep them all, to account for each
+        pool = tree.whereis("root/pool")
+        assert isinstance(pool, SupervisorRef)
+        for _ in range(PER_GROUP):
+            await pool.start_child()
         refs = [tree.whereis(p) for p in paths]
         actors: list[ActorRef[Any]] = [r for r in refs if isinstance(r, ActorRef)]
         assert len(actors) == len(paths)
@@ -273,6 +294,7 @@ async def test_chaos_keeps_every_guarantee(events: EventLog) -> None:
         assert len(tally.replies) > 10
         assert tally.exited
         assert dead_casts
+        assert events.of("restart_intensity_exceeded", supervisor="root/fragile")
         shutdown_from = len(events.entries)
         stopping_at = loop.time()
 
@@ -281,9 +303,9 @@ async def test_chaos_keeps_every_guarantee(events: EventLog) -> None:
     assert elapsed < len(actors) * SHUTDOWN_SECONDS + KILL_GRACE_SECONDS
     final = events.entries[shutdown_from:]
     assert not [e for e in final if e["event"] in ("actor_killed", "actor_abandoned")]
-    assert sum(e["event"] == "actor_stopped" for e in final) == len(actors) + 3
+    assert sum(e["event"] == "actor_stopped" for e in final) == len(actors) + len(SUPERVISORS) - 1
 
     # Nothing left behind: tasks, processes, mailboxes and call envelopes.
-    del tree, refs, ref, actors, clients, task, faulting, done, pending, dead
+    del tree, pool, refs, ref, actors, clients, task, faulting, done, pending, dead
     assert len(asyncio.all_tasks()) == baseline_tasks
     assert {kind: live(kind) for kind in baseline} == baseline

@@ -15,6 +15,7 @@ from supervise import (
     SuperviseError,
     SupervisorSpec,
     Tree,
+    TreeFileError,
     UnsupportedEventLoopError,
     UsageError,
     open_tree,
@@ -119,6 +120,22 @@ async def test_on_give_up_is_called_once_after_the_tree_stopped(events: EventLog
     assert events.names()[-1] == "supervisor_stopped"  # and nothing ran after the hook
 
 
+async def test_on_give_up_without_async_with_calls_the_hook_and_cancels_nothing() -> None:
+    """start()/stop() (the aiohttp recipe): the hook and wait() tell of the give-up; no cancel."""
+    seen: list[BaseException] = []
+    tree = open_tree(crash_root_a_past_the_limit(), on_give_up=seen.append)
+    await tree.start()
+    try:
+        await crash(tree, "root/a")
+        with pytest.raises(RestartIntensityExceeded) as info:
+            await tree.wait()  # this task was not cancelled: it hears of it here
+        assert seen == [info.value]
+        assert not tree.running
+    finally:
+        await tree.stop()  # idempotent after the give-up
+    assert seen == [info.value]
+
+
 async def test_on_give_up_is_not_called_on_an_orderly_stop() -> None:
     """Leaving the block, or stop(), is not giving up."""
     seen: list[BaseException] = []
@@ -196,3 +213,18 @@ async def test_a_tree_runs_once_and_is_waited_for_after_it_started() -> None:
             "open_tree(spec)"
         )
         assert isinstance(info.value, RuntimeError)  # as before it was a SuperviseError
+
+
+def test_a_bad_dict_is_a_tree_file_error_listing_every_problem() -> None:
+    """open_tree(dict) reads the dict as load_tree does: a TreeFileError with each field."""
+    with pytest.raises(TreeFileError) as info:
+        open_tree({"name": "root", "strategy": "one_for_none", "children": [{"name": "a/b"}]})
+    assert [p.path for p in info.value.problems] == [
+        "strategy",
+        "children[0].name",
+        "children[0].actor",
+    ]
+    assert str(info.value.problems[0]) == (
+        'strategy: expected "one_for_one", "one_for_all" or "rest_for_one", found '
+        '"one_for_none"; did you mean "one_for_one"?'
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import importlib
 import json
 import re
 import sys
@@ -34,7 +35,8 @@ Record = dict[str, Any]
 
 _loads: Callable[[bytes], Any]
 try:
-    import orjson
+    # Imported by name, so that type-checking never depends on the optional extra.
+    orjson = importlib.import_module("orjson")
 
     _loads = orjson.loads
     _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
