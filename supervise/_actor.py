@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from pydantic import BaseModel
 
 from ._behaviour import Behaviour, read_declarations
-from ._errors import ActorNotRunningError
+from ._errors import ActorNotRunningError, UsageError
 from ._link import link as link_processes
 from ._link import unlink as unlink_processes
 from ._monitor import start_monitor
@@ -81,6 +81,19 @@ class Request(BaseModel, Generic[ReplyT], frozen=True):
     """
 
 
+class _NotStarted:
+    """An actor's ``_process`` until the runtime sets it: any use says where it is available."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise UsageError(
+            "Actor context",
+            "path, ref, registry, stop(), timers, monitors and links are set when the actor "
+            "starts, not in __init__; move this code to `async def on_start(self)`",
+        )
+
+
 class Actor(Behaviour, Generic[MsgT]):
     """Base class of actors: subclass it, declare messages as ``Actor[A | B]``.
 
@@ -106,7 +119,8 @@ class Actor(Behaviour, Generic[MsgT]):
     .. versionadded:: 0.1
     """
 
-    _process: ActorProcess
+    # The instance attribute set by the runtime shadows this class-level placeholder.
+    _process: ActorProcess = cast("ActorProcess", _NotStarted())
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -17,12 +17,14 @@ This is the only place that configures structlog; the library never does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.metadata
 import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 EXIT_OK: Final = 0
 EXIT_GAVE_UP: Final = 1
 EXIT_BAD_FILE: Final = 2
+EXIT_INTERNAL: Final = 3  # a bug in supervise, not in the tree file
 EXIT_FORCED: Final = 130  # as a shell reports a process ended by SIGINT
 
 _LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -90,6 +93,28 @@ def _load(file: Path) -> SupervisorSpec | DynamicSupervisorSpec:
     return load_tree(file, extra_sys_path=[file.parent, Path.cwd()])
 
 
+def _internal_error(file: Path) -> None:
+    """Report an exception other than TreeFileError from loading ``file``: a bug of ours."""
+    click.echo(
+        f"supervise: internal error while loading {file}; this is a bug in supervise, "
+        f"please report it with the traceback below",
+        err=True,
+    )
+    click.echo(traceback.format_exc().rstrip(), err=True)
+
+
+def _load_or_exit(file: Path) -> SupervisorSpec | DynamicSupervisorSpec:
+    """The spec in ``file``; or its problems on stderr and exit 2 (3 for an internal error)."""
+    try:
+        return _load(file)
+    except TreeFileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_FILE)
+    except Exception:
+        _internal_error(file)
+        sys.exit(EXIT_INTERNAL)
+
+
 # -- run -------------------------------------------------------------------------------
 
 
@@ -134,6 +159,11 @@ class _LogStream:
             self.on_broken()
 
 
+def _no_color() -> bool:
+    """NO_COLOR set to anything but the empty string turns colours off (https://no-color.org)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def _configure_logging(log_format: str, stream: TextIO | _LogStream, level: str) -> None:
     """JSON lines for machines, colourful lines for people; both with time and level."""
     if log_format == "auto":
@@ -144,7 +174,7 @@ def _configure_logging(log_format: str, stream: TextIO | _LogStream, level: str)
         renderer = structlog.processors.JSONRenderer()
     else:
         processors = []
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty() and not _no_color())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -176,34 +206,79 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
     return factory
 
 
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP during ``supervise run``.
+
+    The first stops the tree in order; a second one, at any moment after it,
+    exits at once with 130 and says so. The handlers are installed with
+    `signal.signal` before the event loop starts and stay until the process
+    exits, so no signal ever meets the default action (death by the signal):
+    not while the loop starts, not between the end of the tree and the exit.
+
+    A handler runs in the main thread between two bytecodes, wherever the code
+    is; it only records the signal and wakes the loop (as `asyncio.Runner`
+    does for Ctrl-C), or writes straight to file descriptor 2 and leaves.
+    """
+
+    HANDLED: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: list[signal.Signals] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_first: Callable[[signal.Signals], None] | None = None
+
+    def install(self) -> None:
+        for sig in self.HANDLED:
+            signal.signal(sig, self._handle)
+
+    def ignore(self) -> None:
+        """From now on the process is exiting with its status: further signals change nothing."""
+        for sig in self.HANDLED:
+            signal.signal(sig, signal.SIG_IGN)
+
+    def attach(
+        self, loop: asyncio.AbstractEventLoop, on_first: Callable[[signal.Signals], None]
+    ) -> None:
+        """Call ``on_first`` in ``loop`` for the first signal (at once if it came already)."""
+        self._loop, self._on_first = loop, on_first
+        if self.received:
+            loop.call_soon(on_first, self.received[0])
+
+    def detach(self) -> None:
+        self._loop = self._on_first = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        sig = signal.Signals(signum)
+        self.received.append(sig)
+        if len(self.received) > 1:
+            # The user does not want to wait for the orderly stop: leave now.
+            with contextlib.suppress(OSError):
+                os.write(2, f"supervise: second {sig.name}: exiting without waiting\n".encode())
+            os._exit(EXIT_FORCED)
+        if self._loop is not None and self._on_first is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between
+                self._loop.call_soon_threadsafe(self._on_first, sig)
+
+
 async def _run_tree(
     spec: SupervisorSpec | DynamicSupervisorSpec,
     duration: float | None,
+    signals: _StopSignals,
     log_stream: _LogStream | None = None,
 ) -> int:
     """Run until a signal, ``duration``, a closed log pipe or the end of the tree."""
     from ._tree import open_tree
 
     log = structlog.get_logger("supervise.cli")
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    signals: list[signal.Signals] = []
 
     def on_signal(sig: signal.Signals) -> None:
-        signals.append(sig)
-        if len(signals) > 1:
-            # The orderly stop is taking too long for the user: leave now.
-            sys.stderr.write(f"supervise: second {sig.name}: exiting without waiting\n")
-            sys.stderr.flush()
-            os._exit(EXIT_FORCED)
         log.info("cli_stop_requested", signal=sig.name, tree=spec.name)
         stop.set()
 
     if log_stream is not None:
         log_stream.on_broken = stop.set
-    handled = [signal.SIGINT, signal.SIGTERM]
-    for sig in handled:
-        loop.add_signal_handler(sig, on_signal, sig)
+    signals.attach(asyncio.get_running_loop(), on_signal)
     try:
         async with open_tree(spec) as tree:
             ended = asyncio.ensure_future(tree.wait())
@@ -231,8 +306,7 @@ async def _run_tree(
         click.echo(f"supervise: tree {spec.name!r} ended: {type(exc).__name__}: {exc}", err=True)
         return EXIT_GAVE_UP
     finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
+        signals.detach()
     return EXIT_OK
 
 
@@ -279,30 +353,37 @@ def run(
     duration: float | None,
     loop: str,
 ) -> None:
-    """Start the tree in FILE and run it until SIGINT or SIGTERM.
+    """Start the tree in FILE and run it until SIGINT, SIGTERM or SIGHUP.
 
     A signal stops the tree in order (children in reverse start order) and
     exits 0; a second signal exits at once with 130. If the root supervisor
     gives up (or the tree fails to start), the reason is written to standard
     error and the exit status is 1. A file with problems exits 2.
     """
-    try:
-        spec = _load(file)
-    except TreeFileError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_BAD_FILE)
+    spec = _load_or_exit(file)
     factory = _loop_factory(loop)
-    file_stream: TextIO | None = (
-        log_file.open("a", encoding="utf-8", buffering=1) if log_file else None
-    )
+    file_stream: TextIO | None = None
+    if log_file is not None:
+        try:
+            file_stream = log_file.open("a", encoding="utf-8", buffering=1)
+        except OSError as exc:
+            click.echo(
+                f"supervise: cannot open the log file {str(log_file)!r}: "
+                f"{exc.strerror or exc}; check that its directory exists and is writable",
+                err=True,
+            )
+            sys.exit(EXIT_BAD_FILE)
     stdout = None if file_stream else _LogStream(sys.stdout)
+    signals = _StopSignals()
+    signals.install()
     try:
         _configure_logging(log_format, file_stream or stdout or sys.stdout, log_level)
         with asyncio.Runner(loop_factory=factory) as runner:
-            status = runner.run(_run_tree(spec, duration, stdout))
+            status = runner.run(_run_tree(spec, duration, signals, stdout))
     finally:
         if file_stream:
             file_stream.close()
+    signals.ignore()
     sys.exit(status)
 
 
@@ -328,10 +409,12 @@ def check(files: tuple[Path, ...]) -> None:
     """Validate tree FILES and import their actors, without running anything.
 
     Every problem of every file is listed, one per line, as
-    FILE:LINE:COLUMN: FIELD: MESSAGE. Exits 1 if there is any.
+    FILE:LINE:COLUMN: FIELD: MESSAGE. Exits 1 if there is any; 3 if loading a
+    file failed in a way that is a bug in supervise (every file is still checked).
     """
     problems = 0
     bad_files = 0
+    internal_errors = 0
     for file in files:
         try:
             spec = _load(file)
@@ -340,12 +423,20 @@ def check(files: tuple[Path, ...]) -> None:
                 click.echo(str(problem))
             problems += len(exc.problems)
             bad_files += 1
+        except Exception:
+            _internal_error(file)
+            internal_errors += 1
         else:
             supervisors, workers = _count(spec)
             click.echo(f"{file}: ok ({supervisors} supervisors, {workers} workers)")
     if problems:
         noun = "problem" if problems == 1 else "problems"
         click.echo(f"{problems} {noun} in {bad_files} of {len(files)} files", err=True)
+    if internal_errors:
+        noun = "file" if internal_errors == 1 else "files"
+        click.echo(f"internal error on {internal_errors} {noun}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    if problems:
         sys.exit(1)
 
 
@@ -417,11 +508,7 @@ def tree(file: Path, as_json: bool) -> None:
     A dynamic supervisor's children are started at run time; its template
     is drawn as NAME-* [template].
     """
-    try:
-        spec = _load(file)
-    except TreeFileError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_BAD_FILE)
+    spec = _load_or_exit(file)
     if as_json:
         click.echo(json.dumps(_as_json(spec, spec.name), indent=2))
         return

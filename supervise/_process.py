@@ -1,9 +1,12 @@
-"""Processes: one incarnation of a child, running as an asyncio task.
+"""Processes: one incarnation of a child; today each runs as an asyncio task.
 
-A `Process` is what a supervisor starts, stops and kills: an actor
-(`ActorProcess`) or a supervisor (`supervise._supervisor.Supervisor`). Each
-process ends exactly once with an `ExitReason`, and then tells its parent
-through ``on_exit`` unless the parent is the one terminating it.
+A `Process` is what a supervisor starts, stops and kills, and what refs,
+monitors and links hold: the seam between them and wherever the child runs.
+`LoopProcess` runs it as a task on the tree's event loop: an actor
+(`ActorProcess`), a plain task (`supervise._task.TaskProcess`) or a supervisor
+(`supervise._supervisor.Supervisor`). Each process ends exactly once with an
+`ExitReason`, and then tells its parent through ``on_exit`` unless the parent
+is the one terminating it.
 
 Kill in asyncio is cooperative: ``kill`` cancels the task, which a coroutine can
 swallow or ignore by blocking the loop. The parent therefore waits a bounded
@@ -50,7 +53,28 @@ class _Stop:
 
 
 class Process:
-    """One incarnation of a child: a task that ends once, with a reason."""
+    """One incarnation of a child, wherever it runs: the execution seam.
+
+    Supervisors, refs, monitors, links and timers reach a child only through
+    its slot's current `Process` and use only what is defined here (and, for
+    an actor, the ``mailbox`` refs put messages in and `ActorProcess`'s
+    ``stop_after_queued``); none of them asks where the child runs.
+
+    - Lifecycle, driven by the supervisor: `start`, then `started` or
+      `pending_start` for readiness; `request_stop` (graceful, with a reason),
+      `kill` (forced, reason ``killed``), `abandon` (give up on an end that does
+      not come), `wait`.
+    - The end: `reason` is set exactly once; then exit callbacks run (monitors,
+      links, timers: `add_exit_callback`), then ``on_end``, then ``on_exit``
+      (the parent) unless the parent was ``terminating`` it.
+    - ``task``: the asyncio task running this incarnation's own code on this
+      loop, if any; a ref uses it to refuse waiting on itself from inside.
+
+    `LoopProcess` is the implementation for children that run as a task on the
+    tree's event loop (all of them today). A child run in a worker thread, an
+    OS process of its own or on another node is another subclass, picked by
+    `supervise._launch.launch`, that ends once with an `ExitReason` like this.
+    """
 
     __slots__ = (
         "_exit_callbacks",
@@ -65,11 +89,13 @@ class Process:
         "terminating",
     )
 
+    task: asyncio.Task[None] | None
+
     def __init__(self, child: Child, *, ready: bool = False) -> None:
         """``ready``: the process is ready as soon as its task exists (nothing to wait for)."""
         self.child: Child = child
         self.path: str = child.path
-        self.task: asyncio.Task[None] | None = None
+        self.task = None
         # Resolved once the process is ready (or failed to start); None while a
         # process that was ready at once has not been asked for it (an idle actor
         # then costs no future).
@@ -87,34 +113,6 @@ class Process:
         self._kill_reason: ExitReason | None = None
         # Monitors, links and timers of this incarnation; created on first use.
         self._exit_callbacks: dict[object, Callable[[Process], None]] | None = None
-
-    def start(self) -> None:
-        """Create the task. The caller awaits `started` if it needs readiness."""
-        # Logs from inside carry the actor, incarnation and tree (this start's number).
-        context = _log.incarnation_context(self.path, self.child.incarnation + 1)
-        self.task = asyncio.get_running_loop().create_task(
-            self._main(), name=self.path, context=context
-        )
-
-    def _cancel_task(self) -> None:
-        """Cancel the task; if it has not taken its first step, finish when it ends.
-
-        A task cancelled before its first step never runs ``_main``'s
-        ``finally``, so `_task_done` reports the end instead. The done callback
-        is added only then, not to every task: it would cost each incarnation a
-        bound method, a context copy and a loop callback when it ends (about
-        10% of stopping a big pool, and a loop pass inside every restart).
-        """
-        task = self.task
-        assert task is not None
-        task.cancel()
-        coro = task.get_coro()
-        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-            task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if self.reason is None:
-            self._finish(self._kill_reason or killed("cancelled before it ran"))
 
     @property
     def done(self) -> bool:
@@ -134,7 +132,8 @@ class Process:
         started = self._started
         return None if started is None or started.done() else started
 
-    async def _main(self) -> None:
+    def start(self) -> None:
+        """Start running. The caller awaits `started` (or `pending_start`) for readiness."""
         raise NotImplementedError
 
     def request_stop(self, reason: ExitReason) -> None:
@@ -142,12 +141,12 @@ class Process:
         raise NotImplementedError
 
     def kill(self, detail: str) -> None:
-        """Force the end: cancel the task; the reason will be ``killed``."""
-        if self.reason is not None or self.task is None:
-            return
-        if self._kill_reason is None:
-            self._kill_reason = killed(detail)
-        self._cancel_task()
+        """Force the end now, without ``on_stop``; the reason will be ``killed``."""
+        raise NotImplementedError
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait up to ``timeout`` seconds (None: for ever) for the end; True if it ended."""
+        raise NotImplementedError
 
     def abandon(self) -> None:
         """Give up on a task that does not end: finish it as ``killed`` without it."""
@@ -199,6 +198,63 @@ class Process:
         """Free what the process holds; subclasses fail their callers here."""
 
     def _loop_closed(self) -> bool:
+        """Whether its end can no longer be reported (its event loop is gone)."""
+        return False
+
+
+class LoopProcess(Process):
+    """A process that runs as a task on the tree's event loop: the in-loop execution.
+
+    Its code is `_main`, run as one asyncio task named after the child's path.
+    A kill cancels that task; a task that swallows the cancellation or blocks
+    the loop cannot be stopped by force, so the supervisor abandons it after a
+    grace period (see `supervise._shutdown`).
+    """
+
+    __slots__ = ()
+
+    task: asyncio.Task[None] | None
+
+    def start(self) -> None:
+        """Create the task. The caller awaits `started` if it needs readiness."""
+        # Logs from inside carry the actor, incarnation and tree (this start's number).
+        context = _log.incarnation_context(self.path, self.child.incarnation + 1)
+        self.task = asyncio.get_running_loop().create_task(
+            self._main(), name=self.path, context=context
+        )
+
+    def _cancel_task(self) -> None:
+        """Cancel the task; if it has not taken its first step, finish when it ends.
+
+        A task cancelled before its first step never runs ``_main``'s
+        ``finally``, so `_task_done` reports the end instead. The done callback
+        is added only then, not to every task: it would cost each incarnation a
+        bound method, a context copy and a loop callback when it ends (about
+        10% of stopping a big pool, and a loop pass inside every restart).
+        """
+        task = self.task
+        assert task is not None
+        task.cancel()
+        coro = task.get_coro()
+        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if self.reason is None:
+            self._finish(self._kill_reason or killed("cancelled before it ran"))
+
+    async def _main(self) -> None:
+        raise NotImplementedError
+
+    def kill(self, detail: str) -> None:
+        """Force the end: cancel the task; the reason will be ``killed``."""
+        if self.reason is not None or self.task is None:
+            return
+        if self._kill_reason is None:
+            self._kill_reason = killed(detail)
+        self._cancel_task()
+
+    def _loop_closed(self) -> bool:
         """Whether the task's loop was closed under it.
 
         A loop closed with tasks still pending destroys them, and each coroutine
@@ -246,7 +302,7 @@ class Process:
         return bool(done) or self.reason is not None
 
 
-class ActorProcess(Process):
+class ActorProcess(LoopProcess):
     """An actor incarnation: its mailbox and its message loop."""
 
     __slots__ = ("_current", "_stop_reason", "actor", "mailbox", "stop_bound")

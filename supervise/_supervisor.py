@@ -42,7 +42,7 @@ from ._errors import (
 )
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
-from ._process import Process
+from ._process import LoopProcess, Process
 from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, stop_processes
@@ -225,7 +225,7 @@ _STARTING: Final = "starting"
 _SERVING: Final = "serving"
 
 
-class Supervisor(Process):
+class Supervisor(LoopProcess):
     """A supervisor process (static children; see `DynamicSupervisor`)."""
 
     __slots__ = (

@@ -46,7 +46,7 @@ import asyncio
 from typing import TYPE_CHECKING, final
 
 from ._errors import UsageError
-from ._process import Process
+from ._process import LoopProcess
 from ._reason import NORMAL, ExitReason, crash, killed
 from ._ref import Watchable
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .spec import TaskSpec
 
 
-class TaskProcess(Process):
+class TaskProcess(LoopProcess):
     """One incarnation of a `TaskSpec`: one call of its function."""
 
     __slots__ = ("_stop_reason", "spec")

@@ -33,6 +33,7 @@ from ._child import Child
 from ._dead_letters import DeadLetters
 from ._errors import ActorExitedError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
+from ._loader import load_tree
 from ._process import Process
 from ._reason import SHUTDOWN
 from ._ref import ActorRef, SupervisorRef
@@ -302,7 +303,8 @@ def open_tree(
     """Open a supervision tree for ``async with``.
 
     Args:
-        spec: the root supervisor's spec, or a dict that validates as one.
+        spec: the root supervisor's spec, or a dict read as `load_tree` reads one
+            (``${VAR}`` interpolation included).
         on_give_up: called once with the exception (`RestartIntensityExceeded`)
             if the root supervisor gives up, after the tree has stopped and before
             the ``async with`` body is cancelled. For hosts that must act on it
@@ -315,15 +317,12 @@ def open_tree(
         A `Tree`; entering it starts the tree, leaving it stops it.
 
     Raises:
+        TreeFileError: the dict is not a valid tree; every problem is listed.
         UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
 
     .. versionadded:: 0.1
     """
     if isinstance(spec, dict):
-        kind = spec.get("kind", "supervisor")
-        spec = (
-            DynamicSupervisorSpec.model_validate(spec)
-            if kind == "dynamic_supervisor"
-            else SupervisorSpec.model_validate(spec)
-        )
+        # The loader's dict path: every problem listed with its field, as a TreeFileError.
+        spec = load_tree(spec)
     return Tree(spec, on_give_up)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import BaseModel, Field
 
-from supervise import Actor
+from supervise import Actor, ExitReason
 
 
 class Increment(BaseModel, frozen=True):
@@ -55,6 +57,16 @@ class CrashSoon(Actor[Increment]):
 
     async def handle(self, msg: Increment) -> None:
         raise RuntimeError("crashing on purpose")
+
+
+class SlowStop(Actor[Increment]):
+    """Takes a minute to stop (give it `shutdown: infinity`): an orderly stop that lasts."""
+
+    async def handle(self, msg: Increment) -> None:
+        return None
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        await asyncio.sleep(60)
 
 
 NotAnActor = Increment

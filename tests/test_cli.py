@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import supervise
+from supervise import DynamicSupervisorSpec, SupervisorSpec, _cli
 from supervise.spec import json_schema
 
 TESTS = Path(__file__).resolve().parent
@@ -246,9 +251,9 @@ def test_run_root_gives_up_exits_1(tmp_path: Path) -> None:
     assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_tree_in_order(tree_file: Path, sig: signal.Signals) -> None:
-    """SIGINT or SIGTERM stops a running tree in reverse start order; exit status 0."""
+    """SIGINT, SIGTERM or SIGHUP stops a running tree in reverse start order; exit status 0."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "supervise", "run", str(tree_file)],
         cwd=TESTS,
@@ -302,3 +307,194 @@ def test_run_piped_into_a_reader_that_leaves_stops_quietly() -> None:
             proc.wait()
         proc.stderr.close()  # type: ignore[union-attr]
     assert (proc.returncode, err) == (0, "")
+
+
+def start_run(tree: Path) -> subprocess.Popen[str]:
+    """`supervise run TREE`, returned once the root reports it has started."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervise", "run", str(tree), "--log-format", "json"],
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    while True:  # bounded by the test's timeout
+        line = proc.stdout.readline()
+        assert line, f"ended before starting: {proc.stderr.read() if proc.stderr else ''}"
+        event = json.loads(line)
+        if (event["event"], event.get("supervisor")) == ("supervisor_started", "root"):
+            return proc
+
+
+def test_a_second_signal_during_a_slow_stop_exits_130_at_once(tmp_path: Path) -> None:
+    """A child takes a minute to stop; a second signal does not wait for it: 130, and says so."""
+    tree = tmp_path / "slow.yaml"
+    tree.write_text(
+        "name: root\nchildren: [{name: slow, actor: '_tree_actors:SlowStop', shutdown: infinity}]\n"
+    )
+    proc = start_run(tree)
+    try:
+        assert proc.stdout is not None
+        proc.send_signal(signal.SIGINT)
+        while json.loads(proc.stdout.readline())["event"] != "cli_stop_requested":
+            pass
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, err) == (130, "supervise: second SIGTERM: exiting without waiting\n")
+
+
+@pytest.mark.timeout(60)
+def test_two_signals_in_a_row_never_end_the_process_by_the_signal(tree_file: Path) -> None:
+    """A second signal right behind the first (while the tree stops, as it ends, or after):
+    the process exits 0 (the stop finished first) or 130 with its message, never by the signal."""
+    gaps = [0.0, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1]
+    procs = [start_run(tree_file) for _ in gaps]
+    outcomes: list[tuple[float, int, str]] = []
+    try:
+        for proc, gap in zip(procs, gaps, strict=True):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(gap)  # the gap between the two signals is what is tested
+            proc.send_signal(signal.SIGINT)
+        for proc, gap in zip(procs, gaps, strict=True):
+            _, err = proc.communicate(timeout=20)
+            outcomes.append((gap, proc.returncode, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for gap, status, err in outcomes:
+        expected = "supervise: second SIGINT: exiting without waiting\n" if status == 130 else ""
+        assert (status in (0, 130), err) == (True, expected), (gap, status, err)
+
+
+def test_check_reports_hostile_files_and_checks_every_one(tmp_path: Path, tree_file: Path) -> None:
+    """Recursive aliases, bad tags and control characters are problems with a place; the
+    files after them are checked too."""
+    (tmp_path / "alias.yaml").write_text(
+        "name: root\nchildren: &k\n  - {kind: supervisor, name: a, children: *k}\n"
+    )
+    (tmp_path / "tag.yaml").write_text("name: root\nmax_seconds: !!float ''\n")
+    (tmp_path / "ctrl.yaml").write_text("name: ro\x07ot\n")
+    result = supervise_cmd(
+        "check", "alias.yaml", "tag.yaml", "ctrl.yaml", "tree.yaml", cwd=tmp_path,
+        env={"PYTHONPATH": str(TESTS)},
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (1, "3 problems in 3 of 4 files\n")
+    assert result.stdout.splitlines() == [
+        "alias.yaml:3:33: children[0].children: recursive alias: this value contains itself "
+        "(its anchor is at line 2, column 11); a tree file cannot be recursive",
+        "tag.yaml:2:14: max_seconds: invalid YAML: '' is not a valid !!float",
+        "ctrl.yaml:1:9: invalid YAML: the character U+0007 is not allowed in a YAML file; "
+        "remove it, or write it as an escape in a double-quoted string",
+        "tree.yaml: ok (3 supervisors, 3 workers)",
+    ]
+
+
+def test_run_a_recursive_alias_exits_2_with_its_place(tmp_path: Path) -> None:
+    """A recursive alias is a problem of the file: one line with its position, exit 2."""
+    (tmp_path / "t.yaml").write_text(
+        "name: root\nchildren: &k\n  - kind: supervisor\n    name: a\n    children: *k\n"
+    )
+    result = supervise_cmd("run", "t.yaml", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "t.yaml:5:5: children[0].children: recursive alias: this value contains itself "
+        "(its anchor is at line 2, column 11); a tree file cannot be recursive\n"
+    )
+
+
+def test_check_goes_on_after_an_internal_error_and_exits_3(
+    tmp_path: Path, tree_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception that is not TreeFileError is a bug: reported with its traceback, the other
+    files are still checked, and the exit status is 3 (not 1, as for a file's problems)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the command adds directories to it
+    monkeypatch.syspath_prepend(str(TESTS))
+    monkeypatch.chdir(tmp_path)
+    real_load_tree = supervise.load_tree
+
+    def load_tree(file: Path, **options: Any) -> SupervisorSpec | DynamicSupervisorSpec:
+        if file.name == "boom.yaml":
+            raise RuntimeError("a bug")
+        return real_load_tree(file, **options)
+
+    monkeypatch.setattr(_cli, "load_tree", load_tree)
+    (tmp_path / "boom.yaml").write_text("name: root\n")
+    (tmp_path / "bad.yaml").write_text("name: root\nstrategy: one\n")
+    result = CliRunner().invoke(_cli.main, ["check", "boom.yaml", "tree.yaml", "bad.yaml"])
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        "tree.yaml: ok (3 supervisors, 3 workers)",
+        'bad.yaml:2:11: strategy: expected "one_for_one", "one_for_all" or "rest_for_one", '
+        'found "one"',
+    ]
+    errors = result.stderr.splitlines()
+    assert errors[0] == (
+        "supervise: internal error while loading boom.yaml; this is a bug in supervise, "
+        "please report it with the traceback below"
+    )
+    assert errors[1] == "Traceback (most recent call last):"
+    assert errors[-3:] == [
+        "RuntimeError: a bug",
+        "1 problem in 1 of 3 files",
+        "internal error on 1 file",
+    ]
+
+
+def test_run_a_log_file_in_a_missing_directory_exits_2(tree_file: Path, tmp_path: Path) -> None:
+    """--log-file where no directory is: a one-line error, exit 2, nothing started."""
+    log = tmp_path / "no" / "such" / "run.log"
+    result = supervise_cmd("run", str(tree_file), "--log-file", str(log))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"supervise: cannot open the log file {str(log)!r}: No such file or directory; "
+        f"check that its directory exists and is writable\n"
+    )
+
+
+def run_on_a_terminal(tree: Path, env: dict[str, str]) -> str:
+    """`supervise run TREE --for 0.1` with its standard output on a pseudo-terminal."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervise", "run", str(tree), "--for", "0.1"],
+        cwd=TESTS,
+        env={**os.environ, **env},
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command has closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=20)
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0
+    return b"".join(chunks).decode()
+
+
+def test_run_on_a_terminal_honours_no_color(tree_file: Path) -> None:
+    """On a terminal the console logs are coloured, unless NO_COLOR is set (no-color.org)."""
+    env = dict.fromkeys(("NO_COLOR", "FORCE_COLOR"), "")
+    coloured = run_on_a_terminal(tree_file, env)
+    plain = run_on_a_terminal(tree_file, {**env, "NO_COLOR": "1"})
+    assert "actor_started" in coloured
+    assert "\x1b[" in coloured
+    assert "actor_started" in plain
+    assert "\x1b[" not in plain

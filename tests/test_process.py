@@ -7,15 +7,26 @@ import gc
 import traceback
 import weakref
 
-from _support import Crash, Plain, worker
+from _support import Crash, Plain, until, worker
 
-from supervise import Actor, ActorRef, ChildSpec, ExitKind, SupervisorSpec, TaskSpec, open_tree
+from supervise import (
+    Actor,
+    ActorRef,
+    ChildSpec,
+    ExitKind,
+    ExitReason,
+    SupervisorSpec,
+    TaskSpec,
+    open_tree,
+)
 from supervise._child import Child
 from supervise._dead_letters import DeadLetters
 from supervise._mailbox import Mailbox
+from supervise._monitor import start_monitor
 from supervise._process import ActorProcess, Process
-from supervise._reason import SHUTDOWN
+from supervise._reason import SHUTDOWN, crash, killed
 from supervise._registry import Registry
+from supervise._supervisor import Supervisor
 from supervise._task import TaskProcess
 from supervise.testing import EventLog
 
@@ -154,3 +165,62 @@ async def test_a_crash_keeps_the_users_frame_locals_and_is_still_freed_by_refcou
             assert gone() is None
     finally:
         gc.enable()
+
+
+class Elsewhere(Process):
+    """A process whose code runs somewhere else: it ends when it is told that it did.
+
+    The smallest `Process` that is not a `LoopProcess`, standing in for a child
+    in a thread, an OS process or on another node.
+    """
+
+    __slots__ = ("stop_requests",)
+
+    def __init__(self, child: Child) -> None:
+        super().__init__(child, ready=True)
+        self.stop_requests: list[ExitReason] = []
+
+    def start(self) -> None:
+        pass
+
+    def request_stop(self, reason: ExitReason) -> None:
+        self.stop_requests.append(reason)
+        self._finish(reason)  # the remote side acknowledges at once
+
+    def kill(self, detail: str) -> None:
+        self._finish(killed(detail))
+
+    async def wait(self, timeout: float | None) -> bool:
+        return self.reason is not None
+
+    def ended_there(self, reason: ExitReason) -> None:
+        self._finish(reason)
+
+
+async def test_a_supervisor_and_monitors_need_only_the_process_interface() -> None:
+    """A child that runs elsewhere is monitored, restarted and stopped like an in-loop one."""
+    spec = SupervisorSpec(name="root", children=[worker("a"), worker("b")])
+    root = Child(spec, "root", None, Registry(), DeadLetters())
+    made: list[Elsewhere] = []
+
+    def launch_elsewhere(child: Child) -> Process:
+        made.append(Elsewhere(child))
+        return made[-1]
+
+    supervisor = Supervisor(root, launch_elsewhere)
+    supervisor.start()
+    await supervisor.started
+    assert [p.path for p in made] == ["root/a", "root/b"]
+    first = made[0]
+    monitor = start_monitor(first.child)
+    first.ended_there(crash(ValueError("lost")))
+    down = await asyncio.wait_for(monitor.wait(), 10)
+    assert (down.path, down.reason, down.detail) == ("root/a", "crash", "ValueError: lost")
+    await until(lambda: len(made) == 3)  # one_for_one: only a is started again
+    assert made[2].path == "root/a"
+    assert made[2].child is first.child
+    assert first.child.process is made[2]
+    supervisor.request_stop(SHUTDOWN)
+    assert await supervisor.wait(10)
+    assert [p.stop_requests for p in made] == [[], [SHUTDOWN], [SHUTDOWN]]
+    assert supervisor.reason is SHUTDOWN

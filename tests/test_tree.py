@@ -15,6 +15,7 @@ from supervise import (
     SuperviseError,
     SupervisorSpec,
     Tree,
+    TreeFileError,
     UnsupportedEventLoopError,
     UsageError,
     open_tree,
@@ -212,3 +213,18 @@ async def test_a_tree_runs_once_and_is_waited_for_after_it_started() -> None:
             "open_tree(spec)"
         )
         assert isinstance(info.value, RuntimeError)  # as before it was a SuperviseError
+
+
+def test_a_bad_dict_is_a_tree_file_error_listing_every_problem() -> None:
+    """open_tree(dict) reads the dict as load_tree does: a TreeFileError with each field."""
+    with pytest.raises(TreeFileError) as info:
+        open_tree({"name": "root", "strategy": "one_for_none", "children": [{"name": "a/b"}]})
+    assert [p.path for p in info.value.problems] == [
+        "strategy",
+        "children[0].name",
+        "children[0].actor",
+    ]
+    assert str(info.value.problems[0]) == (
+        'strategy: expected "one_for_one", "one_for_all" or "rest_for_one", found '
+        '"one_for_none"; did you mean "one_for_one"?'
+    )
