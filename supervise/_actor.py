@@ -127,6 +127,7 @@ class Actor(Behaviour, Generic[MsgT]):
         read_declarations(cls, Actor)
         cls._has_on_start = cls.on_start is not Actor.on_start
         cls._has_on_stop = cls.on_stop is not Actor.on_stop
+        cls._has_handle = cls.handle is not Actor.handle
 
     # -- context, set by the runtime --------------------------------------------------
 

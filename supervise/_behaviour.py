@@ -127,6 +127,8 @@ class Behaviour:
     # trip and a stop or crash skips the hook (and its timeout) altogether.
     _has_on_start: ClassVar[bool] = False
     _has_on_stop: ClassVar[bool] = False
+    # Whether `handle` is defined: an actor without one fails every message, so a spec refuses it.
+    _has_handle: ClassVar[bool] = False
 
 
 def read_declarations(cls: type[Behaviour], root: type) -> None:

@@ -135,6 +135,11 @@ def call_timeouts(loop: asyncio.AbstractEventLoop) -> CallTimeouts:
         return last[1]
     timeouts = _by_loop.get(loop)
     if timeouts is None:
+        # A loop closed with timed calls in flight is kept alive by their futures
+        # (a value of the weak dict referring to its own key): forget such loops
+        # when another one first makes a call, so they can be collected.
+        for old in [old for old in list(_by_loop) if old.is_closed()]:
+            del _by_loop[old]
         timeouts = _by_loop[loop] = CallTimeouts()
     _last = (weakref.ref(loop), timeouts)
     return timeouts

@@ -140,6 +140,11 @@ def _to_actor_class(value: object) -> object:
             f"{what} is not an Actor subclass; point `actor` at a class defined "
             f"as `class MyActor(Actor[Msg])`"
         )
+    if not value._has_handle:
+        raise ValueError(
+            f"{import_path_of(value)} defines no `handle`, so every message would crash it; "
+            f"define `async def handle(self, msg)`"
+        )
     hook = _sync_hook(value)
     if hook is not None:
         raise ValueError(

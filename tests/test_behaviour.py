@@ -50,6 +50,9 @@ def test_an_actor_declares_its_hooks_and_a_spec_reads_only_declarations() -> Non
         async def on_start(self) -> None:
             pass
 
+        async def handle(self, msg: Shared) -> None:
+            pass
+
     assert issubclass(Pool, Behaviour)
     assert Pool._has_on_start
     assert not Pool._has_on_stop

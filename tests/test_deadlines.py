@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -85,3 +87,39 @@ async def test_shorter_timeout_made_later_expires_first() -> None:
         assert not slow.done()
         assert await slow == "slept"
         assert await w.call(Ping()) == "pong"
+
+
+def test_a_loop_closed_with_timed_calls_in_flight_can_be_collected() -> None:
+    """The futures of calls in flight do not keep a closed loop (and its tree) alive.
+
+    Their timeouts are kept per loop; a loop closed under them is forgotten as
+    soon as another loop makes a call.
+    """
+    spec = SupervisorSpec(name="root", children=[worker("w")])
+
+    async def start_and_call() -> None:
+        tree = open_tree(spec)
+        await tree.start()
+        ref = tree.whereis("root/w")
+        assert isinstance(ref, ActorRef)
+        calls = [asyncio.ensure_future(ref.call(Sleep(seconds=60), timeout=30)) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert not any(c.done() for c in calls)
+
+    async def call_on_another_loop() -> None:
+        async with open_tree(spec) as tree:
+            ref = tree.whereis("root/w")
+            assert isinstance(ref, ActorRef)
+            assert await ref.call(Ping(), timeout=30) == "pong"
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(start_and_call())
+    finally:
+        loop.close()
+    closed = weakref.ref(loop)
+    del loop
+    asyncio.run(call_on_another_loop())
+    gc.collect()
+    gc.collect()  # the first pass runs the destroyed tasks' finalizers
+    assert closed() is None

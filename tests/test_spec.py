@@ -182,3 +182,18 @@ def test_actor_hooks_must_be_async(actor: type[Actor[Ping]], hook: str) -> None:
         rf"define it as `async def {hook}\(\.\.\.\)`",
     ):
         ChildSpec(name="w", actor=actor)
+
+
+class NoHandle(Actor[Ping]):
+    async def on_start(self) -> None:
+        pass
+
+
+def test_an_actor_without_handle_is_refused() -> None:
+    """Every message would crash an actor that defines no handle: the spec says so at once."""
+    with pytest.raises(
+        ValidationError,
+        match=r"test_spec:NoHandle defines no `handle`, so every message would crash it; "
+        r"define `async def handle\(self, msg\)`",
+    ):
+        ChildSpec(name="w", actor=NoHandle)
