@@ -240,3 +240,22 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     heal = (site / "source" / "examples" / "heal.py" / "index.html").read_text()
     assert "Watch a supervision tree crash and heal." in heal
     assert "Unreleased" in (site / "changelog" / "index.html").read_text()
+
+
+def test_links_out_of_docs_lead_to_pages_of_the_site() -> None:
+    """The hook's link mapping: repository paths as written in docs/ -> pages of the site."""
+    from tools import mkdocs_hooks
+
+    site = mkdocs_hooks._site_path
+    assert site("../examples/heal.py", "docs/actors.md") == "source/examples/heal.py.md"
+    assert site("../README.md", "docs/actors.md") == "index.md"
+    assert site("../CHANGELOG.md", "docs/actors.md") == "changelog.md"
+    assert site("docs/tree-files.md", "CHANGELOG.md") == "tree-files.md"
+    assert site("tasks.md", "docs/actors.md") is None  # already a link between pages
+    assert site("../examples/no-such-file.py", "docs/actors.md") is None  # --strict reports it
+    assert site("https://example.com/x.md", "docs/actors.md") is None
+    found = mkdocs_hooks._outside_files(
+        "[a](../examples/heal.py) [b](tasks.md) [c](../README.md) [d](../nope.py)",
+        "docs/actors.md",
+    )
+    assert found == {"examples/heal.py"}
