@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -55,17 +57,17 @@ async def test_overlapping_calls_share_one_timer_and_expire_in_order() -> None:
     assert all(t >= d for t, d in zip(expired, deadlines, strict=True))
     assert expired == sorted(expired)
     assert bucket is not None
-    assert not bucket.pending
+    assert len(bucket) == 0
 
 
 async def test_a_finished_call_leaves_nothing_behind() -> None:
-    """Popping a call's entry disarms it; an idle bucket is dropped when its timer fires."""
+    """Discarding a call's entry disarms it; an idle bucket is dropped when its timer fires."""
     loop = asyncio.get_running_loop()
     timeouts = call_timeouts(loop)
     future: asyncio.Future[Any] = loop.create_future()
     bucket = timeouts.add(loop, future, 0.02, "root/a", Ping())
     future.set_result("reply")
-    bucket.pending.pop(future, None)
+    bucket.discard(future, None)
     await asyncio.sleep(0.06)
     assert future.result() == "reply"
     assert 0.02 not in timeouts._buckets
@@ -85,3 +87,39 @@ async def test_shorter_timeout_made_later_expires_first() -> None:
         assert not slow.done()
         assert await slow == "slept"
         assert await w.call(Ping()) == "pong"
+
+
+def test_a_loop_closed_with_timed_calls_in_flight_can_be_collected() -> None:
+    """The futures of calls in flight do not keep a closed loop (and its tree) alive.
+
+    Their timeouts are kept per loop; a loop closed under them is forgotten as
+    soon as another loop makes a call.
+    """
+    spec = SupervisorSpec(name="root", children=[worker("w")])
+
+    async def start_and_call() -> None:
+        tree = open_tree(spec)
+        await tree.start()
+        ref = tree.whereis("root/w")
+        assert isinstance(ref, ActorRef)
+        calls = [asyncio.ensure_future(ref.call(Sleep(seconds=60), timeout=30)) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert not any(c.done() for c in calls)
+
+    async def call_on_another_loop() -> None:
+        async with open_tree(spec) as tree:
+            ref = tree.whereis("root/w")
+            assert isinstance(ref, ActorRef)
+            assert await ref.call(Ping(), timeout=30) == "pong"
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(start_and_call())
+    finally:
+        loop.close()
+    closed = weakref.ref(loop)
+    del loop
+    asyncio.run(call_on_another_loop())
+    gc.collect()
+    gc.collect()  # the first pass runs the destroyed tasks' finalizers
+    assert closed() is None
