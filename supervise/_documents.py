@@ -228,6 +228,8 @@ class YamlReader:
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 problem = exc.problem or exc.context or "invalid YAML"
+                if problem == "exceeded maximum nesting depth":  # libyaml's own limit, 1000
+                    problem = depth_problem()
                 doc.problem((), f"invalid YAML: {problem}", _mark(mark) if mark else None)
                 return
             except yaml.YAMLError as exc:
@@ -386,11 +388,12 @@ class YamlReader:
             doc.problem(path, string_problem(len(node.value)))
             doc.reported.add(path)
             return None
-        value = self._construct(node, path)
-        if value is _INVALID:
-            return node.value
-        if not (isinstance(value, str) and node.tag == _YAML_STR):
-            return value
+        if node.tag != _YAML_STR:
+            value = self._construct(node, path)
+            return node.value if value is _INVALID else value
+        # A string is its text: what PyYAML's constructor would return, without its cost
+        # (most values in a tree file are strings).
+        value = node.value
         try:
             text = interpolate(value, self._env)
         except InterpolationError as exc:

@@ -25,6 +25,7 @@ from ._interpolation import InterpolationError, interpolate
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 # Unrolled, so that a long string is matched without a backtracking point per character.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_BRACKET_OR_STRING = re.compile(r'[\[\]{}]|"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _JSON_CONSTANTS: Final[dict[str, object]] = {
     "true": True,
@@ -59,13 +60,26 @@ class JsonReader:
         except json.JSONDecodeError as exc:
             doc.problem((), f"invalid JSON: {exc.msg}", (exc.lineno, exc.colno))
             return
-        except RecursionError:
-            doc.problem((), f"invalid JSON: {depth_problem()}")
+        except RecursionError:  # json's scanner recurses per level, up to Python's limit
+            doc.problem((), f"invalid JSON: {depth_problem()}", self._too_deep_at())
             return
         try:
             doc.data, _ = self._value(self._skip(0), ())
         except Abandon:
             doc.data = None
+
+    def _too_deep_at(self) -> Position | None:
+        """Where the nesting first goes past MAX_DEPTH (brackets in strings do not count)."""
+        depth = 0
+        for match in _JSON_BRACKET_OR_STRING.finditer(self._text):
+            char = match.group()
+            if char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return self._pos(match.start())
+            elif char in "]}":
+                depth -= 1
+        return None
 
     def _pos(self, offset: int) -> Position:
         line = bisect.bisect_right(self._line_starts, offset)

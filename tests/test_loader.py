@@ -444,3 +444,22 @@ def test_the_pure_python_yaml_parser_reports_deep_nesting() -> None:
         with pytest.raises(TreeFileError) as info:
             load_tree_text(text)
     assert str(info.value).startswith("<string>: invalid YAML: nested more than 100 levels")
+
+
+DEPTH_MESSAGE = "nested more than 100 levels deep; a tree file may not nest deeper"
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML was built without libyaml")
+def test_nesting_past_libyamls_own_limit_gets_the_same_message() -> None:
+    """libyaml stops at 1,000 levels; that is reported as the loader's own depth limit."""
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text("name: root\nx: " + "[" * 1500 + "]" * 1500 + "\n")
+    assert str(info.value) == f"<string>:2:1003: invalid YAML: {DEPTH_MESSAGE}"
+
+
+def test_json_nesting_past_the_scanners_limit_is_placed_at_the_bracket() -> None:
+    """json's scanner stops at Python's recursion limit; the problem is placed at the bracket
+    that goes past MAX_DEPTH (brackets inside strings do not count)."""
+    with pytest.raises(TreeFileError) as info:
+        load_tree_text('{"a": "[[[[", "x": ' + "[" * 3000 + "]" * 3000 + "}", format="json")
+    assert str(info.value) == f"<string>:1:119: invalid JSON: {DEPTH_MESSAGE}"
