@@ -46,6 +46,9 @@ from ._reason import ExitReason as ExitReason
 from ._ref import ActorRef as ActorRef
 from ._ref import SupervisorRef as SupervisorRef
 from ._registry import Registry as Registry
+from ._snapshot import CrashInfo as CrashInfo
+from ._snapshot import NodeSnapshot as NodeSnapshot
+from ._snapshot import TreeSnapshot as TreeSnapshot
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
@@ -84,6 +87,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "CrashInfo",
     "DeadLetter",
     "DeadLetters",
     "Down",
@@ -99,6 +103,7 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeSnapshot",
     "Overflow",
     "Registry",
     "Request",
@@ -117,6 +122,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
     "configure_logging",

@@ -47,10 +47,12 @@ class Child:
     __slots__ = (
         "accepts",
         "copy_types",
+        "crashes",
         "dead_letters",
         "fail_when_full",
         "failures",
         "incarnation",
+        "last_crash",
         "last_started_at",
         "name",
         "path",
@@ -101,6 +103,11 @@ class Child:
         #: Consecutive failures, for backoff; reset after a long enough run.
         self.failures = 0
         self.last_started_at = 0.0
+        #: Incarnations that ended abnormally (crashed or killed), and the last such
+        #: end: (wall-clock time, exception type or ``killed``, message), for live
+        #: introspection (`Tree.snapshot`).
+        self.crashes = 0
+        self.last_crash: tuple[float, str, str] | None = None
         #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
         self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef
