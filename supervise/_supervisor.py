@@ -397,7 +397,7 @@ class Supervisor(LoopProcess):
     async def _serve(self) -> ExitReason:
         inbox = self._inbox
         while True:
-            if not inbox._items:  # the inbox's one consumer, as an actor's loop
+            if not inbox.items:  # the inbox's one consumer, as an actor's loop
                 self._idle = True
                 try:
                     await inbox.waiter()
