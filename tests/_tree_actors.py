@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from pydantic import BaseModel, Field
 
@@ -70,3 +71,13 @@ class SlowStop(Actor[Increment]):
 
 
 NotAnActor = Increment
+
+
+class SlowStart(Actor[Increment]):
+    """Blocks the event loop in on_start (time.sleep): what the loop watchdog reports."""
+
+    async def on_start(self) -> None:
+        time.sleep(0.3)  # noqa: ASYNC251  # the blocking the watchdog must see
+
+    async def handle(self, msg: Increment) -> None:
+        return None
