@@ -7,8 +7,8 @@ same timeout expire in the order they were made, so the calls in flight with
 one timeout value wait together in an insertion-ordered dict (a `_Bucket`),
 under one loop timer armed for the oldest of them:
 
-- a call adds its entry (`CallTimeouts.add`) and pops it from the bucket's
-  ``pending`` when it ends, however it ends;
+- a call adds its entry (`CallTimeouts.add`) and discards it from the bucket
+  (``bucket.discard``) when it ends, however it ends;
 - when the timer fires, every call whose deadline has passed fails with
   `CallTimeoutError`, and the timer is armed again for the oldest call left.
 
@@ -34,15 +34,23 @@ class _Bucket:
 
     # No reference to the loop (the loop-keyed weak dict must not keep it alive):
     # `add` is given it, and `_fire` runs on it.
-    __slots__ = ("_armed_for", "_buckets", "_timer", "pending", "timeout")
+    __slots__ = ("_armed_for", "_buckets", "_pending", "_timer", "discard", "timeout")
 
     def __init__(self, timeout: float, buckets: dict[float, _Bucket]) -> None:
         self._buckets = buckets
         self.timeout = timeout
-        #: future -> (deadline, actor path, message); deadlines never decrease.
-        self.pending: dict[asyncio.Future[Any], tuple[float, str, object]] = {}
+        # future -> (deadline, actor path, message); deadlines never decrease.
+        self._pending: dict[asyncio.Future[Any], tuple[float, str, object]] = {}
+        #: ``discard(future, None)``: forget a call that has ended, however it ended.
+        #: The dict's own ``pop``, bound once: a method of ours would cost every
+        #: call with a timeout another Python frame (about 50 ns).
+        self.discard = self._pending.pop
         self._timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
+
+    def __len__(self) -> int:
+        """Calls in flight."""
+        return len(self._pending)
 
     def add(
         self,
@@ -53,7 +61,7 @@ class _Bucket:
     ) -> None:
         """Fail ``future`` with `CallTimeoutError` ``timeout`` seconds from now unless discarded."""
         deadline = loop.time() + self.timeout
-        self.pending[future] = (deadline, actor, message)
+        self._pending[future] = (deadline, actor, message)
         if self._timer is None:
             self._arm(loop, deadline)
 
@@ -67,7 +75,7 @@ class _Bucket:
         # The loop may run a timer up to its clock resolution early: whatever
         # was due by the deadline the timer was armed for is due now.
         now = max(loop.time(), self._armed_for)
-        pending = self.pending
+        pending = self._pending
         expired: list[asyncio.Future[Any]] = []
         for future, (deadline, _, _) in pending.items():
             if deadline > now:
@@ -99,7 +107,7 @@ class CallTimeouts:
         actor: str,
         message: object,
     ) -> _Bucket:
-        """Arm ``timeout`` for ``future``; pop it from ``bucket.pending`` when the call ends."""
+        """Arm ``timeout`` for ``future``; ``bucket.discard(future, None)`` when the call ends."""
         bucket = self._buckets.get(timeout)
         if bucket is None:
             bucket = self._buckets[timeout] = _Bucket(timeout, self._buckets)
@@ -112,7 +120,10 @@ _by_loop: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CallTimeout
 )
 # The last loop asked for and its CallTimeouts, as one tuple so that threads
 # running loops of their own never read a mismatched pair. The loop is held
-# weakly so that a closed loop can be collected.
+# weakly so that a closed loop can be collected. Kept, measured: every call with
+# a timeout asks for its loop's CallTimeouts; the weak dict's lookup costs about
+# 110 ns, this check about 60 ns (`python -m timeit`, CPython 3.11). It is only
+# this module's own state: nothing outside reads or writes it.
 _last: tuple[weakref.ref[asyncio.AbstractEventLoop], CallTimeouts] | None = None
 
 

@@ -52,14 +52,19 @@ class Mailbox(Generic[T]):
         capacity: the most messages it holds, or None for no bound.
     """
 
-    __slots__ = ("_capacity", "_closed", "_items", "_owner", "_putters", "_waiter")
+    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "_waiter", "items")
 
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
         self._capacity = capacity
-        # Created on the first item: an empty deque is about 600 bytes, most of
-        # an idle actor's mailbox, and many actors of a big pool sit idle.
-        self._items: deque[T] | None = None
+        #: The queued items, oldest first; None until the first item (an empty
+        #: deque is about 600 bytes, most of an idle actor's mailbox, and many
+        #: actors of a big pool sit idle). The one consumer reads it to see
+        #: whether to wait (``if not mailbox.items: await mailbox.waiter()``) and
+        #: then calls `get_nowait`; only the mailbox's methods change it. A
+        #: ``take()`` returning an EMPTY sentinel instead measured about 10 ns
+        #: slower per message (CPython 3.11), 2-3% of a cast (W3).
+        self.items: deque[T] | None = None
         # The consumer's future while it waits for a message; None otherwise.
         self._waiter: asyncio.Future[None] | None = None
         # Senders waiting for room, oldest first; created on first need.
@@ -67,7 +72,7 @@ class Mailbox(Generic[T]):
         self._closed = False
 
     def __len__(self) -> int:
-        return len(self._items or ())
+        return len(self.items or ())
 
     @property
     def closed(self) -> bool:
@@ -89,9 +94,9 @@ class Mailbox(Generic[T]):
         """
         if self._closed:
             raise MailboxClosed
-        items = self._items
+        items = self.items
         if items is None:
-            items = self._items = deque()
+            items = self.items = deque()
         if self._capacity is not None and (len(items) >= self._capacity or self._putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
@@ -110,7 +115,7 @@ class Mailbox(Generic[T]):
         if self._closed:
             raise MailboxClosed
         capacity = self._capacity
-        if capacity is None or (len(self._items or ()) < capacity and not self._putters):
+        if capacity is None or (len(self.items or ()) < capacity and not self._putters):
             self._queue().append(item)
             if self._waiter is not None:
                 self._wake_consumer()
@@ -125,7 +130,7 @@ class Mailbox(Generic[T]):
                 await fut
                 if self._closed:
                     raise MailboxClosed
-                if len(self._items or ()) < capacity:
+                if len(self.items or ()) < capacity:
                     break
                 # Someone else filled the free slot first: wait again, at the front.
                 fut = asyncio.get_running_loop().create_future()
@@ -133,7 +138,7 @@ class Mailbox(Generic[T]):
         except BaseException:
             if fut in putters:
                 putters.remove(fut)
-            elif not fut.cancelled() and len(self._items or ()) < capacity:
+            elif not fut.cancelled() and len(self.items or ()) < capacity:
                 # We were woken for a free slot but are leaving: pass it on.
                 self._wake_putter()
             raise
@@ -142,9 +147,9 @@ class Mailbox(Generic[T]):
             self._wake_consumer()
 
     def _queue(self) -> deque[T]:
-        items = self._items
+        items = self.items
         if items is None:
-            items = self._items = deque()
+            items = self.items = deque()
         return items
 
     def put_control(self, item: T) -> None:
@@ -165,14 +170,14 @@ class Mailbox(Generic[T]):
 
     def get_nowait(self) -> T:
         """Take the oldest item; the caller checked that one is there."""
-        item = self._items.popleft()  # type: ignore[union-attr]
+        item = self.items.popleft()  # type: ignore[union-attr]
         if self._putters:
             self._wake_putter()
         return item
 
     async def wait(self) -> None:
         """Wait until an item is queued, or `wake` is called."""
-        if self._items:
+        if self.items:
             return
         await self.waiter()
 
@@ -195,8 +200,8 @@ class Mailbox(Generic[T]):
     def close(self) -> list[T]:
         """Refuse further items; return the ones still queued; release waiting senders."""
         self._closed = True
-        left = list(self._items or ())
-        self._items = None
+        left = list(self.items or ())
+        self.items = None
         putters = self._putters
         if putters:
             self._putters = None
@@ -209,7 +214,7 @@ class Mailbox(Generic[T]):
     def statistics(self) -> MailboxStatistics:
         """A snapshot of size, capacity, waiting senders and state."""
         return MailboxStatistics(
-            size=len(self._items or ()),
+            size=len(self.items or ()),
             capacity=self._capacity,
             waiting_senders=len(self._putters or ()),
             closed=self._closed,

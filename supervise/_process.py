@@ -369,7 +369,7 @@ class ActorProcess(LoopProcess):
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
             while self._stop_reason is None:
-                if not mailbox._items:
+                if not mailbox.items:
                     await mailbox.waiter()
                     continue
                 item = self.handling = mailbox.get_nowait()

@@ -403,7 +403,7 @@ class ActorRef(Watchable, Generic[MsgT]):
         try:
             return await future
         finally:
-            bucket.pending.pop(future, None)
+            bucket.discard(future, None)
 
     async def _call_across_restarts(self, msg: object, timeout: float | None) -> Any:
         child = self._child

@@ -116,7 +116,7 @@ def emit_exit(child: Child, reason: ExitReason, supervisor: str) -> None:
     fields = reason.log_fields()
     if reason.exception is not None and not reason.is_normal:
         # The traceback, for renderers that show it (structlog's format_exc_info,
-        # ConsoleRenderer); logged before the supervisor clears the frames' locals.
+        # ConsoleRenderer), with its frames' locals intact.
         fields["exc_info"] = reason.exception
     _log.emit(
         event,

@@ -22,7 +22,7 @@ Where we differ from OTP on purpose:
 from __future__ import annotations
 
 import asyncio
-import traceback
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
@@ -43,7 +43,7 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
-from ._reason import SHUTDOWN, ExitReason, crash, ends_program, give_up, killed
+from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
 from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
@@ -188,6 +188,36 @@ class _EndProgram(Exception):
 
 
 _Message = _ChildExit | _Request | _Shutdown | _RestartDue
+
+_RUNTIME_DIR: Final = os.path.dirname(__file__) + os.sep
+
+
+def _release_crash(process: Process, exc: BaseException) -> None:
+    """Break the cycle a crash leaves, on the runtime's side only.
+
+    The crash's traceback holds the ended incarnation's frames: the runtime's
+    (``_main``, whose locals hold the process and the reason) and the user's
+    (``handle``, whose ``self`` is the actor, which points to its process).
+    Both paths lead back to the exception through ``process.reason``: a cycle
+    that only the cyclic GC would free, pausing some later restart (W5 p99).
+    The user's frames keep their locals, for debuggers and error trackers; the
+    runtime drops its own references instead: its finished frames' locals, and
+    the ended process's hold on the exception (its reason keeps kind and
+    detail). Called once the exit has been logged and handed to monitors and links.
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_filename.startswith(_RUNTIME_DIR):
+            try:
+                frame.clear()
+            except RuntimeError:  # still running (an abandoned task): leave it
+                pass
+        tb = tb.tb_next
+    reason = process.reason
+    if reason is not None and reason.exception is exc:
+        process.reason = _reason(reason.kind, reason.detail, None)
+
 
 # Supervisor._phase
 _CREATED: Final = "created"
@@ -367,7 +397,7 @@ class Supervisor(LoopProcess):
     async def _serve(self) -> ExitReason:
         inbox = self._inbox
         while True:
-            if not inbox._items:  # the inbox's one consumer, as an actor's loop
+            if not inbox.items:  # the inbox's one consumer, as an actor's loop
                 self._idle = True
                 try:
                     await inbox.waiter()
@@ -564,12 +594,7 @@ class Supervisor(LoopProcess):
         assert reason is not None
         self._emit_exit(child, reason)
         if reason.exception is not None:
-            # The crash's traceback holds the ended incarnation's frames, whose
-            # locals hold the process that holds the reason: a cycle that only
-            # the cyclic GC would free, pausing some later restart (W5 p99).
-            # Those frames have finished; clearing their locals keeps the
-            # exception and its printed traceback (files, lines, code).
-            traceback.clear_frames(reason.exception.__traceback__)
+            _release_crash(process, reason.exception)
             if ends_program(reason.exception):
                 raise _EndProgram(reason)
         restart = child.spec.restart

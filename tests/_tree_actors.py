@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -68,6 +70,29 @@ class SlowStop(Actor[Increment]):
 
     async def on_stop(self, reason: ExitReason) -> None:
         await asyncio.sleep(60)
+
+
+class OwnsProcessConfig(BaseModel, frozen=True, extra="forbid"):
+    pid_file: str
+
+
+class OwnsProcess(Actor[Increment]):
+    """Runs a subprocess for its lifetime, and writes its pid to `pid_file`."""
+
+    config: OwnsProcessConfig
+
+    async def on_start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "import time; time.sleep(60)"
+        )
+        await asyncio.to_thread(Path(self.config.pid_file).write_text, str(self.process.pid))
+
+    async def handle(self, msg: Increment) -> None:
+        return None
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        self.process.kill()
+        await self.process.wait()
 
 
 NotAnActor = Increment

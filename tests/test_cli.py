@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -504,3 +505,28 @@ def test_run_on_a_terminal_honours_no_color(tree_file: Path) -> None:
     assert "\x1b[" in coloured
     assert "actor_started" in plain
     assert "\x1b[" not in plain
+
+
+def test_sighup_stops_an_actor_owned_subprocess(tmp_path: Path) -> None:
+    """SIGHUP (the terminal closed) is an orderly stop: the actor's on_stop ends the
+    subprocess it owns, instead of leaving it running after the tree is gone."""
+    pid_file = tmp_path / "pid"
+    tree = tmp_path / "owner.yaml"
+    tree.write_text(
+        "name: root\nchildren:\n  - name: owner\n    actor: _tree_actors:OwnsProcess\n"
+        f"    args: {{pid_file: {json.dumps(str(pid_file))}}}\n"
+    )
+    proc = start_run(tree)
+    pid = int(pid_file.read_text())
+    try:
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=15)
+        assert (proc.returncode, err) == (0, "")
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # ended, and reaped by its owner
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -116,9 +116,13 @@ def mutated(draw: st.DrawFn) -> tuple[str, Format]:
     return text, format
 
 
-@pytest.mark.timeout(120)
+#: Examples per run: a short run in every test run, a long one on demand.
+EXAMPLES_PER_RUN = int(os.environ.get("SUPERVISE_FUZZ_EXAMPLES", "150"))
+
+
+@pytest.mark.timeout(60 + EXAMPLES_PER_RUN // 10)  # a tenth of a second per example, and more
 @settings(
-    max_examples=int(os.environ.get("SUPERVISE_FUZZ_EXAMPLES", "150")),
+    max_examples=EXAMPLES_PER_RUN,
     deadline=None,  # a loaded CI machine is slow; the file's own limits bound each example
     suppress_health_check=[HealthCheck.too_slow],
 )

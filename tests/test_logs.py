@@ -257,19 +257,36 @@ def test_garbage_foreign_and_truncated_lines_are_counted(incident: Path, messy: 
     n = len(events(incident))
     assert document["summary"] == clean["summary"]
     assert document["stats"] == {
-        "lines": n + 6,
+        "lines": n + 7,
         "events": n + 1,
         "malformed": 1,
         "foreign": 3,
         "truncated": 1,
+        "screened": 0,
         "unreadable": [],
     }
     assert result.stderr == (
-        f"supervise logs: {n + 6} lines, {n + 1} events; skipped: "
+        f"supervise logs: {n + 7} lines, {n + 1} events; skipped: "
         "1 malformed, 3 foreign, 1 truncated\n"
     )
     timeline = logs(str(messy)).stdout
     assert "app_own_event" in timeline  # the application's events are events too
+
+
+def test_event_filter_screens_lines_before_parsing(messy: Path, tmp_path: Path) -> None:
+    """--event parses only the lines that name the event (or hold a \\u escape that could
+    spell it): the rest are counted as lines, not parsed; the answer is the same."""
+    lines = messy.read_bytes().splitlines(keepends=True)
+    wanted = [line for line in lines if b'"actor_crashed"' in line]
+    result = logs(str(messy), "--event", "actor_crashed", "--json")
+    assert result.stdout.encode() == b"".join(wanted)
+    stats = json.loads(logs(str(messy), "--event", "actor_crashed", "--summary", "--json").stdout)
+    assert stats["stats"]["lines"] == len(lines)
+    assert stats["stats"]["screened"] == len(lines) - len(wanted)
+    escaped = tmp_path / "escaped.log"
+    escaped.write_bytes(b'{"event": "actor_\\u0063rashed", "actor": "a/b"}\n' + lines[0])
+    picked = logs(str(escaped), "--event", "actor_crashed", "--json").stdout.splitlines()
+    assert [json.loads(line)["actor"] for line in picked] == ["a/b"]
 
 
 def test_gzip_stdin_and_unreadable_files(incident: Path, tmp_path: Path) -> None:
@@ -290,6 +307,20 @@ def test_gzip_stdin_and_unreadable_files(incident: Path, tmp_path: Path) -> None
     assert [u["file"] for u in stats["unreadable"]] == [str(tmp_path / "missing.log"), str(cut)]
     assert stats["unreadable"][0]["error"] == "No such file or directory"
     assert stats["truncated"] == 1
+
+
+@pytest.mark.parametrize("block", [7, 64, 1000])
+def test_screening_across_block_boundaries(
+    messy: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines cut by the reader's block boundaries are screened whole, and counted once."""
+    monkeypatch.setattr(_records, "BLOCK", block)
+    lines = messy.read_bytes().splitlines(keepends=True)
+    stats = _records.Stats()
+    found = list(_records.read_lines([str(messy)], stats, [b'"actor_stopped"', b'"app_own']))
+    wanted = [line for line in lines if b'"actor_stopped"' in line or b'"app_own' in line]
+    assert [line.rstrip(b"\n") for line, _ in found] == [w.rstrip(b"\n") for w in wanted]
+    assert stats.lines + len(found) == len(lines)
 
 
 def test_stdlib_json_parser_gives_the_same_answers(

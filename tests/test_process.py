@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import traceback
 import weakref
 
 from _support import Crash, Plain, until, worker
 
-from supervise import ActorRef, ChildSpec, ExitKind, ExitReason, SupervisorSpec, TaskSpec, open_tree
+from supervise import (
+    Actor,
+    ActorRef,
+    ChildSpec,
+    ExitKind,
+    ExitReason,
+    SupervisorSpec,
+    TaskSpec,
+    open_tree,
+)
 from supervise._child import Child
 from supervise._dead_letters import DeadLetters
 from supervise._mailbox import Mailbox
@@ -113,6 +123,44 @@ async def test_a_crashed_incarnation_is_freed_without_the_cyclic_gc(events: Even
             crashed = events.of("actor_crashed", actor="root/w")[0]
             assert isinstance(crashed["exc_info"], ValueError)
             del crashed
+            events.entries.clear()  # the log itself holds the exception
+            assert gone() is None
+    finally:
+        gc.enable()
+
+
+class Keeper(Actor[Crash]):
+    """Crashes with a local variable in the handler's frame."""
+
+    async def handle(self, msg: Crash) -> None:
+        order_id = f"order-{msg.message}"  # what a post-mortem debugger wants to see
+        raise ValueError(order_id)
+
+
+async def test_a_crash_keeps_the_users_frame_locals_and_is_still_freed_by_refcount(
+    events: EventLog,
+) -> None:
+    """The user's frames keep their locals (self, msg, order_id); the runtime drops its own
+    references, so the ended incarnation is still freed without the cyclic GC."""
+    spec = SupervisorSpec(name="root", children=[ChildSpec(name="k", actor=Keeper)])
+    gc.disable()
+    try:
+        async with open_tree(spec) as tree:
+            old = tree.registry._slot("root/k").process.actor  # type: ignore[union-attr]
+            gone = weakref.ref(old)
+            del old
+            k = tree.whereis("root/k")
+            assert isinstance(k, ActorRef)
+            await k.cast(Crash(message="42"))
+            await events.wait_for("actor_started", actor="root/k", incarnation=2)
+            crashed = events.of("actor_crashed", actor="root/k")[0]
+            exc = crashed["exc_info"]
+            assert isinstance(exc, ValueError)
+            frames = {f.f_code.co_name: f.f_locals for f, _ in traceback.walk_tb(exc.__traceback__)}
+            assert frames["handle"]["order_id"] == "order-42"
+            assert frames["handle"]["msg"] == Crash(message="42")
+            assert frames["handle"]["self"] is gone()
+            del crashed, exc, frames
             events.entries.clear()  # the log itself holds the exception
             assert gone() is None
     finally:

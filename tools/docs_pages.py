@@ -45,20 +45,57 @@ class DocsError(Exception):
 # -- API reference ------------------------------------------------------------------------
 
 
+#: The API page's sections for the names that are neither specs nor errors, in reading order.
+#: A public name missing here still gets documented, under "More".
+API_SECTIONS = {
+    "Trees": [
+        "open_tree",
+        "Tree",
+        "load_tree",
+        "load_tree_text",
+        "Registry",
+        "configure_logging",
+        "TreeFileProblem",
+    ],
+    "Actors and refs": [
+        "Actor",
+        "ActorRef",
+        "SupervisorRef",
+        "TaskRef",
+        "Request",
+        "TimerHandle",
+        "Monitor",
+        "Down",
+    ],
+    "Exits, state and statistics": [
+        "ExitReason",
+        "ExitKind",
+        "ChildState",
+        "ChildInfo",
+        "ChildCounts",
+        "SupervisorStatistics",
+        "MailboxStatistics",
+        "DeadLetter",
+        "DeadLetters",
+        "Event",
+    ],
+}
+
+
 def api_reference() -> str:
     """Every public name, documented from its docstring by mkdocstrings."""
     import supervise
-    from supervise import spec
+    from supervise import events, spec
 
-    errors, specs, rest = [], [], []
-    for name in supervise.__all__:
-        obj = getattr(supervise, name)
-        if isinstance(obj, type) and issubclass(obj, BaseException):
-            errors.append(name)
-        elif name in spec.__all__:
-            specs.append(name)
-        else:
-            rest.append(name)
+    public = list(supervise.__all__)
+    errors = [n for n in public if _is_exception(getattr(supervise, n))]
+    errors.sort(key=lambda n: n != "SuperviseError")  # the base first, then A to Z
+    specs = [n for n in public if n in spec.__all__ and n not in errors]
+    sections = {title: [n for n in names if n in public] for title, names in API_SECTIONS.items()}
+    placed = {n for names in sections.values() for n in names}
+    sections["More"] = [n for n in public if n not in {*errors, *specs, *placed}]
+    sections["Tree specs"] = specs
+    sections["Errors"] = errors
     lines = [
         "# API reference",
         "",
@@ -66,12 +103,9 @@ def api_reference() -> str:
         "its heading). Names not listed here are private and may change without notice.",
         "",
     ]
-    sections = [
-        ("Trees, actors and refs", rest),
-        ("Tree specs", specs),
-        ("Errors", errors),
-    ]
-    for title, names in sections:
+    for title, names in sections.items():
+        if not names:
+            continue
         lines += [f"## {title}", ""]
         for name in names:
             lines.append(f"::: supervise.{name}")
@@ -80,19 +114,18 @@ def api_reference() -> str:
                 # wait_down(), a dynamic supervisor's name...) are documented with it.
                 lines += ["    options:", "      inherited_members: true"]
             lines.append("")
-    lines += ["## `supervise.spec`", "", "::: supervise.spec.json_schema", ""]
+    # The public submodules' own names (those not re-exported above).
+    for module in (spec, events):
+        own = [n for n in module.__all__ if n not in public]
+        if own:
+            lines += [f"## `{module.__name__}`", ""]
+            lines += [f"::: {module.__name__}.{n}\n" for n in own]
     lines += ["## `supervise.testing`", "", "::: supervise.testing", ""]
-    lines += [
-        "## `supervise.events`",
-        "",
-        "The names alone; [the event catalogue](events.md) lists their fields.",
-        "",
-        "::: supervise.events.Event",
-        "    options:",
-        "      show_if_no_docstring: false",
-        "",
-    ]
     return "\n".join(lines)
+
+
+def _is_exception(obj: object) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseException)
 
 
 def _private_bases(obj: object) -> list[type]:

@@ -154,7 +154,9 @@ def _timeline(
     if as_json:  # the lines as they were: nothing is re-encoded
         write = sys.stdout.buffer.write
         for _, line in stream:
-            write(line if line.endswith(b"\n") else line + b"\n")
+            write(line)
+            if line[-1:] != b"\n":
+                write(b"\n")
             if following:
                 sys.stdout.buffer.flush()
         return
@@ -190,9 +192,11 @@ def _view(view: str, stream: Iterator[tuple[Record, bytes]], as_json: bool, stat
         _out("\n".join(_explain_text(result)))
 
 
-def _lines(files: tuple[str, ...], follow: bool, stats: Stats) -> Iterator[tuple[bytes, bool]]:
+def _lines(
+    files: tuple[str, ...], follow: bool, keep: Filter, stats: Stats
+) -> Iterator[tuple[bytes, bool]]:
     if not follow or files == ("-",):
-        return read_lines(files, stats)
+        return read_lines(files, stats, keep.needles)
     if len(files) != 1:
         raise LogsError("--follow reads one file")
     return follow_lines(files[0], stats)
@@ -254,7 +258,7 @@ def logs(
             until=until_stamp,
             grep=grep,
         )
-        stream = records(_lines(files, follow, stats), keep, stats)
+        stream = records(_lines(files, follow, keep, stats), keep, stats)
     except LogsError as exc:
         raise click.UsageError(str(exc)) from None
     try:

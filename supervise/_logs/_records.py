@@ -46,6 +46,9 @@ except ImportError:  # the optional extra is absent: the stdlib parses
 
 PARSER = "orjson" if _loads is not json.loads else "json"
 
+#: Bytes read at a time when lines are screened for an event name.
+BLOCK = 1 << 20
+
 #: Level names in order; structlog writes ``level`` (``add_log_level``).
 LEVELS = ("debug", "info", "warning", "error", "critical")
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
@@ -65,6 +68,8 @@ class Stats:
     malformed: int = 0
     foreign: int = 0
     truncated: int = 0
+    #: Lines not parsed because they cannot hold a wanted event (``--event``).
+    screened: int = 0
     #: Files that could not be read at all: (name, why).
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
@@ -75,6 +80,7 @@ class Stats:
             "malformed": self.malformed,
             "foreign": self.foreign,
             "truncated": self.truncated,
+            "screened": self.screened,
             "unreadable": [{"file": f, "error": e} for f, e in self.unreadable],
         }
 
@@ -92,7 +98,8 @@ class Stats:
         parts += [f"{name}: {why}" for name, why in self.unreadable]
         if not parts:
             return None
-        return f"{self.lines} lines, {self.events} events; skipped: " + ", ".join(parts)
+        screened = f" ({self.screened} not parsed: no wanted event)" if self.screened else ""
+        return f"{self.lines} lines{screened}, {self.events} events; skipped: " + ", ".join(parts)
 
 
 # -- times ---------------------------------------------------------------------------------
@@ -166,9 +173,14 @@ def _open(name: str) -> IO[bytes] | gzip.GzipFile:
     return path.open("rb", buffering=1 << 20)
 
 
-def read_lines(names: Sequence[str], stats: Stats) -> Iterator[tuple[bytes, bool]]:
+def read_lines(
+    names: Sequence[str], stats: Stats, needles: Sequence[bytes] = ()
+) -> Iterator[tuple[bytes, bool]]:
     """Each line of each source in turn, with whether it ended in a newline.
 
+    With ``needles``, only the lines holding one of them (or a ``\\u`` escape,
+    which could spell one) are yielded: the others are counted in
+    ``stats.screened`` without being looked at one by one (see `_screened`).
     A file that cannot be opened or ends early (a cut-off ``.gz``) is counted
     in ``stats`` and the next one is read.
     """
@@ -179,8 +191,11 @@ def read_lines(names: Sequence[str], stats: Stats) -> Iterator[tuple[bytes, bool
             stats.unreadable.append((name, exc.strerror or str(exc)))
             continue
         try:
-            for line in stream:
-                yield line, line.endswith(b"\n")
+            if needles:
+                yield from _screened(stream, needles, stats)
+            else:
+                for line in stream:
+                    yield line, line.endswith(b"\n")
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             stats.truncated += 1
             stats.unreadable.append((name, f"compressed data ends early ({exc})"))
@@ -189,6 +204,38 @@ def read_lines(names: Sequence[str], stats: Stats) -> Iterator[tuple[bytes, bool
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+
+def _screened(
+    stream: IO[bytes] | gzip.GzipFile, needles: Sequence[bytes], stats: Stats
+) -> Iterator[tuple[bytes, bool]]:
+    """The lines holding a needle (without their newline): each block is split and tested
+    in one comprehension, with no Python step per line beyond the test itself."""
+    escape = b"\\u"  # a \\u escape could spell a wanted name: such lines are parsed too
+    search = re.compile(b"|".join(re.escape(n) for n in (*needles, escape))).search
+    single = needles[0] if len(needles) == 1 else None
+    rest = b""
+    while True:
+        chunk = stream.read(BLOCK)
+        if not chunk:
+            if rest:  # a last line without its newline
+                if search(rest):
+                    yield rest, False
+                else:
+                    stats.lines += 1
+                    stats.screened += 1
+            return
+        lines = chunk.split(b"\n")
+        lines[0] = rest + lines[0]
+        rest = lines.pop()  # the start of a line the next block ends
+        if single is not None and escape not in chunk and escape not in lines[0]:
+            kept = [line for line in lines if single in line]
+        else:
+            kept = [line for line in lines if search(line)]
+        stats.lines += len(lines) - len(kept)
+        stats.screened += len(lines) - len(kept)
+        for line in kept:
+            yield line, True
 
 
 def follow_lines(name: str, stats: Stats, poll: float = 0.2) -> Iterator[tuple[bytes, bool]]:
@@ -230,8 +277,7 @@ def parse(line: bytes, complete: bool, stats: Stats) -> Record | None:
         value = _loads(line)
     except _DecodeError:
         if not line.strip():
-            stats.lines -= 1  # a blank line is not worth a mention
-            return None
+            return None  # a blank line is not worth a mention
         if not complete:
             stats.truncated += 1
         elif line.lstrip()[:1] == b"{":
@@ -282,12 +328,6 @@ class Filter:
     def everything(self) -> bool:
         return not (self._actors or self._events or self._level or self._grep or self.timed)
 
-    def screen(self, line: bytes) -> bool:
-        """False only for a line that cannot hold a wanted event (cheap, before parsing)."""
-        if not self.needles or b"\\u" in line:
-            return True
-        return any(needle in line for needle in self.needles)
-
     def __call__(self, record: Record) -> bool:
         if self._events and record["event"] not in self._events:
             return False
@@ -316,12 +356,8 @@ def records(
     lines: Iterator[tuple[bytes, bool]], keep: Filter, stats: Stats
 ) -> Iterator[tuple[Record, bytes]]:
     """The events on ``lines`` that ``keep`` keeps, each with its line."""
-    screen = keep.screen if keep.needles else None
     everything = keep.everything
     for line, complete in lines:
-        if screen is not None and not screen(line):
-            stats.lines += 1  # not an event we want; it was not parsed
-            continue
         record = parse(line, complete, stats)
         if record is not None and (everything or keep(record)):
             yield record, line
