@@ -58,13 +58,13 @@ ReplyT = TypeVar("ReplyT")
 
 
 class Request(BaseModel, Generic[ReplyT], frozen=True):
-    """A message that declares the type of its reply: ``class Get(Request[int])``.
+    """A message that declares the type of its reply: ``class Get(Request[int], frozen=True)``.
 
     ``await ref.call(Get())`` is then typed ``int`` for mypy and pyright; other
     messages' calls return ``Any``. The reply is whatever ``handle`` returns for
     it, so keep the two in step (the type checker cannot see inside ``handle``)::
 
-        class Get(Request[int]):
+        class Get(Request[int], frozen=True):
             pass
 
         class Counter(Actor[Increment | Get]):
@@ -73,9 +73,10 @@ class Request(BaseModel, Generic[ReplyT], frozen=True):
 
         value = await counter.call(Get())   # int
 
-    A request is an ordinary message model otherwise, and frozen (as every
-    message should be): declare it in ``Actor[...]``; ``cast`` it too if no
-    reply is wanted.
+    A request is an ordinary message model otherwise: declare it in
+    ``Actor[...]``; ``cast`` it too if no reply is wanted. Requests are frozen;
+    say ``frozen=True`` on each one too, as type checkers want it repeated on
+    a frozen model's subclasses.
 
     .. versionadded:: 0.1
     """

@@ -161,6 +161,27 @@ DEFAULT_YAML_LOADER: Final[type[YamlLoader]] = getattr(yaml, "CSafeLoader", yaml
 _INVALID: Final = object()
 
 
+_FLOW_BRACKET: Final = re.compile(r"[\[\]{}]")
+
+
+def _past_max_flow_depth(text: str) -> int | None:
+    """The offset of a bracket that may nest flow collections past MAX_DEPTH, or None.
+
+    Brackets inside strings and comments count too: a false alarm only costs speed.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in _FLOW_BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.start()
+        elif depth:
+            depth -= 1
+    return None
+
+
 def _mark(mark: yaml.Mark) -> Position:
     return mark.line + 1, mark.column + 1
 
@@ -219,24 +240,28 @@ class YamlReader:
                 _offset_position(self._text, bad.start()),
             )
             return
-        self._loader = (DEFAULT_YAML_LOADER if self._loader_class is None else self._loader_class)(
-            self._text
-        )
+        loader = DEFAULT_YAML_LOADER if self._loader_class is None else self._loader_class
+        too_deep_at = _past_max_flow_depth(self._text)
+        if too_deep_at is not None:
+            # libyaml composes nested nodes by C recursion, bounded only since 0.2.5;
+            # PyYAML's own composer stops at Python's recursion limit. A fraction of the
+            # speed matters little for a file that is about to be refused.
+            loader = yaml.SafeLoader
+        self._loader = loader(self._text)
         try:
             try:
                 node = self._loader.get_single_node()
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 problem = exc.problem or exc.context or "invalid YAML"
-                if problem == "exceeded maximum nesting depth":  # libyaml's own limit, 1000
-                    problem = depth_problem()
                 doc.problem((), f"invalid YAML: {problem}", _mark(mark) if mark else None)
                 return
             except yaml.YAMLError as exc:
                 doc.problem((), f"invalid YAML: {exc}")
                 return
             except RecursionError:  # the pure-Python composer recurses per nesting level
-                doc.problem((), f"invalid YAML: {depth_problem()}")
+                where = None if too_deep_at is None else _offset_position(self._text, too_deep_at)
+                doc.problem((), f"invalid YAML: {depth_problem()}", where)
                 return
             if node is not None:
                 try:

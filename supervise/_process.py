@@ -20,13 +20,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _log
 from ._errors import ActorExitedError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
 from ._reason import ExitReason, crash, ends_program, killed
 from .events import Event
+
+#: The end of a process whose event loop was closed under it: `_finish` then
+#: touches nothing (no future, no callback: they would fail with "Event loop is
+#: closed"), since nothing can run on that loop any more and nobody waits.
+CLOSED_WITH_LOOP: Final = killed("its event loop was closed")
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -169,7 +174,7 @@ class Process:
             self._exit_callbacks.pop(key, None)
 
     def _finish(self, reason: ExitReason) -> None:
-        if self.reason is not None or self._loop_closed():
+        if self.reason is not None or reason is CLOSED_WITH_LOOP:
             return
         self.reason = reason
         started = self._started
@@ -276,6 +281,12 @@ class LoopProcess(Process):
             return False
         task = self.task
         return self._kill_reason is not None or task is None or task.cancelling() > 0
+
+    def _closed_reason(self) -> ExitReason:
+        """The reason to end with when the coroutine is closed from outside (`_closing`)."""
+        if self._loop_closed():
+            return CLOSED_WITH_LOOP
+        return self._kill_reason or killed("its task was destroyed")
 
     def _closing(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the coroutine being closed from outside, not raised by a hook.
@@ -407,6 +418,7 @@ class ActorProcess(LoopProcess):
             # on_stop). The supervisor decides what KeyboardInterrupt and
             # SystemExit mean.
             if self._closing(exc):
+                reason = self._closed_reason()
                 raise
             if self._cancelled(exc):
                 reason = self._kill_reason or killed("cancelled")

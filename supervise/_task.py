@@ -87,6 +87,7 @@ class TaskProcess(LoopProcess):
             await spec.task(*spec.args, **spec.kwargs)
         except BaseException as exc:  # anything but this task's cancellation is a crash
             if self._closing(exc):
+                reason = self._closed_reason()
                 raise
             if self._cancelled(exc):  # a stop or a kill (a stop cancels the task too)
                 reason = self._kill_reason or self._stop_reason or killed("cancelled")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import inspect
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, overload
 
 from pydantic import (
@@ -89,35 +89,41 @@ class OnBlock(enum.StrEnum):
     CRASH = "crash"
 
 
-_E = TypeVar("_E", bound=enum.Enum)
-_W = TypeVar("_W", bound=str)
+_R = TypeVar("_R")
+_A = TypeVar("_A")
 
 if TYPE_CHECKING:
 
-    class _Choice(Generic[_E, _W]):
-        """For type checkers only: a field that holds the enum ``_E`` and is also given its words.
+    class _Lenient(Generic[_R, _A]):
+        """For type checkers only: a field read as ``_R`` that is also given as ``_A``.
 
         ``SupervisorSpec(strategy="one_for_one")`` is what people write (and what tree
         files hold); pydantic turns the word into ``Strategy.ONE_FOR_ONE``, so reading
-        the field always gives the enum. Typed as a descriptor, the field's ``__init__``
-        parameter takes ``_E | _W`` (its ``__set__`` type) while reading gives ``_E``.
-        At run time the annotation is the enum itself.
+        the field always gives the enum. Likewise ``children`` takes any sequence of
+        child specs (a ``list[ChildSpec]`` too, which a ``list[AnyChildSpec]`` parameter
+        would refuse, lists being invariant) and reading it gives a list. Typed as a
+        descriptor, the field's ``__init__`` parameter takes ``_R | _A`` (its ``__set__``
+        type) while reading gives ``_R``. At run time the annotation is ``_R`` itself.
         """
 
         @overload
-        def __get__(self, obj: None, owner: object) -> _Choice[_E, _W]: ...
+        def __get__(self, obj: None, owner: object) -> _Lenient[_R, _A]: ...
         @overload
-        def __get__(self, obj: object, owner: object) -> _E: ...
-        def __get__(self, obj: object, owner: object) -> _E | _Choice[_E, _W]: ...
-        def __set__(self, obj: object, value: _E | _W) -> None: ...
+        def __get__(self, obj: object, owner: object) -> _R: ...
+        def __get__(self, obj: object, owner: object) -> _R | _Lenient[_R, _A]: ...
+        def __set__(self, obj: object, value: _R | _A) -> None: ...
 
-    _StrategyField = _Choice[Strategy, Literal["one_for_one", "one_for_all", "rest_for_one"]]
-    _RestartField = _Choice[Restart, Literal["permanent", "transient", "temporary"]]
-    _OverflowField = _Choice[Overflow, Literal["wait", "fail"]]
-    _OnBlockField = _Choice[OnBlock, Literal["warn", "crash"]]
+    _StrategyField = _Lenient[Strategy, Literal["one_for_one", "one_for_all", "rest_for_one"]]
+    _RestartField = _Lenient[Restart, Literal["permanent", "transient", "temporary"]]
+    _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
+    _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
 
-    def _default(value: _E) -> _Choice[_E, Any]:
-        """The field's default (the enum member itself at run time)."""
+    def _default(value: _R) -> _Lenient[_R, Any]:
+        """The field's default (the value itself at run time)."""
+        ...
+
+    def _default_factory(factory: Callable[[], _R]) -> _Lenient[_R, Any]:
+        """The field's default factory (``Field(default_factory=...)`` at run time)."""
         ...
 
 else:
@@ -126,6 +132,9 @@ else:
 
     def _default(value: object) -> object:
         return value
+
+    def _default_factory(factory: Callable[[], object]) -> object:
+        return Field(default_factory=factory)
 
 
 _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
@@ -501,7 +510,7 @@ class SupervisorSpec(_SupervisorBase):
 
     kind: Literal["supervisor"] = "supervisor"
     strategy: _StrategyField = _default(Strategy.ONE_FOR_ONE)
-    children: list[AnyChildSpec] = Field(default_factory=list)
+    children: _Children = _default_factory(list)
 
     @field_validator("children")
     @classmethod
@@ -540,6 +549,11 @@ AnyChildSpec = Annotated[
     | Annotated[DynamicSupervisorSpec, Tag("dynamic_supervisor")],
     Discriminator(_child_kind),
 ]
+
+if TYPE_CHECKING:
+    _Children = _Lenient[list[AnyChildSpec], Sequence[AnyChildSpec]]
+else:
+    _Children = list[AnyChildSpec]
 
 SupervisorSpec.model_rebuild()
 

@@ -1,6 +1,7 @@
 """The README's and docs' Python examples type-check as a user's code would.
 
-Every ``python`` block that is not a ``fragment`` is written to a file of its own, and the
+Every ``python`` block that is not a ``fragment`` (and each file of tests/type_checks/, user
+code with ``assert_type`` checks) is written to a file of its own, and the
 files are checked in one run of each checker (one start-up for all of them): `mypy --strict`
 with a user's plain ``strict = True`` (without the project's pydantic plugin), and pyright in
 strict mode. An example that type-checks here type-checks in a new project too.
@@ -16,11 +17,20 @@ from pathlib import Path
 
 from _doc_blocks import ROOT, DocBlock, all_blocks
 
+#: Code written as a user would, checked with the docs' examples (assert_type included).
+USER_CODE = Path(__file__).parent / "type_checks"
+
 
 def write_blocks(directory: Path) -> dict[str, DocBlock]:
-    """Each runnable Python block as ``doc_block_NNN.py`` in ``directory``, by file name."""
+    """Each runnable Python block as ``doc_block_NNN.py`` in ``directory``, by file name.
+
+    The files of tests/type_checks/ are copied beside them, as blocks of their own.
+    """
     blocks = [block for block in all_blocks("python") if not block.is_fragment]
     assert len(blocks) >= 5, "the README tour and the docs' examples are found"
+    for path in sorted(USER_CODE.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        blocks.append(DocBlock(path=path, line=0, lang="python", words=(), text=text))
     files = {}
     for index, block in enumerate(blocks):
         name = f"doc_block_{index:03d}.py"

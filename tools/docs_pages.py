@@ -2,8 +2,8 @@
 
 Each function returns one Markdown page:
 
-- `api_reference`: a mkdocstrings directive for every name of ``supervise.__all__`` and the
-  public submodules, grouped (errors, tree specs, the rest);
+- `api_reference`: a mkdocstrings directive for every name of ``supervise.__all__`` and of
+  the public submodules, in sections (`API_SECTIONS`, tree specs, errors);
 - `tree_file_reference`: every type of tree file, its fields, types, defaults and
   constraints, from the JSON Schema (`supervise.spec.json_schema`);
 - `event_catalogue`: every `supervise.events.Event`, its level and fields (``CATALOGUE``)
@@ -11,8 +11,8 @@ Each function returns one Markdown page:
 - `cli_reference`: every ``supervise`` command, its usage, help and options, from click;
 - `source_page`: a repository file (an example) shown as a page, for links from docs/.
 
-The site's build hook (tools/mkdocs_hooks.py) adds them; tests/test_docs.py runs them
-directly, so a missing description fails the tests without MkDocs installed.
+The site's build hook (tools/mkdocs_hooks.py) adds them; tests/test_docs.py also calls them
+directly, so a field or event without a description fails there with a message naming it.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def _attribute_docs(docstring: str) -> dict[str, str]:
 
 
 def _rst_to_md(text: str) -> str:
-    """The docstrings' ``code`` and *emphasis* as Markdown."""
+    """Docstring text for a Markdown table cell: ``code`` as `code`, ``|`` escaped."""
     return text.replace("``", "`").replace("|", "\\|")
 
 
