@@ -13,6 +13,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from click.testing import CliRunner, Result
 
 from supervise._cli import main
 from supervise._logs import _records
+from supervise.events import CATALOGUE, Event
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +63,15 @@ def events(path: Path) -> list[dict[str, Any]]:
 
 def stamps(path: Path, event: str) -> list[str]:
     return [e["timestamp"] for e in events(path) if e["event"] == event]
+
+
+def test_cli_lines_have_time_level_and_tree(incident: Path) -> None:
+    """Every line `supervise run` writes is a catalogued event with an ISO UTC timestamp,
+    its catalogued level and the tree's name."""
+    for entry in events(incident):
+        assert datetime.fromisoformat(entry["timestamp"]).utcoffset() == timedelta(0)
+        assert entry["level"] == CATALOGUE[Event(entry["event"])].level
+        assert entry["tree"] == "app"
 
 
 def test_timeline_shows_each_event_in_order(incident: Path) -> None:
