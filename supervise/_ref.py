@@ -45,7 +45,9 @@ if TYPE_CHECKING:
     from ._task import TaskRef
     from .spec import AnyChildSpec
 
-MsgT = TypeVar("MsgT")
+# Contravariant: a ref that accepts ``A | B`` can be passed where a ref accepting ``A`` is
+# expected (it is a sink of messages; nothing of type MsgT ever comes out of it).
+MsgT = TypeVar("MsgT", contravariant=True)
 ReplyT = TypeVar("ReplyT")
 
 

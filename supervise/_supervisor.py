@@ -238,6 +238,7 @@ class Supervisor(LoopProcess):
         "_launch",
         "_loop_time",
         "_phase",
+        "_program_exit",
         "_strategy",
         "_timers",
         "spec",
@@ -265,6 +266,9 @@ class Supervisor(LoopProcess):
         self._idle = False
         #: created (its task has not run yet), starting (its initial children) or serving.
         self._phase = _CREATED
+        # A child that this supervisor was stopping ended with KeyboardInterrupt or
+        # SystemExit (from on_stop): it ends this supervisor too, once it can.
+        self._program_exit: ExitReason | None = None
         #: A stop asked for while starting: the start is aborted (see request_stop).
         self._abort: ExitReason | None = None
 
@@ -287,7 +291,7 @@ class Supervisor(LoopProcess):
             if self._phase is _STARTING:
                 self._cancel_task()  # _main stops what it started (see _stopped_while_starting)
 
-    def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+    def start_child_now(self, arg: StartArg) -> ChildRef | None:
         """start_child handled in the caller's task, or None: queue the request.
 
         Only a `DynamicSupervisor` ever starts a child this way.
@@ -415,12 +419,16 @@ class Supervisor(LoopProcess):
                     await self._on_restart_due(message)  # type: ignore[arg-type]
                 else:
                     await self._stop_children()
-                    return message.reason  # type: ignore[union-attr]
+                    return self._program_exit or message.reason  # type: ignore[union-attr]
             except _GiveUp as give_up:
-                return await self._give_up(give_up.offender, give_up.reason)
+                gave_up = await self._give_up(give_up.offender, give_up.reason)
+                return self._program_exit or gave_up
             except _EndProgram as end:
                 await self._stop_children()
                 return end.reason
+            if self._program_exit is not None:
+                await self._stop_children()
+                return self._program_exit
 
     def _finish(self, reason: ExitReason) -> None:
         if self.reason is not None or self._loop_closed():
@@ -563,6 +571,12 @@ class Supervisor(LoopProcess):
         self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
     ) -> None:
         await stop_processes(pairs, mode, reason, self.path)
+        if self._program_exit is None:
+            for _, process in pairs:
+                end = process.reason
+                if end is not None and end.exception is not None and ends_program(end.exception):
+                    self._program_exit = end
+                    break
 
     def _emit_exit(self, child: Child, reason: ExitReason) -> None:
         emit_exit(child, reason, self.path)
@@ -626,6 +640,8 @@ class Supervisor(LoopProcess):
                 if sibling is not offender:
                     sibling.restarting = False
                     await self._terminate(sibling)
+            if self._program_exit is not None:  # a sibling's on_stop asked the program to end
+                raise _EndProgram(self._program_exit)
             for sibling in group:
                 if sibling is not offender and sibling.spec.restart is Restart.TEMPORARY:
                     self._remove(sibling)

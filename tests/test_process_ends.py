@@ -8,7 +8,7 @@ import sys
 from typing import Any, ClassVar
 
 import pytest
-from _support import STOPS, Ping, until, worker
+from _support import STOPS, Crash, Ping, until, worker
 from pydantic import BaseModel
 
 from supervise import (
@@ -20,6 +20,7 @@ from supervise import (
     ExitKind,
     ExitReason,
     StartError,
+    Strategy,
     SupervisorRef,
     SupervisorSpec,
     TaskSpec,
@@ -332,3 +333,56 @@ def test_closing_the_loop_with_calls_in_flight_is_quiet(
     gc.collect()
     assert [str(u.exc_value) for u in unraisable] == []
     assert events.of("supervisor_stopped") == []  # nothing ran after the loop closed
+
+
+class ExitOnStop(Actor[Raise | Ping]):
+    """Crashes on Raise; its on_stop raises SystemExit(5) on a graceful stop."""
+
+    async def handle(self, msg: Raise | Ping) -> str:
+        if isinstance(msg, Raise):
+            raise _exception(msg.what)
+        return "pong"
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        STOPS.append((self.path, str(reason)))
+        if reason.is_normal:
+            raise SystemExit(5)
+
+
+@pytest.mark.parametrize("when", ["tree_stop", "group_restart"])
+def test_system_exit_from_on_stop_while_its_supervisor_stops_it_is_raised_after_the_stop(
+    when: str, events: EventLog
+) -> None:
+    """SystemExit from on_stop during a shutdown or a group restart still ends the program.
+
+    The supervisor finishes stopping in order, then ends with it, up to the root.
+    """
+
+    async def scenario() -> None:
+        spec = SupervisorSpec(
+            name="root",
+            children=[
+                worker("a"),
+                SupervisorSpec(
+                    name="sub",
+                    strategy=Strategy.ONE_FOR_ALL,
+                    children=[ChildSpec(name="x", actor=ExitOnStop), worker("y"), worker("z")],
+                ),
+            ],
+        )
+        async with open_tree(spec) as tree:
+            if when == "group_restart":
+                actor(tree.whereis("root/sub/z")).cast_nowait(Crash())
+                await asyncio.Event().wait()  # cancelled when the tree ends
+
+    with pytest.raises(SystemExit) as info:
+        asyncio.run(scenario())
+    assert info.value.code == 5
+    stopped = [("root/sub/z", "shutdown"), ("root/sub/y", "shutdown"), ("root/sub/x", "shutdown")]
+    if when == "group_restart":  # z crashed; its siblings were stopped and not restarted
+        stopped = [("root/sub/z", "crash: ValueError: boom"), *stopped[1:]]
+    assert [*stopped, ("root/a", "shutdown")] == STOPS
+    assert events.of("actor_killed") == []
+    assert events.of("actor_restarted") == []
+    (root,) = events.of("supervisor_stopped", supervisor="root")
+    assert (root["reason"], root["exc_type"]) == ("crash", "SystemExit")

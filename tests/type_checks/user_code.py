@@ -68,3 +68,13 @@ async def lookups(tree: Tree) -> None:
     assert_type(tree.supervisor("root"), SupervisorRef)
     assert_type(tree.task("root/poll"), TaskRef)
     assert_type(tree.actor("root/w1"), ActorRef[Any])
+
+
+async def feed(adder: ActorRef[Add]) -> None:
+    await adder.cast(Add())
+
+
+async def variance(tree: Tree) -> None:
+    # A ref that accepts Add | Total is a ref that accepts Add: refs are contravariant.
+    counter = tree.actor("root/w0", Counter)
+    await feed(counter)
