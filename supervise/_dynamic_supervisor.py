@@ -8,7 +8,7 @@ stopped all at once on shutdown.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import ValidationError
 
@@ -16,9 +16,7 @@ from ._child import Child
 from ._errors import ChildError, SpecError, StartError
 from ._process import Process
 from ._reason import SHUTDOWN
-from ._ref import ActorRef, SupervisorRef
 from ._supervisor import Launch, Supervisor
-from ._task import TaskRef
 from .spec import AnyChildSpec, ChildSpec, DynamicSupervisorSpec, TaskSpec
 
 if TYPE_CHECKING:
@@ -65,7 +63,7 @@ class DynamicSupervisor(Supervisor):
         await super().op_terminate_child(key)
         self._forget_if_stopped(child)
 
-    def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+    def start_child_now(self, arg: StartArg) -> ChildRef | None:
         """start_child handled in the caller's task, or None: queue the request.
 
         The invariant that makes this OTP's start_child, only without the round
@@ -99,7 +97,7 @@ class DynamicSupervisor(Supervisor):
         spec, name = self._next_child(arg)
         return await self._start_new_child(spec, name)
 
-    def _next_child(self, arg: object) -> tuple[ChildSpec | TaskSpec, str]:
+    def _next_child(self, arg: StartArg) -> tuple[ChildSpec | TaskSpec, str]:
         """The spec and name of the next child; raises what start_child raises."""
         spec = self.spec
         # Children that ended for good are forgotten, so every child here is

@@ -291,7 +291,7 @@ class Supervisor(LoopProcess):
             if self._phase is _STARTING:
                 self._cancel_task()  # _main stops what it started (see _stopped_while_starting)
 
-    def start_child_now(self, arg: object) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+    def start_child_now(self, arg: StartArg) -> ChildRef | None:
         """start_child handled in the caller's task, or None: queue the request.
 
         Only a `DynamicSupervisor` ever starts a child this way.
