@@ -426,7 +426,11 @@ class ActorProcess(LoopProcess):
             reason = crash(exc)
             self._fail_current(reason)  # the caller learns of the crash before on_stop runs
             if actor._has_on_stop:
-                reason = await self._on_stop_after_crash(actor, reason)
+                try:
+                    reason = await self._on_stop_after_crash(actor, reason)
+                except GeneratorExit:  # closed from outside (on_stop's own are caught in there)
+                    reason = self._closed_reason()
+                    raise
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
 
@@ -440,7 +444,9 @@ class ActorProcess(LoopProcess):
             async with asyncio.timeout(self.stop_bound):
                 await actor.on_stop(reason)
         except BaseException as exc:  # includes TimeoutError; the crash is what counts
-            if self._closing(exc) or self._cancelled(exc):
+            if self._closing(exc):
+                return self._closed_reason()  # closing: end without awaiting again
+            if self._cancelled(exc):
                 raise
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
             if ends_program(exc) and not ends_program(reason.exception):

@@ -3,7 +3,7 @@
 ::
 
     async with open_tree(spec) as tree:
-        counter = tree.whereis("root/counter")
+        counter = tree.actor("root/counter", Counter)
         await counter.cast(Increment())
 
 Entering starts the tree (children in order) and raises `StartError` if a

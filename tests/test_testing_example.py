@@ -59,9 +59,7 @@ SPEC = SupervisorSpec(
 
 
 def counter_of(tree: Tree) -> ActorRef[Add | Total | Tick | Ticks]:
-    ref = tree.whereis("app/counter")
-    assert isinstance(ref, ActorRef)
-    return ref
+    return tree.actor("app/counter", Counter)
 
 
 @pytest.mark.virtual_clock
