@@ -46,6 +46,7 @@ class Child:
 
     __slots__ = (
         "accepts",
+        "blocks",
         "copy_types",
         "crashes",
         "dead_letters",
@@ -54,6 +55,7 @@ class Child:
         "incarnation",
         "last_crash",
         "last_started_at",
+        "longest_block",
         "name",
         "path",
         "process",
@@ -78,6 +80,8 @@ class Child:
     restarting: bool
     failures: int
     last_started_at: float
+    blocks: int
+    longest_block: float
     #: The message types its actor accepts, and which of them are shared or copied.
     accepts: tuple[type[BaseModel], ...]
     share_types: frozenset[type]
@@ -106,8 +110,12 @@ class Child:
         #: Incarnations that ended abnormally (crashed or killed), and the last such
         #: end: (wall-clock time, exception type or ``killed``, message), for live
         #: introspection (`Tree.snapshot`).
-        self.crashes = 0
+        self.crashes: int = 0
         self.last_crash: tuple[float, str, str] | None = None
+        #: Times its code blocked the event loop past its threshold (the loop
+        #: watchdog), and the longest such block in seconds, over all incarnations.
+        self.blocks = 0
+        self.longest_block = 0.0
         #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
         self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef

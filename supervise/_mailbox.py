@@ -72,7 +72,7 @@ class Mailbox(Generic[T]):
         self._closed = False
         #: The most messages it has held at once (live introspection, `Tree.snapshot`).
         #: Kept by the senders: one comparison per message queued.
-        self.high_water = 0
+        self.high_water: int = 0
 
     def __len__(self) -> int:
         return len(self.items or ())

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from ._child import ChildState
 from ._process import ActorProcess
@@ -36,7 +36,7 @@ CHUNK: Final[int] = 500
 NodeKind = Literal["supervisor", "dynamic_supervisor", "actor", "task"]
 
 
-class CrashInfo(BaseModel):
+class CrashInfo(BaseModel, frozen=True):
     """A child's last abnormal end (a crash, or a kill).
 
     Attributes:
@@ -45,14 +45,12 @@ class CrashInfo(BaseModel):
         message: the exception's message (or the kill's detail).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     time: datetime
     exc_type: str
     message: str
 
 
-class NodeSnapshot(BaseModel):
+class NodeSnapshot(BaseModel, frozen=True):
     """One node of a `TreeSnapshot`: a supervisor, dynamic supervisor, actor or task.
 
     Attributes:
@@ -78,8 +76,6 @@ class NodeSnapshot(BaseModel):
             taken by the same tree (the first: over the incarnation's uptime).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     path: str
     parent: str | None
     depth: int
@@ -102,7 +98,7 @@ class NodeSnapshot(BaseModel):
     events_per_second: float | None = None
 
 
-class TreeSnapshot(BaseModel):
+class TreeSnapshot(BaseModel, frozen=True):
     """The whole running tree at one moment, as data (`Tree.snapshot`).
 
     Attributes:
@@ -114,8 +110,6 @@ class TreeSnapshot(BaseModel):
 
     .. versionadded:: 0.1
     """
-
-    model_config = ConfigDict(frozen=True)
 
     tree: str
     taken_at: datetime
