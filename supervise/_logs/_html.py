@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,20 @@ _KINDS = {
 
 
 class Chart:
-    """Events per actor, kind and time bin; bins widen as the log goes on."""
+    """Events per actor, kind and time bin; bins widen as the log goes on.
+
+    Each actor's counts are fixed-size arrays (a few KiB per actor, whatever
+    the log's length), since only the busiest actors are known at the end.
+    """
 
     def __init__(self) -> None:
         self.origin: float | None = None
         self.width = 0.001  # seconds per bin, doubled as needed
         self.last = 0.0
-        #: actor -> kind -> bin -> count
-        self.counts: dict[str, dict[str, dict[int, int]]] = {}
-        #: actor -> kind -> bin -> first exc_type seen there (for the tooltip)
-        self.causes: dict[str, dict[int, str]] = {}
+        #: actor -> kind -> count per bin
+        self.counts: dict[str, dict[str, array[int]]] = {}
+        #: actor -> the first exc_type seen in each bin (for the tooltip)
+        self.causes: dict[str, list[str | None]] = {}
 
     def feed(self, record: Record) -> None:
         kind = _KINDS.get(record["event"])
@@ -63,33 +68,48 @@ class Chart:
         while index >= BINS:
             self._widen()
             index = int(offset / self.width)
-        bins = self.counts.setdefault(path, {}).setdefault(kind, {})
-        bins[index] = bins.get(index, 0) + 1
+        kinds = self.counts.get(path)
+        if kinds is None:
+            kinds = self.counts[path] = {}
+        bins = kinds.get(kind)
+        if bins is None:
+            bins = kinds[kind] = array("I", bytes(BINS * array("I").itemsize))
+        bins[index] += 1
         if kind == "crash" and "exc_type" in record:
-            self.causes.setdefault(path, {}).setdefault(index, str(record["exc_type"]))
+            causes = self.causes.get(path)
+            if causes is None:
+                causes = self.causes[path] = [None] * BINS
+            if causes[index] is None:
+                causes[index] = str(record["exc_type"])
 
     def _widen(self) -> None:
         self.width *= 2
+        half = BINS // 2
         for kinds in self.counts.values():
-            for kind, bins in kinds.items():
-                merged: dict[int, int] = {}
-                for index, count in bins.items():
-                    merged[index // 2] = merged.get(index // 2, 0) + count
-                kinds[kind] = merged
-        for path, causes in self.causes.items():
-            self.causes[path] = {i // 2: c for i, c in sorted(causes.items(), reverse=True)}
+            for bins in kinds.values():
+                for i in range(half):
+                    bins[i] = bins[2 * i] + bins[2 * i + 1]
+                for i in range(half, BINS):
+                    bins[i] = 0
+        for causes in self.causes.values():
+            causes[:] = [causes[2 * i] or causes[2 * i + 1] for i in range(half)] + [None] * half
 
     def result(self) -> dict[str, Any]:
         def weight(path: str) -> int:
             kinds = self.counts[path]
-            return sum(sum(kinds.get(k, {}).values()) for k in ("crash", "restart", "gave_up"))
+            return sum(sum(kinds[k]) for k in ("crash", "restart", "gave_up") if k in kinds)
 
         busiest = sorted(self.counts, key=lambda p: (-weight(p), p))[:CHART_ROWS]
         rows = [
             {
                 "actor": path,
-                "marks": {kind: sorted(bins.items()) for kind, bins in self.counts[path].items()},
-                "causes": {str(i): c for i, c in self.causes.get(path, {}).items()},
+                "marks": {
+                    kind: [(i, n) for i, n in enumerate(bins) if n]
+                    for kind, bins in self.counts[path].items()
+                },
+                "causes": {
+                    str(i): c for i, c in enumerate(self.causes.get(path, ())) if c is not None
+                },
             }
             for path in sorted(busiest)
         ]

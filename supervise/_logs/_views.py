@@ -13,9 +13,10 @@ from typing import Any
 
 from ._records import Record, seconds, stamp
 
-#: Exits kept per supervisor for `Explain` (a window longer than this many exits
-#: is reported as cut short).
-RECENT_EXITS = 10_000
+#: Exits kept per supervisor for `Explain`: far more than any sane ``max_restarts``
+#: (a window holding more is reported as cut short), few enough that a log of a
+#: thousand busy supervisors stays within tens of MiB.
+RECENT_EXITS = 1000
 
 _WORKER, _SUPERVISOR = "worker", "supervisor"
 
@@ -251,7 +252,7 @@ class TreeView:
 # -- explain -------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Exit:
     at: str
     actor: str
