@@ -24,6 +24,8 @@ from ._views import Explain, Summary, TreeView, subject
 
 BINS = 240
 CHART_ROWS = 60
+#: Give-ups explained in the report: the last ones (the summary counts them all).
+EXPLAINED = 50
 
 #: The event kinds the chart marks, by event name.
 _KINDS = {
@@ -124,7 +126,7 @@ class Chart:
 
 def write_report(path: Path, stream: Iterator[tuple[Record, bytes]], stats: Stats) -> None:
     """Read every event from ``stream`` and write the report to ``path``."""
-    summary, tree, explain, chart = Summary(), TreeView(), Explain(), Chart()
+    summary, tree, explain, chart = Summary(), TreeView(), Explain(keep=EXPLAINED), Chart()
     first: str | None = None
     for record, _ in stream:
         summary.feed(record)
@@ -139,6 +141,7 @@ def write_report(path: Path, stream: Iterator[tuple[Record, bytes]], stats: Stat
         "summary": summary.result(),
         "tree": tree.result(),
         "explain": explain.result(),
+        "explained": explain.count,
         "chart": chart.result(),
         "stats": stats.as_dict(),
     }
@@ -308,6 +311,8 @@ drawTable(data.summary);
 
 const explain = document.getElementById("explain");
 if (!data.explain.length) explain.appendChild(el("p", {}, "No supervisor gave up."));
+if (data.explained > data.explain.length) explain.appendChild(el("p", {class: "meta"},
+  `The last ${data.explain.length} of ${data.explained} give-ups:`));
 for (const a of data.explain) {
   explain.appendChild(el("p", {},
     `${a.timestamp}: ${a.supervisor} gave up, more than ${a.max_restarts} restarts in ` +
