@@ -97,11 +97,13 @@ class Chart:
             causes[:] = [causes[2 * i] or causes[2 * i + 1] for i in range(half)] + [None] * half
 
     def result(self) -> dict[str, Any]:
-        def weight(path: str) -> int:
+        def weight(path: str) -> tuple[int, int]:
+            # Supervisors that gave up first (the escalations), then the busiest actors.
             kinds = self.counts[path]
-            return sum(sum(kinds[k]) for k in ("crash", "restart", "gave_up") if k in kinds)
+            busy = sum(sum(kinds[k]) for k in ("crash", "restart") if k in kinds)
+            return sum(kinds["gave_up"]) if "gave_up" in kinds else 0, busy
 
-        busiest = sorted(self.counts, key=lambda p: (-weight(p), p))[:CHART_ROWS]
+        busiest = sorted(self.counts, key=lambda p: (*(-w for w in weight(p)), p))[:CHART_ROWS]
         rows = [
             {
                 "actor": path,
@@ -162,6 +164,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 .meta { color: #555; }
 ul.tree, ul.tree ul { list-style: none; padding-left: 1.2em; margin: 0; }
 ul.tree { padding-left: 0; font-family: ui-monospace, monospace; }
+ul.tree summary { cursor: pointer; }
 .state { padding: 0 .4em; border-radius: 3px; font-size: .85em; }
 .running { background: #d8f0d8; } .restarting { background: #fde2c8; }
 .stopped { background: #e4e4e4; } .gone { background: #f6c6c6; }
@@ -214,27 +217,41 @@ document.getElementById("meta").textContent =
     ? ` (skipped: ${s.malformed} malformed, ${s.foreign} foreign, ${s.truncated} truncated)`
     : "");
 
-function drawTree(nodes, parent) {
+function countNodes(nodes) {
+  return nodes.reduce((n, node) => n + 1 + countNodes(node.children), 0);
+}
+// A big tree starts folded below its top level: click a supervisor to open it.
+const FOLD = countNodes(data.tree) > 40;
+function drawTree(nodes, parent, depth) {
   for (const n of nodes) {
     const li = el("li");
-    li.appendChild(el("span", {}, n.name + " "));
-    li.appendChild(el("span", {class: "state " + n.state}, n.state));
+    const head = el("span");
+    head.appendChild(el("span", {}, n.name + " "));
+    head.appendChild(el("span", {class: "state " + n.state}, n.state));
     const bits = [];
     if (n.kind === "supervisor") bits.push("supervisor");
     if (n.incarnation) bits.push("incarnation " + n.incarnation);
     bits.push(n.restart_count + " restarts");
     if (n.crashes) bits.push(n.crashes + " crashes");
-    li.appendChild(el("span", {class: "meta"}, " " + bits.join(", ")));
+    head.appendChild(el("span", {class: "meta"}, " " + bits.join(", ")));
     if (n.last_exit && n.state !== "running") li.title = "last exit: " + n.last_exit;
     if (n.children.length) {
+      const folder = el("details");
+      if (!FOLD || depth === 0) folder.open = true;
+      const summary = el("summary");
+      summary.appendChild(head);
+      folder.appendChild(summary);
       const ul = el("ul");
-      drawTree(n.children, ul);
-      li.appendChild(ul);
+      drawTree(n.children, ul, depth + 1);
+      folder.appendChild(ul);
+      li.appendChild(folder);
+    } else {
+      li.appendChild(head);
     }
     parent.appendChild(li);
   }
 }
-drawTree(data.tree, document.getElementById("tree"));
+drawTree(data.tree, document.getElementById("tree"), 0);
 
 for (const [kind, colour] of Object.entries(COLOURS)) {
   const span = el("span");
