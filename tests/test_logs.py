@@ -13,7 +13,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -579,3 +579,39 @@ def test_docs_page_shows_what_the_command_prints(incident: Path) -> None:
                 at += 1
             assert at < len(printed), f"docs/logs.md: `{' '.join(args)}` does not print {line!r}"
             at += 1
+
+
+def test_chart_bins_widen_and_keep_every_count() -> None:
+    """The report's chart keeps at most BINS bins per actor whatever the log's length:
+    bins merge (twice as wide) as time goes on, and no event is lost."""
+    from supervise._logs._html import BINS, Chart
+
+    chart = Chart()
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    for second in range(0, 100_000, 7):  # a day and more, one crash every 7 s
+        moment = (start + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        chart.feed({"event": "actor_crashed", "actor": "a/b", "timestamp": moment,
+                    "exc_type": "KeyError"})  # fmt: skip
+    result = chart.result()
+    (row,) = result["rows"]
+    crashes = row["marks"]["crash"]
+    assert sum(count for _, count in crashes) == len(range(0, 100_000, 7))
+    assert max(index for index, _ in crashes) < BINS
+    assert result["bins"] * result["bin_seconds"] >= 100_000 - 7
+    assert set(row["causes"].values()) == {"KeyError"}
+
+
+def test_follow_starts_again_when_the_file_is_truncated(tmp_path: Path) -> None:
+    """A file truncated, or replaced by a new one (rotation), is read from its start."""
+    path = tmp_path / "rotated.log"
+    first = b'{"event": "actor_started", "actor": "a/first", "level": "info"}\n'
+    path.write_bytes(first * 3)
+    stats = _records.Stats()
+    lines = _records.follow_lines(str(path), stats, poll=0.01)
+    assert [next(lines)[0] for _ in range(3)] == [first] * 3
+    path.write_bytes(b'{"event": "actor_started", "actor": "a/b"}\n')  # shorter: rotated
+    assert json.loads(next(lines)[0])["actor"] == "a/b"
+    path.rename(tmp_path / "rotated.log.1")  # rotated by rename: a new file takes its place
+    path.write_bytes(b'{"event": "actor_started", "actor": "a/c"}\n' * 5)
+    assert json.loads(next(lines)[0])["actor"] == "a/c"
+    lines.close()

@@ -19,11 +19,12 @@ import fnmatch
 import gzip
 import importlib
 import json
+import os
 import re
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -238,11 +239,14 @@ def _screened(
             yield line, True
 
 
-def follow_lines(name: str, stats: Stats, poll: float = 0.2) -> Iterator[tuple[bytes, bool]]:
-    """``tail -f``: the file's lines, then new ones as they are written, for ever.
+def follow_lines(
+    name: str, stats: Stats, poll: float = 0.2
+) -> Generator[tuple[bytes, bool], None, None]:
+    """``tail -F``: the file's lines, then new ones as they are written, for ever.
 
     A partial last line is held until its newline arrives. A file that shrinks
-    (truncated or rotated by copy) is read again from its start.
+    (truncated, or rotated by copy) is read again from its start; one that is
+    replaced (rotated by rename) is opened again once the new file exists.
     """
     path = Path(name)
     try:
@@ -250,7 +254,7 @@ def follow_lines(name: str, stats: Stats, poll: float = 0.2) -> Iterator[tuple[b
     except OSError as exc:
         raise LogsError(f"--follow {name}: {exc.strerror or exc}") from None
     pending = b""
-    with stream:
+    try:
         while True:
             chunk = stream.readline()
             if chunk:
@@ -260,14 +264,21 @@ def follow_lines(name: str, stats: Stats, poll: float = 0.2) -> Iterator[tuple[b
                     pending = b""
                 continue
             try:
-                size = path.stat().st_size
-            except OSError:
-                size = stream.tell()
-            if size < stream.tell():
+                now = path.stat()
+            except OSError:  # between a rename and the new file: wait for it
+                time.sleep(poll)
+                continue
+            if now.st_ino != os.fstat(stream.fileno()).st_ino:
+                stream.close()
+                stream = path.open("rb")
+                pending = b""
+            elif now.st_size < stream.tell():
                 stream.seek(0)
                 pending = b""
-                continue
-            time.sleep(poll)
+            else:
+                time.sleep(poll)
+    finally:
+        stream.close()
 
 
 def parse(line: bytes, complete: bool, stats: Stats) -> Record | None:
