@@ -303,6 +303,28 @@ class LinkedExit(SuperviseError):
         )
 
 
+class LoopBlockedError(SuperviseError):
+    """The reason an actor with ``on_block: crash`` crashed: its handler blocked the loop.
+
+    Never raised to a caller: it is the exception of the ``crash`` reason
+    (detail ``blocked_loop``) the actor ends with once the handler returns.
+
+    Attributes:
+        actor: the tree path of the actor.
+        seconds: how long the event loop did not turn.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, seconds: float) -> None:
+        self.actor = actor
+        self.seconds = seconds
+        super().__init__(
+            f"{actor!r} blocked the event loop for {seconds:.3f} s and has on_block: crash; "
+            f"move the blocking work off the loop (execution: thread or process) or await it"
+        )
+
+
 class StartError(SuperviseError):
     """A child failed to start; its supervisor did not start either.
 
