@@ -288,6 +288,19 @@ class Slow(Actor[Ping]):
         return "never"
 
 
+class StuckOnStop(Actor[Raise]):
+    """Crashes on Raise, then hangs in on_stop."""
+
+    stopping: ClassVar[bool] = False
+
+    async def handle(self, msg: Raise) -> None:
+        raise _exception(msg.what)
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        StuckOnStop.stopping = True
+        await asyncio.Event().wait()
+
+
 def test_closing_the_loop_with_calls_in_flight_is_quiet(
     monkeypatch: pytest.MonkeyPatch, events: EventLog
 ) -> None:
@@ -306,6 +319,7 @@ def test_closing_the_loop_with_calls_in_flight_is_quiet(
                 ChildSpec(name="slow", actor=Slow),
                 SupervisorSpec(name="sub", children=[ChildSpec(name="slow", actor=Slow)]),
                 TaskSpec(name="t", task=asyncio.sleep, args=[60]),
+                ChildSpec(name="stuck", actor=StuckOnStop, shutdown=60),
             ],
         )
         tree = open_tree(spec)
@@ -323,6 +337,9 @@ def test_closing_the_loop_with_calls_in_flight_is_quiet(
         ]
         # One call in each handler, the other five queued.
         await until(lambda: all(len(m) == 5 for m in mailboxes))
+        StuckOnStop.stopping = False
+        actor(tree.whereis("root/stuck")).cast_nowait(Raise(what="Custom"))
+        await until(lambda: StuckOnStop.stopping)  # crashed, in on_stop when the loop closes
 
     loop = asyncio.new_event_loop()
     try:
