@@ -209,6 +209,14 @@ class _Probe:
 _probe = _Probe()
 
 
+#: Open the trees with the loop watchdog on (``--watchdog``), to measure what it costs.
+WATCHDOG = False
+
+
+def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
+    return open_tree(spec, watchdog=WATCHDOG)
+
+
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:
     """A dynamic supervisor of ``actor`` children (a pool started with start_child)."""
     return DynamicSupervisorSpec(
@@ -225,7 +233,7 @@ async def _start_pool(actor: type[Actor[Any]], n: int) -> tuple[Tree, list[Actor
     created so far take its first step, which parks it on its mailbox (tasks
     run in creation order); :func:`_check_parked` verifies that, untimed.
     """
-    tree = open_tree(_pool(actor))
+    tree = _open_tree(_pool(actor))
     await tree.start()
     pool = tree.root
     start_child = pool.start_child
@@ -264,7 +272,7 @@ async def w1_spawn(n: int) -> float:
     (untimed).
     """
     with quiet_logging():
-        tree = open_tree(_pool(_Idle))
+        tree = _open_tree(_pool(_Idle))
         await tree.start()
         start_child = tree.root.start_child
         t0 = now_ns()
@@ -353,7 +361,7 @@ async def w2_call_roundtrip(n: int) -> float:
     (default timeout) to the ``server`` actor, timed inside the caller.
     """
     with quiet_logging():
-        async with open_tree(_servers(ChildSpec(name="caller", actor=_Caller))) as tree:
+        async with _open_tree(_servers(ChildSpec(name="caller", actor=_Caller))) as tree:
             caller = tree.whereis("bench/caller")
             assert isinstance(caller, ActorRef)
             elapsed: int = await caller.call(_Run(n=n), timeout=None)
@@ -363,7 +371,7 @@ async def w2_call_roundtrip(n: int) -> float:
 async def _call_latencies_ns(n: int) -> list[int]:
     """Per-call latency of ``n`` sequential calls from the driver to one actor."""
     with quiet_logging():
-        async with open_tree(_servers()) as tree:
+        async with _open_tree(_servers()) as tree:
             server = tree.whereis("bench/server")
             assert isinstance(server, ActorRef)
             call = server.call
@@ -426,7 +434,7 @@ async def _fan_in(n: int, producers: int) -> float:
                 await asyncio.sleep(0)
 
     with quiet_logging():
-        async with open_tree(spec) as tree:
+        async with _open_tree(spec) as tree:
             counter = tree.whereis("bench/counter")
             assert isinstance(counter, ActorRef)
             await asyncio.sleep(0)
@@ -479,7 +487,7 @@ async def _restart_latencies_ns(n: int) -> list[int]:
     latencies: list[int] = []
     # Every restart logs actor_crashed (an error): logging off, as in the anchors.
     with quiet_logging(logging.CRITICAL):
-        async with open_tree(spec) as tree:
+        async with _open_tree(spec) as tree:
             worker = tree.whereis("bench/worker")
             assert isinstance(worker, ActorRef)
             ready = _probe.ready

@@ -385,6 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rounds", type=int, default=1, help="repeat N times and report the median"
     )
     parser.add_argument(
+        "--watchdog",
+        action="store_true",
+        help="open the framework's trees with the loop watchdog on (to measure its cost)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="list workloads and their framework status, then exit"
     )
     return parser
@@ -404,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _list_workloads(sys.stdout)
         return 0
     scale: float = QUICK_SCALE if args.quick else args.scale
+    if args.watchdog:
+        from benchmarks import _framework
+
+        _framework.WATCHDOG = True
     loops: list[LoopName]
     if args.loop == "all":
         loops = ["asyncio", "uvloop"] if uvloop_available() else ["asyncio"]

@@ -23,6 +23,7 @@ from ._errors import ChildError as ChildError
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import LinkedExit as LinkedExit
+from ._errors import LoopBlockedError as LoopBlockedError
 from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
@@ -44,6 +45,7 @@ from ._monitor import Monitor as Monitor
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._ref import ActorRef as ActorRef
+from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
 from ._registry import Registry as Registry
 from ._supervisor import ChildCounts as ChildCounts
@@ -58,6 +60,7 @@ from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import MailboxSpec as MailboxSpec
+from .spec import OnBlock as OnBlock
 from .spec import Overflow as Overflow
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
@@ -71,6 +74,7 @@ __all__ = [
     "ActorExitedError",
     "ActorNotRunningError",
     "ActorRef",
+    "ActorStatistics",
     "ArgumentError",
     "Backoff",
     "CallDroppedError",
@@ -92,6 +96,7 @@ __all__ = [
     "ExitKind",
     "ExitReason",
     "LinkedExit",
+    "LoopBlockedError",
     "MailboxFull",
     "MailboxSpec",
     "MailboxStatistics",
@@ -99,6 +104,7 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "OnBlock",
     "Overflow",
     "Registry",
     "Request",

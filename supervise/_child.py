@@ -46,12 +46,14 @@ class Child:
 
     __slots__ = (
         "accepts",
+        "blocks",
         "copy_types",
         "dead_letters",
         "fail_when_full",
         "failures",
         "incarnation",
         "last_started_at",
+        "longest_block",
         "name",
         "path",
         "process",
@@ -76,6 +78,8 @@ class Child:
     restarting: bool
     failures: int
     last_started_at: float
+    blocks: int
+    longest_block: float
     #: The message types its actor accepts, and which of them are shared or copied.
     accepts: tuple[type[BaseModel], ...]
     share_types: frozenset[type]
@@ -101,6 +105,10 @@ class Child:
         #: Consecutive failures, for backoff; reset after a long enough run.
         self.failures = 0
         self.last_started_at = 0.0
+        #: Times its code blocked the event loop past its threshold (the loop
+        #: watchdog), and the longest such block in seconds, over all incarnations.
+        self.blocks = 0
+        self.longest_block = 0.0
         #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
         self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef

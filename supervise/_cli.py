@@ -265,6 +265,7 @@ async def _run_tree(
     duration: float | None,
     signals: _StopSignals,
     log_stream: _LogStream | None = None,
+    watchdog: bool = False,
 ) -> int:
     """Run until a signal, ``duration``, a closed log pipe or the end of the tree."""
     from ._tree import open_tree
@@ -280,7 +281,7 @@ async def _run_tree(
         log_stream.on_broken = stop.set
     signals.attach(asyncio.get_running_loop(), on_signal)
     try:
-        async with open_tree(spec) as tree:
+        async with open_tree(spec, watchdog=watchdog) as tree:
             ended = asyncio.ensure_future(tree.wait())
             # Its failure is raised by the `async with` as well; mark it as seen here.
             ended.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -345,6 +346,15 @@ async def _run_tree(
     show_default=True,
     help="Event loop; auto uses uvloop when it is installed.",
 )
+@click.option(
+    "--block-threshold",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Report event_loop_blocked past this [default: the tree's block_threshold, else 0.1].",
+)
+@click.option(
+    "--no-watchdog", is_flag=True, help="Do not watch for handlers that block the event loop."
+)
 def run(
     file: Path,
     log_format: str,
@@ -352,6 +362,8 @@ def run(
     log_level: str,
     duration: float | None,
     loop: str,
+    block_threshold: float | None,
+    no_watchdog: bool,
 ) -> None:
     """Start the tree in FILE and run it until SIGINT, SIGTERM or SIGHUP.
 
@@ -361,6 +373,8 @@ def run(
     error and the exit status is 1. A file with problems exits 2.
     """
     spec = _load_or_exit(file)
+    if block_threshold is not None:
+        spec = spec.model_copy(update={"block_threshold": block_threshold})
     factory = _loop_factory(loop)
     file_stream: TextIO | None = None
     if log_file is not None:
@@ -379,7 +393,7 @@ def run(
     try:
         _configure_logging(log_format, file_stream or stdout or sys.stdout, log_level)
         with asyncio.Runner(loop_factory=factory) as runner:
-            status = runner.run(_run_tree(spec, duration, signals, stdout))
+            status = runner.run(_run_tree(spec, duration, signals, stdout, not no_watchdog))
     finally:
         if file_stream:
             file_stream.close()

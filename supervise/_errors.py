@@ -303,6 +303,28 @@ class LinkedExit(SuperviseError):
         )
 
 
+class LoopBlockedError(SuperviseError):
+    """The reason an actor with ``on_block: crash`` crashed: its handler blocked the loop.
+
+    Never raised to a caller: it is the exception of the ``crash`` reason
+    (detail ``blocked_loop``) the actor ends with once the handler returns.
+
+    Attributes:
+        actor: the tree path of the actor.
+        seconds: how long the event loop did not turn.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, seconds: float) -> None:
+        self.actor = actor
+        self.seconds = seconds
+        super().__init__(
+            f"{actor!r} blocked the event loop for {seconds:.3f} s and has on_block: crash; "
+            f"move the blocking work off the loop (execution: thread or process) or await it"
+        )
+
+
 class StartError(SuperviseError):
     """A child failed to start; its supervisor did not start either.
 
@@ -330,16 +352,26 @@ class RestartIntensityExceeded(SuperviseError):
     """
 
     def __init__(
-        self, supervisor: str, max_restarts: int, max_seconds: float, last_child: str
+        self,
+        supervisor: str,
+        max_restarts: int,
+        max_seconds: float,
+        last_child: str,
+        last_reason: ExitReason | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
         self.last_child = last_child
+        #: How the last child exited (None: not known).
+        self.last_reason = last_reason
+        if last_reason is None or last_reason.kind == "crash":
+            last, fix = f"last crash: {last_child!r}", "fix the crashing child"
+        else:  # e.g. a child supervisor that gave up, a permanent child that stops
+            last, fix = f"last exit: {last_child!r}, {last_reason}", "fix why it exits"
         super().__init__(
             f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts "
-            f"within {max_seconds:g} s (last crash: {last_child!r}); fix the crashing "
-            f"child or raise max_restarts/max_seconds"
+            f"within {max_seconds:g} s ({last}); {fix} or raise max_restarts/max_seconds"
         )
 
 

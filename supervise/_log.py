@@ -101,8 +101,9 @@ def emit(event: Event, **fields: object) -> None:
         logger = _logger.bind()
         if _dropped(logger, number):
             return
-        path = fields.get("supervisor") or fields["actor"]
-        fields["tree"] = str(path).partition("/")[0]
+        if "tree" not in fields:  # given only where no path names it (the loop watchdog)
+            path = fields.get("supervisor") or fields["actor"]
+            fields["tree"] = str(path).partition("/")[0]
         # The event names its own actor: the context of whichever task emits it
         # (a sender's, a supervisor's) must not add a foreign actor or incarnation.
         actor = _ACTOR.set(...)

@@ -316,7 +316,7 @@ class LoopProcess(Process):
 class ActorProcess(LoopProcess):
     """An actor incarnation: its mailbox and its message loop."""
 
-    __slots__ = ("_current", "_stop_reason", "actor", "mailbox", "stop_bound")
+    __slots__ = ("_current", "_stop_reason", "actor", "handling", "mailbox", "stop_bound")
 
     def __init__(
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
@@ -330,9 +330,18 @@ class ActorProcess(LoopProcess):
         self.stop_bound: float | None = stop_bound
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
+        #: The item in hand (a message or a `Call`), for the loop watchdog's thread
+        #: to name: one plain store per message, kept after the handler returns.
+        self.handling: object = None
         actor._process = self
 
     def request_stop(self, reason: ExitReason) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self.mailbox.wake()
+
+    def crash_after_handler(self, reason: ExitReason) -> None:
+        """End with ``reason`` (a crash) once the message in hand is handled."""
         if self._stop_reason is None:
             self._stop_reason = reason
         self.mailbox.wake()
@@ -374,7 +383,7 @@ class ActorProcess(LoopProcess):
                 if not mailbox.items:
                     await mailbox.waiter()
                     continue
-                item = mailbox.get_nowait()
+                item = self.handling = mailbox.get_nowait()
                 kind = type(item)
                 if kind is Call:
                     call: Call = item  # type: ignore[assignment]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ from ._errors import (
     CallTimeoutError,
     MessageTypeError,
 )
-from ._mailbox import MailboxClosed
+from ._mailbox import Mailbox, MailboxClosed, MailboxStatistics
 from ._monitor import Down, Monitor, start_monitor
 from ._operations import (
     CountChildren,
@@ -223,6 +224,24 @@ class Watchable:
 
 
 @final
+@dataclass(frozen=True, slots=True)
+class ActorStatistics:
+    """A snapshot of an actor's child slot (`ActorRef.statistics`).
+
+    Attributes:
+        mailbox: its running incarnation's mailbox, or None while nothing runs.
+        blocks: how often its code blocked the event loop past its block
+            threshold (seen by the loop watchdog), over all incarnations.
+        longest_block: the longest such block, in seconds (0.0 if none).
+
+    .. versionadded:: 0.1
+    """
+
+    mailbox: MailboxStatistics | None
+    blocks: int
+    longest_block: float
+
+
 class ActorRef(Watchable, Generic[MsgT]):
     """A handle to an actor's child slot: ``cast``, ``call``, ``stop``, ``kill``.
 
@@ -430,6 +449,23 @@ class ActorRef(Watchable, Generic[MsgT]):
         process = self._child.process
         if process is not None:
             process.kill("ref.kill()")
+
+    def statistics(self) -> ActorStatistics:
+        """A snapshot: the mailbox, and the loop watchdog's block counts.
+
+        .. versionadded:: 0.1
+        """
+        child = self._child
+        process = child.process
+        mailbox = None
+        if process is not None and process.reason is None:
+            box: Mailbox[object] | None = getattr(process, "mailbox", None)
+            mailbox = None if box is None else box.statistics()
+        return ActorStatistics(
+            mailbox=mailbox,
+            blocks=child.blocks,
+            longest_block=child.longest_block,
+        )
 
 
 @final

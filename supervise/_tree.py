@@ -40,6 +40,7 @@ from ._ref import ActorRef, SupervisorRef
 from ._registry import Registry
 from ._supervisor import Supervisor
 from ._task import TaskRef
+from ._watchdog import LoopWatchdog, attach, detach
 from .spec import DynamicSupervisorSpec, SupervisorSpec
 
 if TYPE_CHECKING:
@@ -64,9 +65,12 @@ class Tree:
         self,
         spec: SupervisorSpec | DynamicSupervisorSpec,
         on_give_up: Callable[[BaseException], object] | None = None,
+        watchdog: bool = False,
     ) -> None:
         self.spec = spec
         self._on_give_up = on_give_up
+        self._watch = watchdog
+        self._watchdog: LoopWatchdog | None = None
         self.registry: Registry = Registry()
         self.dead_letters: DeadLetters = DeadLetters()
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
@@ -157,6 +161,8 @@ class Tree:
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         self.registry._add(self._root)
+        if self._watch:
+            self._watchdog = attach(self.spec.name, self.registry, self.spec)
         process = launch(self._root)
         assert isinstance(process, Supervisor)  # the root's spec is a supervisor's
         process.on_exit = self._root_exited
@@ -179,6 +185,9 @@ class Tree:
 
     def _root_exited(self, process: Process) -> None:
         self._root.process = None
+        if self._watchdog is not None:
+            detach(self._watchdog, self.registry)
+            self._watchdog = None
         reason = process.reason
         assert reason is not None
         if not reason.is_normal or reason.exception is not None:
@@ -305,6 +314,7 @@ def open_tree(
     spec: SupervisorSpec | DynamicSupervisorSpec | dict[str, Any],
     *,
     on_give_up: Callable[[BaseException], object] | None = None,
+    watchdog: bool = False,
 ) -> Tree:
     """Open a supervision tree for ``async with``.
 
@@ -318,6 +328,11 @@ def open_tree(
             starts a fresh process, as an Erlang node does (docs/embedding.md).
             It runs in the event loop and must not block; if it raises, the error
             goes to the loop's exception handler and the give-up goes on as usual.
+        watchdog: run the loop watchdog while the tree runs: a thread that logs
+            ``event_loop_blocked`` when the event loop does not turn for longer
+            than the block threshold (``block_threshold`` in the specs, default
+            0.1 s), naming the actor and message that block it (see
+            docs/asyncio-and-the-beam.md). ``supervise run`` turns it on.
 
     Returns:
         A `Tree`; entering it starts the tree, leaving it stops it.
@@ -331,4 +346,4 @@ def open_tree(
     if isinstance(spec, dict):
         # The loader's dict path: every problem listed with its field, as a TreeFileError.
         spec = load_tree(spec)
-    return Tree(spec, on_give_up)
+    return Tree(spec, on_give_up, watchdog)

@@ -76,6 +76,18 @@ class Event(enum.StrEnum):
     #: An exception escaped ``on_stop``; the stop goes ahead. Fields: actor,
     #: reason (``crash``: the exception from ``on_stop``), exc_type, exc_message.
     ON_STOP_FAILED = "on_stop_failed"
+    #: The loop watchdog (``open_tree(..., watchdog=True)``, on in ``supervise run``)
+    #: saw the event loop not turn for longer than the block threshold of whoever
+    #: runs. Logged from the watchdog thread while the loop is still blocked.
+    #: Fields: actor (the tree path of the actor, task or supervisor whose code
+    #: runs, else the asyncio task's name, or ``-`` for a plain callback),
+    #: blocked_seconds (so far), threshold, stack (the loop thread's stack); for an
+    #: actor handling a message also message_type.
+    EVENT_LOOP_BLOCKED = "event_loop_blocked"
+    #: The blocked event loop turned again. Fields: actor, blocked_seconds (in
+    #: all), on_block (``warn`` or ``crash``: the actor is crashed once its
+    #: handler returns).
+    EVENT_LOOP_UNBLOCKED = "event_loop_unblocked"
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,10 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.SUPERVISOR_STOPPED: _spec("info", "supervisor reason", _REASON_EXC),
     Event.MESSAGE_DEAD_LETTERED: _spec("warning", "actor message_type cause"),
     Event.ON_STOP_FAILED: _spec("warning", "actor reason exc_type exc_message"),
+    Event.EVENT_LOOP_BLOCKED: _spec(
+        "warning", "actor blocked_seconds threshold stack", "message_type"
+    ),
+    Event.EVENT_LOOP_UNBLOCKED: _spec("warning", "actor blocked_seconds on_block"),
 }
 
 #: The context bound for code running inside an incarnation (see the module docs).

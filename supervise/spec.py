@@ -80,6 +80,15 @@ class Overflow(enum.StrEnum):
     FAIL = "fail"
 
 
+class OnBlock(enum.StrEnum):
+    """What an actor's blocking of the event loop (past its block threshold) leads to."""
+
+    #: Log ``event_loop_blocked`` and ``event_loop_unblocked``; nothing else.
+    WARN = "warn"
+    #: Also crash the incarnation once its handler returns (detail ``blocked_loop``).
+    CRASH = "crash"
+
+
 _R = TypeVar("_R")
 _A = TypeVar("_A")
 
@@ -107,6 +116,7 @@ if TYPE_CHECKING:
     _StrategyField = _Lenient[Strategy, Literal["one_for_one", "one_for_all", "rest_for_one"]]
     _RestartField = _Lenient[Restart, Literal["permanent", "transient", "temporary"]]
     _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
+    _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
 
     def _default(value: _R) -> _Lenient[_R, Any]:
         """The field's default (the value itself at run time)."""
@@ -118,6 +128,7 @@ if TYPE_CHECKING:
 
 else:
     _StrategyField, _RestartField, _OverflowField = Strategy, Restart, Overflow
+    _OnBlockField = OnBlock
 
     def _default(value: object) -> object:
         return value
@@ -138,6 +149,10 @@ Shutdown = Annotated[
     Literal["brutal_kill", "infinity"] | Annotated[float, Field(ge=0, allow_inf_nan=False)],
     Field(union_mode="left_to_right"),
 ]
+
+
+#: Seconds the event loop may go without turning before the watchdog reports it.
+BlockThreshold = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 def _to_actor_class(value: object) -> object:
@@ -262,6 +277,10 @@ class ChildSpec(_Spec):
             ``"brutal_kill"`` or ``"infinity"``.
         mailbox: capacity (default 1000) and overflow policy (default wait).
         registered_name: an optional name to find it by, in addition to its path.
+        block_threshold: seconds its handler may block the event loop before the
+            loop watchdog reports it (default: its supervisor's, 0.1 at the root).
+        on_block: ``warn`` (default: log it) or ``crash`` (also crash the
+            incarnation once the handler returns).
     """
 
     kind: Literal["worker"] = "worker"
@@ -273,6 +292,8 @@ class ChildSpec(_Spec):
     shutdown: Shutdown = 5.0
     mailbox: MailboxSpec = Field(default_factory=MailboxSpec)
     registered_name: Name | None = None
+    block_threshold: BlockThreshold | None = None
+    on_block: _OnBlockField = _default(OnBlock.WARN)
 
     _config: BaseModel | None = PrivateAttr(default=None)
 
@@ -468,6 +489,7 @@ class _SupervisorBase(_Spec):
     backoff: Backoff | None = None
     restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = "infinity"
+    block_threshold: BlockThreshold | None = None
 
 
 class SupervisorSpec(_SupervisorBase):
@@ -480,6 +502,9 @@ class SupervisorSpec(_SupervisorBase):
             ``max_seconds`` (a sliding window) and the supervisor gives up.
         backoff: optional delay before restarts.
         restart, shutdown: how its own parent treats it (default permanent, infinity).
+        block_threshold: seconds a child below may block the event loop before the
+            loop watchdog reports it, unless the child sets its own (default: its
+            parent's; 0.1 at the root).
         children: started in this order, stopped in reverse.
     """
 
@@ -574,10 +599,12 @@ __all__ = [
     "ActorClass",
     "AnyChildSpec",
     "Backoff",
+    "BlockThreshold",
     "ChildSpec",
     "DynamicSupervisorSpec",
     "MailboxSpec",
     "Name",
+    "OnBlock",
     "Overflow",
     "Restart",
     "Shutdown",

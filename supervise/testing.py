@@ -62,6 +62,24 @@ def _matches(entry: EventDict, event: str | None, fields: dict[str, object]) -> 
     return all(entry.get(key) == value for key, value in fields.items())
 
 
+def _resolve(future: asyncio.Future[EventDict], entry: EventDict) -> None:
+    if not future.done():
+        future.set_result(entry)
+
+
+def _resolve_from_any_thread(future: asyncio.Future[EventDict], entry: EventDict) -> None:
+    """Resolve a waiter, also for an event logged on another thread (the loop watchdog's)."""
+    loop = future.get_loop()
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop:
+        future.set_result(entry)
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(_resolve, future, entry)
+
+
 class EventLog:
     """The events captured so far, as dicts (``event`` holds the name), oldest first."""
 
@@ -81,7 +99,7 @@ class EventLog:
                 if future.done():
                     continue
                 if predicate(entry):
-                    future.set_result(entry)
+                    _resolve_from_any_thread(future, entry)
                 else:
                     still.append((predicate, future))
             self._waiters = still

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -95,3 +96,13 @@ class OwnsProcess(Actor[Increment]):
 
 
 NotAnActor = Increment
+
+
+class SlowStart(Actor[Increment]):
+    """Blocks the event loop in on_start (time.sleep): what the loop watchdog reports."""
+
+    async def on_start(self) -> None:
+        time.sleep(0.3)  # noqa: ASYNC251  # the blocking the watchdog must see
+
+    async def handle(self, msg: Increment) -> None:
+        return None

@@ -153,6 +153,8 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
         "shutdown": 5.0,
         "mailbox": {"capacity": 1000, "overflow": "wait"},
         "registered_name": None,
+        "block_threshold": None,
+        "on_block": "warn",
     }
     assert web["children"][0]["path"] == "root/web/api"
     assert (pool["max_children"], pool["child"]["path"]) == (8, "root/pool/conn-*")
@@ -181,7 +183,11 @@ def test_run_for_a_while_logs_json_lines_and_exits_0(tree_file: Path) -> None:
     assert result.stderr == ""
     lines = json_lines(result.stdout)  # not a TTY: JSON lines
     assert all({"event", "level", "timestamp"} <= line.keys() for line in lines)
-    events = [(line["event"], line.get("actor") or line.get("supervisor")) for line in lines]
+    events = [
+        (line["event"], line.get("actor") or line.get("supervisor"))
+        for line in lines
+        if not str(line["event"]).startswith("event_loop_")  # a loop starved on a busy machine
+    ]
     # Stopped in reverse start order, each supervisor after its children.
     assert events[-8:] == [
         ("cli_stop_requested", None),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ class FailingStop(Actor[Ping]):
 
     async def on_stop(self, reason: ExitReason) -> None:
         raise OSError("cannot flush")
+
+
+class BlocksLoop(Actor[Ping]):
+    """An actor whose handler blocks the event loop (what the loop watchdog reports)."""
+
+    async def handle(self, msg: Ping) -> str:
+        time.sleep(0.15)  # noqa: ASYNC251  # the blocking the watchdog must see
+        return "pong"
 
 
 def _documented() -> dict[str, tuple[str, set[str], set[str]]]:
@@ -76,9 +85,10 @@ async def _every_event(events: EventLog) -> None:
             worker("slow", stop_seconds=0.5, shutdown=0.05),
             worker("stubborn", stop_seconds=0.5, swallow_cancel=True, shutdown=0.05),
             SupervisorSpec(name="group", max_restarts=0, children=[worker("leaf")]),
+            ChildSpec(name="blocker", actor=BlocksLoop, block_threshold=0.05),
         ],
     )
-    async with open_tree(spec) as tree:
+    async with open_tree(spec, watchdog=True) as tree:
         w = tree.whereis("app/w")
         leaf = tree.whereis("app/group/leaf")
         assert isinstance(w, ActorRef)
@@ -87,6 +97,9 @@ async def _every_event(events: EventLog) -> None:
         await events.wait_for("actor_started", actor="app/w", incarnation=2)
         await leaf.cast(Crash())  # group gives up: restart_intensity_exceeded; app restarts it
         await events.wait_for("actor_started", actor="app/group", incarnation=2)
+        # event_loop_blocked, event_loop_unblocked
+        await tree.actor("app/blocker").call(Ping())
+        await events.wait_for("event_loop_unblocked", actor="app/blocker")
         root = tree.root
         assert isinstance(root, SupervisorRef)
         with pytest.raises(StartError):
