@@ -719,7 +719,7 @@ class Supervisor(LoopProcess):
         reason, and is what `open_tree` raises past the root.
         """
         error = RestartIntensityExceeded(
-            self.path, self.spec.max_restarts, self.spec.max_seconds, offender.path
+            self.path, self.spec.max_restarts, self.spec.max_seconds, offender.path, last
         )
         _log.emit(
             Event.RESTART_INTENSITY_EXCEEDED,

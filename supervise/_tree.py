@@ -31,11 +31,11 @@ import anyio
 
 from ._child import Child
 from ._dead_letters import DeadLetters
-from ._errors import ActorExitedError, UnsupportedEventLoopError, UsageError
+from ._errors import ActorExitedError, StartError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
 from ._loader import load_tree
 from ._process import Process
-from ._reason import SHUTDOWN
+from ._reason import SHUTDOWN, ends_program
 from ._ref import ActorRef, SupervisorRef
 from ._registry import Registry
 from ._snapshot import Rates, TreeSnapshot, take_snapshot
@@ -164,6 +164,8 @@ class Tree:
 
         Raises:
             StartError: a child failed to start; the started ones were stopped.
+            KeyboardInterrupt, SystemExit: an ``on_start`` raised it; the started
+                ones were stopped.
             UsageError: the tree was started already.
         """
         if self._process is not None:
@@ -189,6 +191,10 @@ class Tree:
             # reverse order), wait for that, then let the cancellation through.
             process.request_stop(SHUTDOWN)
             await _until_ended(process)
+            raise
+        except StartError as exc:
+            if ends_program(exc.cause):  # it asks the program to end: not a start failure
+                raise exc.cause from None
             raise
         self._root.incarnation = 1
 
