@@ -50,6 +50,9 @@ from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
 from ._registry import Registry as Registry
+from ._snapshot import CrashInfo as CrashInfo
+from ._snapshot import NodeSnapshot as NodeSnapshot
+from ._snapshot import TreeSnapshot as TreeSnapshot
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
@@ -91,6 +94,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "CrashInfo",
     "DeadLetter",
     "DeadLetters",
     "Down",
@@ -108,6 +112,7 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeSnapshot",
     "OffloadedHandlerError",
     "OnBlock",
     "Overflow",
@@ -128,6 +133,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
     "configure_logging",

@@ -112,7 +112,13 @@ def _sync_hook(cls: type[Behaviour]) -> str | None:
 
 
 class Behaviour:
-    """An actor class's declarations (`Actor` is the one subclass; see its docs)."""
+    """An actor class's declarations (`Actor` is the one subclass; see its docs).
+
+    The underscored ones stay out of the namespace of the user's actor classes; they
+    are read, never written, by the runtime: a child slot copies the shared and
+    copied types (the sender's check), a process skips hooks that are not
+    overridden, a spec refuses a class without ``handle``.
+    """
 
     __slots__ = ()
 

@@ -378,16 +378,26 @@ class RestartIntensityExceeded(SuperviseError):
     """
 
     def __init__(
-        self, supervisor: str, max_restarts: int, max_seconds: float, last_child: str
+        self,
+        supervisor: str,
+        max_restarts: int,
+        max_seconds: float,
+        last_child: str,
+        last_reason: ExitReason | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
         self.last_child = last_child
+        #: How the last child exited (None: not known).
+        self.last_reason = last_reason
+        if last_reason is None or last_reason.kind == "crash":
+            last, fix = f"last crash: {last_child!r}", "fix the crashing child"
+        else:  # e.g. a child supervisor that gave up, a permanent child that stops
+            last, fix = f"last exit: {last_child!r}, {last_reason}", "fix why it exits"
         super().__init__(
             f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts "
-            f"within {max_seconds:g} s (last crash: {last_child!r}); fix the crashing "
-            f"child or raise max_restarts/max_seconds"
+            f"within {max_seconds:g} s ({last}); {fix} or raise max_restarts/max_seconds"
         )
 
 

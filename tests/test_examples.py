@@ -382,7 +382,8 @@ def test_escalation_demo_exits_1_with_the_reason() -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr == (
         "supervise: supervisor 'app' gave up: more than 2 restarts within 30 s "
-        "(last crash: 'app/group'); fix the crashing child or raise max_restarts/max_seconds\n"
+        "(last exit: 'app/group', shutdown: reached_max_restart_intensity); "
+        "fix why it exits or raise max_restarts/max_seconds\n"
     )
 
 
