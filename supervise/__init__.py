@@ -49,6 +49,9 @@ from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
 from ._registry import Registry as Registry
+from ._snapshot import CrashInfo as CrashInfo
+from ._snapshot import NodeSnapshot as NodeSnapshot
+from ._snapshot import TreeSnapshot as TreeSnapshot
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
@@ -90,6 +93,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "CrashInfo",
     "DeadLetter",
     "DeadLetters",
     "Down",
@@ -106,6 +110,7 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeSnapshot",
     "OnBlock",
     "Overflow",
     "Registry",
@@ -125,6 +130,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
     "configure_logging",

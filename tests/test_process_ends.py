@@ -282,6 +282,36 @@ def test_system_exit_from_on_start_after_the_tree_started_ends_the_tree(
         assert isinstance(error.__cause__, SystemExit)
 
 
+class InterruptOnStart(Actor[Ping]):
+    async def on_start(self) -> None:
+        raise KeyboardInterrupt
+
+    async def handle(self, msg: Ping) -> str:
+        return "pong"
+
+
+def test_keyboard_interrupt_from_on_start_while_the_tree_starts_is_raised(
+    events: EventLog,
+) -> None:
+    """The start is rolled back in order, then open_tree raises the KeyboardInterrupt itself."""
+    entered: list[bool] = []
+
+    async def scenario() -> None:
+        spec = SupervisorSpec(
+            name="root",
+            children=[worker("a"), ChildSpec(name="x", actor=InterruptOnStart), worker("b")],
+        )
+        async with open_tree(spec):
+            entered.append(True)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(scenario())
+    assert entered == []
+    assert STOPS == [("root/a", "shutdown")]
+    assert events.of("start_failed")[0]["exc_type"] == "KeyboardInterrupt"
+    assert events.of("actor_started", actor="root/b") == []
+
+
 class Slow(Actor[Ping]):
     async def handle(self, msg: Ping) -> str:
         await asyncio.Event().wait()

@@ -123,25 +123,40 @@ def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") 
         _tree_text(node["children"], lines, below)
 
 
-def _explain_text(answers: list[dict[str, Any]]) -> list[str]:
-    if not answers:
-        return ["no supervisor exceeded its restart intensity in this log"]
-    lines: list[str] = []
-    for answer in answers:
-        lines.append(
-            f"{answer['timestamp']}  {answer['supervisor']} gave up: more than "
-            f"{answer['max_restarts']} restarts in {answer['max_seconds']} s "
-            f"(last exit: {answer['last_exit']})"
-        )
-        exits = answer["exits"]
-        lines.append(f"  {len(exits)} exits inside the window:")
-        for e in exits:
-            cause = f"  {e['exc_type']}: {e['exc_message']}" if e["exc_type"] else ""
-            lines.append(f"    {e['timestamp']}  {e['actor']}  {e['reason']}{cause}")
-        if answer["cut_short"]:
-            lines.append("    (older exits in the window were not kept)")
-        lines.append("")
-    return lines[:-1]
+def _explain_text(answer: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{answer['timestamp']}  {answer['supervisor']} gave up: more than "
+        f"{answer['max_restarts']} restarts in {answer['max_seconds']} s "
+        f"(last exit: {answer['last_exit']})",
+        f"  {len(answer['exits'])} exits inside the window:",
+    ]
+    for e in answer["exits"]:
+        cause = f"  {e['exc_type']}: {e['exc_message']}" if e["exc_type"] else ""
+        lines.append(f"    {e['timestamp']}  {e['actor']}  {e['reason']}{cause}")
+    if answer["cut_short"]:
+        lines.append("    (older exits in the window were not kept)")
+    return lines
+
+
+def _explain(stream: Iterator[tuple[Record, bytes]], as_json: bool, stats: Stats) -> None:
+    """Each answer is printed as soon as it is found: nothing piles up."""
+
+    def show(answer: dict[str, Any]) -> None:
+        first = explain.count == 1
+        if as_json:
+            sys.stdout.write(("" if first else ",\n") + json.dumps(answer, indent=2))
+        else:
+            _out(("" if first else "\n") + "\n".join(_explain_text(answer)))
+
+    explain = Explain(on_answer=show)
+    if as_json:
+        sys.stdout.write('{"explain": [\n')
+    for record, _ in stream:
+        explain.feed(record)
+    if as_json:
+        _out(f'\n], "stats": {json.dumps(stats.as_dict())}}}')
+    elif not explain.count:
+        _out("no supervisor exceeded its restart intensity in this log")
 
 
 def _out(text: str) -> None:
@@ -167,13 +182,10 @@ def _timeline(
 
 
 def _view(view: str, stream: Iterator[tuple[Record, bytes]], as_json: bool, stats: Stats) -> None:
-    builder: Summary | TreeView | Explain
-    if view == "summary":
-        builder = Summary()
-    elif view == "tree":
-        builder = TreeView()
-    else:
-        builder = Explain()
+    if view == "explain":
+        _explain(stream, as_json, stats)
+        return
+    builder = Summary() if view == "summary" else TreeView()
     for record, _ in stream:
         builder.feed(record)
     result = builder.result()
@@ -184,12 +196,10 @@ def _view(view: str, stream: Iterator[tuple[Record, bytes]], as_json: bool, stat
         _out(json.dumps(document, indent=2))
     elif isinstance(builder, Summary):
         _out("\n".join(_summary_text(result)))
-    elif isinstance(builder, TreeView):
+    else:
         lines: list[str] = []
         _tree_text(result, lines)
         _out("\n".join(lines) if lines else "no tree in this log")
-    else:
-        _out("\n".join(_explain_text(result)))
 
 
 def _lines(

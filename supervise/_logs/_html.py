@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from ._views import Explain, Summary, TreeView, subject
 
 BINS = 240
 CHART_ROWS = 60
+#: Give-ups explained in the report: the last ones (the summary counts them all).
+EXPLAINED = 50
 
 #: The event kinds the chart marks, by event name.
 _KINDS = {
@@ -35,16 +38,20 @@ _KINDS = {
 
 
 class Chart:
-    """Events per actor, kind and time bin; bins widen as the log goes on."""
+    """Events per actor, kind and time bin; bins widen as the log goes on.
+
+    Each actor's counts are fixed-size arrays (a few KiB per actor, whatever
+    the log's length), since only the busiest actors are known at the end.
+    """
 
     def __init__(self) -> None:
         self.origin: float | None = None
         self.width = 0.001  # seconds per bin, doubled as needed
         self.last = 0.0
-        #: actor -> kind -> bin -> count
-        self.counts: dict[str, dict[str, dict[int, int]]] = {}
-        #: actor -> kind -> bin -> first exc_type seen there (for the tooltip)
-        self.causes: dict[str, dict[int, str]] = {}
+        #: actor -> kind -> count per bin
+        self.counts: dict[str, dict[str, array[int]]] = {}
+        #: actor -> the first exc_type seen in each bin (for the tooltip)
+        self.causes: dict[str, list[str | None]] = {}
 
     def feed(self, record: Record) -> None:
         kind = _KINDS.get(record["event"])
@@ -63,33 +70,50 @@ class Chart:
         while index >= BINS:
             self._widen()
             index = int(offset / self.width)
-        bins = self.counts.setdefault(path, {}).setdefault(kind, {})
-        bins[index] = bins.get(index, 0) + 1
+        kinds = self.counts.get(path)
+        if kinds is None:
+            kinds = self.counts[path] = {}
+        bins = kinds.get(kind)
+        if bins is None:
+            bins = kinds[kind] = array("I", bytes(BINS * array("I").itemsize))
+        bins[index] += 1
         if kind == "crash" and "exc_type" in record:
-            self.causes.setdefault(path, {}).setdefault(index, str(record["exc_type"]))
+            causes = self.causes.get(path)
+            if causes is None:
+                causes = self.causes[path] = [None] * BINS
+            if causes[index] is None:
+                causes[index] = str(record["exc_type"])
 
     def _widen(self) -> None:
         self.width *= 2
+        half = BINS // 2
         for kinds in self.counts.values():
-            for kind, bins in kinds.items():
-                merged: dict[int, int] = {}
-                for index, count in bins.items():
-                    merged[index // 2] = merged.get(index // 2, 0) + count
-                kinds[kind] = merged
-        for path, causes in self.causes.items():
-            self.causes[path] = {i // 2: c for i, c in sorted(causes.items(), reverse=True)}
+            for bins in kinds.values():
+                for i in range(half):
+                    bins[i] = bins[2 * i] + bins[2 * i + 1]
+                for i in range(half, BINS):
+                    bins[i] = 0
+        for causes in self.causes.values():
+            causes[:] = [causes[2 * i] or causes[2 * i + 1] for i in range(half)] + [None] * half
 
     def result(self) -> dict[str, Any]:
-        def weight(path: str) -> int:
+        def weight(path: str) -> tuple[int, int]:
+            # Supervisors that gave up first (the escalations), then the busiest actors.
             kinds = self.counts[path]
-            return sum(sum(kinds.get(k, {}).values()) for k in ("crash", "restart", "gave_up"))
+            busy = sum(sum(kinds[k]) for k in ("crash", "restart") if k in kinds)
+            return sum(kinds["gave_up"]) if "gave_up" in kinds else 0, busy
 
-        busiest = sorted(self.counts, key=lambda p: (-weight(p), p))[:CHART_ROWS]
+        busiest = sorted(self.counts, key=lambda p: (*(-w for w in weight(p)), p))[:CHART_ROWS]
         rows = [
             {
                 "actor": path,
-                "marks": {kind: sorted(bins.items()) for kind, bins in self.counts[path].items()},
-                "causes": {str(i): c for i, c in self.causes.get(path, {}).items()},
+                "marks": {
+                    kind: [(i, n) for i, n in enumerate(bins) if n]
+                    for kind, bins in self.counts[path].items()
+                },
+                "causes": {
+                    str(i): c for i, c in enumerate(self.causes.get(path, ())) if c is not None
+                },
             }
             for path in sorted(busiest)
         ]
@@ -104,7 +128,7 @@ class Chart:
 
 def write_report(path: Path, stream: Iterator[tuple[Record, bytes]], stats: Stats) -> None:
     """Read every event from ``stream`` and write the report to ``path``."""
-    summary, tree, explain, chart = Summary(), TreeView(), Explain(), Chart()
+    summary, tree, explain, chart = Summary(), TreeView(), Explain(keep=EXPLAINED), Chart()
     first: str | None = None
     for record, _ in stream:
         summary.feed(record)
@@ -119,6 +143,7 @@ def write_report(path: Path, stream: Iterator[tuple[Record, bytes]], stats: Stat
         "summary": summary.result(),
         "tree": tree.result(),
         "explain": explain.result(),
+        "explained": explain.count,
         "chart": chart.result(),
         "stats": stats.as_dict(),
     }
@@ -139,6 +164,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 .meta { color: #555; }
 ul.tree, ul.tree ul { list-style: none; padding-left: 1.2em; margin: 0; }
 ul.tree { padding-left: 0; font-family: ui-monospace, monospace; }
+ul.tree summary { cursor: pointer; }
 .state { padding: 0 .4em; border-radius: 3px; font-size: .85em; }
 .running { background: #d8f0d8; } .restarting { background: #fde2c8; }
 .stopped { background: #e4e4e4; } .gone { background: #f6c6c6; }
@@ -191,27 +217,41 @@ document.getElementById("meta").textContent =
     ? ` (skipped: ${s.malformed} malformed, ${s.foreign} foreign, ${s.truncated} truncated)`
     : "");
 
-function drawTree(nodes, parent) {
+function countNodes(nodes) {
+  return nodes.reduce((n, node) => n + 1 + countNodes(node.children), 0);
+}
+// A big tree starts folded below its top level: click a supervisor to open it.
+const FOLD = countNodes(data.tree) > 40;
+function drawTree(nodes, parent, depth) {
   for (const n of nodes) {
     const li = el("li");
-    li.appendChild(el("span", {}, n.name + " "));
-    li.appendChild(el("span", {class: "state " + n.state}, n.state));
+    const head = el("span");
+    head.appendChild(el("span", {}, n.name + " "));
+    head.appendChild(el("span", {class: "state " + n.state}, n.state));
     const bits = [];
     if (n.kind === "supervisor") bits.push("supervisor");
     if (n.incarnation) bits.push("incarnation " + n.incarnation);
     bits.push(n.restart_count + " restarts");
     if (n.crashes) bits.push(n.crashes + " crashes");
-    li.appendChild(el("span", {class: "meta"}, " " + bits.join(", ")));
+    head.appendChild(el("span", {class: "meta"}, " " + bits.join(", ")));
     if (n.last_exit && n.state !== "running") li.title = "last exit: " + n.last_exit;
     if (n.children.length) {
+      const folder = el("details");
+      if (!FOLD || depth === 0) folder.open = true;
+      const summary = el("summary");
+      summary.appendChild(head);
+      folder.appendChild(summary);
       const ul = el("ul");
-      drawTree(n.children, ul);
-      li.appendChild(ul);
+      drawTree(n.children, ul, depth + 1);
+      folder.appendChild(ul);
+      li.appendChild(folder);
+    } else {
+      li.appendChild(head);
     }
     parent.appendChild(li);
   }
 }
-drawTree(data.tree, document.getElementById("tree"));
+drawTree(data.tree, document.getElementById("tree"), 0);
 
 for (const [kind, colour] of Object.entries(COLOURS)) {
   const span = el("span");
@@ -288,6 +328,8 @@ drawTable(data.summary);
 
 const explain = document.getElementById("explain");
 if (!data.explain.length) explain.appendChild(el("p", {}, "No supervisor gave up."));
+if (data.explained > data.explain.length) explain.appendChild(el("p", {class: "meta"},
+  `The last ${data.explain.length} of ${data.explained} give-ups:`));
 for (const a of data.explain) {
   explain.appendChild(el("p", {},
     `${a.timestamp}: ${a.supervisor} gave up, more than ${a.max_restarts} restarts in ` +

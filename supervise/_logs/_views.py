@@ -8,14 +8,16 @@ explanation keeps each supervisor's recent exits (at most `RECENT_EXITS`).
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._records import Record, seconds, stamp
 
-#: Exits kept per supervisor for `Explain` (a window longer than this many exits
-#: is reported as cut short).
-RECENT_EXITS = 10_000
+#: Exits kept per supervisor for `Explain`: far more than any sane ``max_restarts``
+#: (a window holding more is reported as cut short), few enough that a log of a
+#: thousand busy supervisors stays within tens of MiB.
+RECENT_EXITS = 1000
 
 _WORKER, _SUPERVISOR = "worker", "supervisor"
 
@@ -251,7 +253,7 @@ class TreeView:
 # -- explain -------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Exit:
     at: str
     actor: str
@@ -272,9 +274,16 @@ class _Exit:
 class Explain:
     """For each ``restart_intensity_exceeded``: the exits inside its window that caused it."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, on_answer: Callable[[dict[str, Any]], None] | None = None, keep: int = 100
+    ) -> None:
+        """``on_answer``: called with each answer as it is found (then none is kept);
+        otherwise the last ``keep`` answers are kept (`result`), so memory stays flat."""
         self._exits: dict[str, deque[_Exit]] = {}
-        self.answers: list[dict[str, Any]] = []
+        self._on_answer = on_answer
+        self.answers: deque[dict[str, Any]] = deque(maxlen=keep)
+        #: Answers found so far, kept or not.
+        self.count = 0
 
     def feed(self, record: Record) -> None:
         event = record["event"]
@@ -315,17 +324,20 @@ class Explain:
             start = seconds(moment) - float(window)
             inside = [e for e in exits if seconds(e.at) >= start]
             cut_short = cut_short and bool(inside) and inside[0] is exits[0]
-        self.answers.append(
-            {
-                "supervisor": supervisor,
-                "timestamp": moment,
-                "max_restarts": record.get("max_restarts"),
-                "max_seconds": window,
-                "last_exit": record.get("actor"),
-                "exits": [e.as_dict() for e in inside],
-                "cut_short": cut_short,
-            }
-        )
+        answer = {
+            "supervisor": supervisor,
+            "timestamp": moment,
+            "max_restarts": record.get("max_restarts"),
+            "max_seconds": window,
+            "last_exit": record.get("actor"),
+            "exits": [e.as_dict() for e in inside],
+            "cut_short": cut_short,
+        }
+        self.count += 1
+        if self._on_answer is not None:
+            self._on_answer(answer)
+        else:
+            self.answers.append(answer)
 
     def result(self) -> list[dict[str, Any]]:
-        return self.answers
+        return list(self.answers)
