@@ -48,6 +48,9 @@ from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
 from ._registry import Registry as Registry
+from ._snapshot import CrashInfo as CrashInfo
+from ._snapshot import NodeSnapshot as NodeSnapshot
+from ._snapshot import TreeSnapshot as TreeSnapshot
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
@@ -88,6 +91,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "CrashInfo",
     "DeadLetter",
     "DeadLetters",
     "Down",
@@ -104,6 +108,7 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeSnapshot",
     "OnBlock",
     "Overflow",
     "Registry",
@@ -123,6 +128,7 @@ __all__ = [
     "Tree",
     "TreeFileError",
     "TreeFileProblem",
+    "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
     "configure_logging",

@@ -48,10 +48,12 @@ class Child:
         "accepts",
         "blocks",
         "copy_types",
+        "crashes",
         "dead_letters",
         "fail_when_full",
         "failures",
         "incarnation",
+        "last_crash",
         "last_started_at",
         "longest_block",
         "name",
@@ -105,6 +107,11 @@ class Child:
         #: Consecutive failures, for backoff; reset after a long enough run.
         self.failures = 0
         self.last_started_at = 0.0
+        #: Incarnations that ended abnormally (crashed or killed), and the last such
+        #: end: (wall-clock time, exception type or ``killed``, message), for live
+        #: introspection (`Tree.snapshot`).
+        self.crashes: int = 0
+        self.last_crash: tuple[float, str, str] | None = None
         #: Times its code blocked the event loop past its threshold (the loop
         #: watchdog), and the longest such block in seconds, over all incarnations.
         self.blocks = 0

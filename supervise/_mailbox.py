@@ -52,7 +52,7 @@ class Mailbox(Generic[T]):
         capacity: the most messages it holds, or None for no bound.
     """
 
-    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "_waiter", "items")
+    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "_waiter", "high_water", "items")
 
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
@@ -70,6 +70,9 @@ class Mailbox(Generic[T]):
         # Senders waiting for room, oldest first; created on first need.
         self._putters: deque[asyncio.Future[None]] | None = None
         self._closed = False
+        #: The most messages it has held at once (live introspection, `Tree.snapshot`).
+        #: Kept by the senders: one comparison per message queued.
+        self.high_water: int = 0
 
     def __len__(self) -> int:
         return len(self.items or ())
@@ -100,6 +103,8 @@ class Mailbox(Generic[T]):
         if self._capacity is not None and (len(items) >= self._capacity or self._putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
+        if len(items) > self.high_water:
+            self.high_water = len(items)
         waiter = self._waiter
         if waiter is not None:  # _wake_consumer, inline: this is every cast's path
             self._waiter = None
@@ -116,7 +121,10 @@ class Mailbox(Generic[T]):
             raise MailboxClosed
         capacity = self._capacity
         if capacity is None or (len(self.items or ()) < capacity and not self._putters):
-            self._queue().append(item)
+            queue = self._queue()
+            queue.append(item)
+            if len(queue) > self.high_water:
+                self.high_water = len(queue)
             if self._waiter is not None:
                 self._wake_consumer()
             return
@@ -142,7 +150,10 @@ class Mailbox(Generic[T]):
                 # We were woken for a free slot but are leaving: pass it on.
                 self._wake_putter()
             raise
-        self._queue().append(item)
+        queue = self._queue()
+        queue.append(item)
+        if len(queue) > self.high_water:
+            self.high_water = len(queue)
         if self._waiter is not None:
             self._wake_consumer()
 

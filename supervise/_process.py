@@ -316,7 +316,16 @@ class LoopProcess(Process):
 class ActorProcess(LoopProcess):
     """An actor incarnation: its mailbox and its message loop."""
 
-    __slots__ = ("_current", "_stop_reason", "actor", "handling", "mailbox", "stop_bound")
+    __slots__ = (
+        "_current",
+        "_stop_reason",
+        "actor",
+        "calls",
+        "casts",
+        "handling",
+        "mailbox",
+        "stop_bound",
+    )
 
     def __init__(
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
@@ -330,6 +339,10 @@ class ActorProcess(LoopProcess):
         self.stop_bound: float | None = stop_bound
         self._stop_reason: ExitReason | None = None
         self._current: Call | None = None
+        #: Casts taken from the mailbox and calls answered by this incarnation
+        #: (live introspection: `Tree.snapshot`); one integer increment per message.
+        self.casts: int = 0
+        self.calls: int = 0
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
@@ -393,9 +406,11 @@ class ActorProcess(LoopProcess):
                     future = call.future
                     if not future.done():  # a timed-out caller has gone: drop the reply
                         future.set_result(reply)
+                    self.calls += 1
                 elif kind is _Stop:
                     self._stop_reason = item.reason  # type: ignore[attr-defined]
                 else:
+                    self.casts += 1
                     await actor.handle(item)
             reason = self._stop_reason
             if self._kill_reason is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
@@ -615,6 +616,14 @@ class Supervisor(LoopProcess):
         reason = process.reason
         assert reason is not None
         self._emit_exit(child, reason)
+        if not reason.is_normal:
+            child.crashes += 1
+            exc = reason.exception
+            child.last_crash = (
+                time.time(),
+                reason.kind.value if exc is None else type(exc).__qualname__,
+                (reason.detail or "") if exc is None else str(exc),
+            )
         if reason.exception is not None:
             _release_crash(process, reason.exception)
             if ends_program(reason.exception):

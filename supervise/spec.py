@@ -285,7 +285,7 @@ class ChildSpec(_Spec):
 
     kind: Literal["worker"] = "worker"
     name: Name
-    actor: ActorClass
+    actor: _ActorField
     # validate_default: an actor whose config has required fields needs args.
     args: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     restart: _RestartField = _default(Restart.PERMANENT)
@@ -395,6 +395,15 @@ TaskFunction = Annotated[
 ]
 
 
+if TYPE_CHECKING:
+    # The import-path strings ("pkg.mod:Class") are accepted by type checkers too; reading
+    # the field gives the class or function they were resolved to (see `_Lenient`).
+    _ActorField = _Lenient[type[Behaviour], str]
+    _TaskField = _Lenient[Callable[..., Awaitable[Any]], str]
+else:
+    _ActorField, _TaskField = ActorClass, TaskFunction
+
+
 class TaskSpec(_Spec):
     """A supervised plain task: an ``async def`` function, its arguments, how it is supervised.
 
@@ -428,7 +437,7 @@ class TaskSpec(_Spec):
 
     kind: Literal["task"] = "task"
     name: Name
-    task: TaskFunction
+    task: _TaskField
     args: list[Any] = Field(default_factory=list)
     # validate_default: a function with required parameters needs arguments.
     kwargs: dict[str, Any] = Field(default_factory=dict, validate_default=True)

@@ -78,3 +78,10 @@ async def variance(tree: Tree) -> None:
     # A ref that accepts Add | Total is a ref that accepts Add: refs are contravariant.
     counter = tree.actor("root/w0", Counter)
     await feed(counter)
+
+
+def import_paths() -> SupervisorSpec:
+    # As in tree files, a class or function may be named by its import path.
+    db = ChildSpec(name="db", actor="myapp.db:Database")
+    poller = TaskSpec(name="poller", task="myapp.jobs:poll")
+    return SupervisorSpec(name="root", children=[db, poller])
