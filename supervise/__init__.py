@@ -20,6 +20,7 @@ from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
 from ._errors import CallTimeoutError as CallTimeoutError
 from ._errors import ChildError as ChildError
+from ._errors import ChildErrorCode as ChildErrorCode
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import LinkedExit as LinkedExit
@@ -89,6 +90,7 @@ __all__ = [
     "CallingSelfError",
     "ChildCounts",
     "ChildError",
+    "ChildErrorCode",
     "ChildInfo",
     "ChildKindError",
     "ChildNotFoundError",
