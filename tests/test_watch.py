@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -72,8 +71,8 @@ async def test_top_shows_the_tree_and_a_crash_soon_after_it_happens(sock_dir: Pa
     await tree.start()
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "160", "LINES": "40", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "supervise", "top", str(path), "--interval", "0.1"],
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "supervise", "top", str(path), "--interval", "0.1"],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -95,14 +94,12 @@ async def test_top_shows_the_tree_and_a_crash_soon_after_it_happens(sock_dir: Pa
         await screen.wait_for(b"sort: restarts", seen)
         os.write(master, b"q")
         async with asyncio.timeout(10):
-            while proc.poll() is None:
-                await asyncio.sleep(0.01)
-        assert proc.returncode == 0
+            assert await proc.wait() == 0
     finally:
         screen.close()
-        if proc.poll() is None:
+        if proc.returncode is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            await proc.wait()
         os.close(master)
         await tree.stop()
     # Refreshed every 0.1 s: the crash shows well within a second (generous under load).
@@ -162,7 +159,7 @@ def test_top_view_measures_rates_between_its_snapshots_and_sorts_and_filters() -
     assert [n.path for n in view.rows()] == ["root", "root/busy", "root/idle"]
     assert view.key("s")
     assert view.sort == "restarts"
-    assert [n.path for n in view.rows()][0] == "root/busy"
+    assert view.rows()[0].path == "root/busy"
     view.key("f")
     assert [n.path for n in view.rows()] == ["root/idle"]  # not running
     view.key("f")
