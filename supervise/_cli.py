@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 import click
 import structlog
 
-from ._errors import RestartIntensityExceeded, StartError, TreeFileError
+from ._errors import RestartIntensityExceeded, StartError, TreeFileError, UsageError
 from ._imports import import_path_of
 from ._loader import load_tree
 from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, json_schema
@@ -266,6 +266,7 @@ async def _run_tree(
     signals: _StopSignals,
     log_stream: _LogStream | None = None,
     watchdog: bool = False,
+    control: Path | None = None,
 ) -> int:
     """Run until a signal, ``duration``, a closed log pipe or the end of the tree."""
     from ._tree import open_tree
@@ -281,7 +282,7 @@ async def _run_tree(
         log_stream.on_broken = stop.set
     signals.attach(asyncio.get_running_loop(), on_signal)
     try:
-        async with open_tree(spec, watchdog=watchdog) as tree:
+        async with open_tree(spec, watchdog=watchdog, control=control) as tree:
             ended = asyncio.ensure_future(tree.wait())
             # Its failure is raised by the `async with` as well; mark it as seen here.
             ended.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -297,6 +298,9 @@ async def _run_tree(
                 log.info("cli_stop_requested", after_seconds=duration, tree=spec.name)
     except StartError as exc:
         click.echo(f"supervise: tree {spec.name!r} failed to start: {exc}", err=True)
+        return EXIT_GAVE_UP
+    except UsageError as exc:  # the control socket could not be served
+        click.echo(f"supervise: {exc}", err=True)
         return EXIT_GAVE_UP
     except RestartIntensityExceeded as exc:
         # Escalation past the root: the message names the supervisor and the child.
@@ -355,6 +359,12 @@ async def _run_tree(
 @click.option(
     "--no-watchdog", is_flag=True, help="Do not watch for handlers that block the event loop."
 )
+@click.option(
+    "--control",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Serve snapshots and safe operations on this Unix socket (mode 0600; "
+    "for `supervise inspect` and `supervise top`).",
+)
 def run(
     file: Path,
     log_format: str,
@@ -364,6 +374,7 @@ def run(
     loop: str,
     block_threshold: float | None,
     no_watchdog: bool,
+    control: Path | None,
 ) -> None:
     """Start the tree in FILE and run it until SIGINT, SIGTERM or SIGHUP.
 
@@ -393,7 +404,9 @@ def run(
     try:
         _configure_logging(log_format, file_stream or stdout or sys.stdout, log_level)
         with asyncio.Runner(loop_factory=factory) as runner:
-            status = runner.run(_run_tree(spec, duration, signals, stdout, not no_watchdog))
+            status = runner.run(
+                _run_tree(spec, duration, signals, stdout, not no_watchdog, control)
+            )
     finally:
         if file_stream:
             file_stream.close()
@@ -545,3 +558,7 @@ def schema() -> None:
 from ._logs import logs as _logs  # noqa: E402 (a tool of its own: supervise/_logs)
 
 main.add_command(_logs)
+
+from ._watch import inspect as _inspect  # noqa: E402 (live views of a running tree)
+
+main.add_command(_inspect)

@@ -22,6 +22,7 @@ Works on asyncio, including under anyio's asyncio backend. trio is not supported
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from types import TracebackType
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, final, overload
 import anyio
 
 from ._child import Child
+from ._control import ControlServer
 from ._dead_letters import DeadLetters
 from ._errors import ActorExitedError, StartError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
@@ -67,8 +69,11 @@ class Tree:
         spec: SupervisorSpec | DynamicSupervisorSpec,
         on_give_up: Callable[[BaseException], object] | None = None,
         watchdog: bool = False,
+        control: str | os.PathLike[str] | None = None,
     ) -> None:
         self.spec = spec
+        self._control_path = control
+        self._control: ControlServer | None = None
         self._on_give_up = on_give_up
         self._watch = watchdog
         self._watchdog: LoopWatchdog | None = None
@@ -197,6 +202,14 @@ class Tree:
                 raise exc.cause from None
             raise
         self._root.incarnation = 1
+        if self._control_path is not None:
+            control = ControlServer(self, self._control_path)
+            try:
+                await control.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._control = control
 
     def _root_exited(self, process: Process) -> None:
         self._root.process = None
@@ -251,6 +264,9 @@ class Tree:
         child has stopped or been abandoned within its ``shutdown``, then the
         cancellation is raised.
         """
+        control, self._control = self._control, None
+        if control is not None:
+            await control.close()
         process = self._process
         if process is None:
             return
@@ -330,6 +346,7 @@ def open_tree(
     *,
     on_give_up: Callable[[BaseException], object] | None = None,
     watchdog: bool = False,
+    control: str | os.PathLike[str] | None = None,
 ) -> Tree:
     """Open a supervision tree for ``async with``.
 
@@ -348,6 +365,10 @@ def open_tree(
             than the block threshold (``block_threshold`` in the specs, default
             0.1 s), naming the actor and message that block it (see
             docs/asyncio-and-the-beam.md). ``supervise run`` turns it on.
+        control: serve the control endpoint on a Unix socket at this path while
+            the tree runs (mode 0600, its owner only): snapshots and a few safe
+            operations for ``supervise inspect`` and ``supervise top`` (see
+            docs/watching.md).
 
     Returns:
         A `Tree`; entering it starts the tree, leaving it stops it.
@@ -355,10 +376,11 @@ def open_tree(
     Raises:
         TreeFileError: the dict is not a valid tree; every problem is listed.
         UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
+        UsageError: (on entering) the control socket cannot be bound; the tree is stopped.
 
     .. versionadded:: 0.1
     """
     if isinstance(spec, dict):
         # The loader's dict path: every problem listed with its field, as a TreeFileError.
         spec = load_tree(spec)
-    return Tree(spec, on_give_up, watchdog)
+    return Tree(spec, on_give_up, watchdog, control)
