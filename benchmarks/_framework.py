@@ -135,6 +135,7 @@ from supervise import (
     open_tree,
 )
 from supervise import _log as supervise_log
+from supervise.events import Event
 
 # --------------------------------------------------------------------------- shared
 
@@ -163,6 +164,30 @@ def quiet_logging(level: int = logging.WARNING) -> Iterator[None]:
     finally:
         structlog.configure(**old)
         supervise_log._logger = structlog.get_logger("supervise")
+
+
+def logging_setup() -> dict[str, Any]:
+    """The structlog configuration the measured regions run under, for the run's header.
+
+    Read by entering :func:`quiet_logging` as the workloads do.  ``dropped_early``
+    says whether supervise's lifecycle events are dropped by a level check
+    before their fields are built (``supervise._log.enabled``), which is what
+    makes them nearly free; with a wrapper class that cannot answer
+    ``is_enabled_for`` every event is built and handed to structlog.
+    """
+    with quiet_logging():
+        config = structlog.get_config()
+        info_dropped = not supervise_log.enabled(Event.ACTOR_STARTED)
+    with quiet_logging(logging.CRITICAL):
+        error_dropped = not supervise_log.enabled(Event.ACTOR_CRASHED)
+    return {
+        "wrapper_class": config["wrapper_class"].__name__,
+        "level": "warning",
+        "level_w5": "critical",
+        "cache_logger_on_first_use": config["cache_logger_on_first_use"],
+        "processors": [getattr(p, "__name__", type(p).__name__) for p in config["processors"]],
+        "dropped_early": info_dropped and error_dropped,
+    }
 
 
 class _Noop(BaseModel, frozen=True):
@@ -566,6 +591,7 @@ async def w6_fanout(n: int) -> float:
 
 
 __all__ = [
+    "logging_setup",
     "quiet_logging",
     "w1_memory_per_actor",
     "w1_spawn",

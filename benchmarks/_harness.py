@@ -21,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -184,10 +185,10 @@ def select_workloads(only: str | None) -> list[Workload]:
     return [w for w in WORKLOADS if w.name in chosen]
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *args],
             cwd=_REPO_ROOT,
             capture_output=True,
             text=True,
@@ -196,25 +197,75 @@ def _git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip()
+
+
+def _git_commit() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (``None`` outside a checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+#: Distributions whose version can change a figure (uvloop ``None`` if absent).
+_LIBRARIES = ("supervise", "anyio", "pydantic", "pydantic-core", "structlog", "uvloop")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed version of each library on the measured paths."""
+    versions: dict[str, str | None] = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _python_build() -> str:
+    """Interpreter build: number, date, compiler, and PGO/LTO if configured."""
+    number, date = platform.python_build()
+    flags = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    opts = [o for o in ("--enable-optimizations", "--with-lto") if o in flags]
+    return f"{number}, {date}, {platform.python_compiler()}" + (
+        f", {' '.join(opts)}" if opts else ""
+    )
 
 
 def machine_info(
     loop: LoopName, scale: float, rounds: int, workloads: Sequence[Workload]
 ) -> dict[str, Any]:
-    """The ``machine`` block of the JSON: where, when and at which sizes."""
+    """The ``machine`` block of the JSON: everything that can change a figure.
+
+    Where and when (platform, CPUs, load average at the start), the
+    interpreter and its build, the event loop, the commit (and whether the
+    tree was dirty), the libraries' versions, the garbage collector's
+    settings, the framework side's logging (:func:`_framework.logging_setup`)
+    and the sizes.
+    """
+    from benchmarks._framework import logging_setup
+
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
+        "python_build": _python_build(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "event_loop": loop,
         "event_loop_version": _loop_version(loop),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
+        "libraries": library_versions(),
         "scale": scale,
         "rounds": rounds,
+        "gc_enabled": gc.isenabled(),
         "gc_threshold": list(gc.get_threshold()),
+        "logging": logging_setup(),
         "sizes": {w.name: w.size(scale) for w in workloads},
     }
 
@@ -330,13 +381,33 @@ def format_table(report: Report) -> str:
         f"scale {report.scale:g}, median of {report.rounds} round(s), "
         f"Python {m['python']} ({m['implementation']}), {m['cpu_count']} CPU(s)"
     )
-    out = [title, line(header), line(["-" * w for w in widths])]
+    out = [title, *header_lines(m), line(header), line(["-" * w for w in widths])]
     out.extend(line(row) for row in rows)
     out.append(
         "ratio = framework / raw: for higher_is_better=yes, < 1 means the framework is "
         "slower; for no, > 1 means slower / bigger."
     )
     return "\n".join(out)
+
+
+def header_lines(m: dict[str, Any]) -> list[str]:
+    """The run's conditions under the title: what a reproduction must match."""
+    commit = m.get("git_commit") or "unknown"
+    if m.get("git_dirty"):
+        commit += " (dirty)"
+    libs = ", ".join(f"{k} {v or '-'}" for k, v in m["libraries"].items())
+    log = m["logging"]
+    gc_state = "on" if m["gc_enabled"] else "off"
+    return [
+        f"commit {commit}; {libs}",
+        f"Python build {m['python_build']}; {m['platform']}; "
+        f"load average {' '.join(f'{x:g}' for x in m['load_average'])} at start",
+        f"gc {gc_state}, thresholds {tuple(m['gc_threshold'])}; framework logging: "
+        f"{log['wrapper_class']} (W5 at {log['level_w5']}), "
+        f"cached {log['cache_logger_on_first_use']}, "
+        f"events dropped before building: {log['dropped_early']}, "
+        f"processors {', '.join(log['processors'])}",
+    ]
 
 
 def json_path_for(path: Path, loop: LoopName, several_loops: bool) -> Path:

@@ -106,6 +106,7 @@ class DynamicSupervisor(Supervisor):
                 spec.child.name,
                 f"max_children ({spec.max_children}) reached; stop a child first "
                 f"or raise max_children",
+                code="max_children",
             )
         self._next_id += 1
         template = spec.child

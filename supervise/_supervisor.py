@@ -49,7 +49,7 @@ from ._ref import ActorRef, SupervisorRef
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
-from .events import Event
+from .events import CATALOGUE, Event
 from .spec import (
     AnyChildSpec,
     ChildSpec,
@@ -219,6 +219,12 @@ def _release_crash(process: Process, exc: BaseException) -> None:
     if reason is not None and reason.exception is exc:
         process.reason = _reason(reason.kind, reason.detail, None)
 
+
+# actor_restarted and actor_started share a level: one level check per restart
+# answers both (a check is about 0.2 µs, 2 % of a restart).
+_RESTARTED_AS_STARTED: Final = (
+    CATALOGUE[Event.ACTOR_RESTARTED].level == CATALOGUE[Event.ACTOR_STARTED].level
+)
 
 # Supervisor._phase
 _CREATED: Final = "created"
@@ -542,7 +548,9 @@ class Supervisor(LoopProcess):
             child.wake_running()
         # Mass starts and restarts: build the fields only if the logger keeps them.
         started = _log.enabled(Event.ACTOR_STARTED)
-        restarted = restart and _log.enabled(Event.ACTOR_RESTARTED)
+        restarted = restart and (
+            started if _RESTARTED_AS_STARTED else _log.enabled(Event.ACTOR_RESTARTED)
+        )
         if started or restarted:
             fields: dict[str, object] = {
                 "actor": child.path,
@@ -797,9 +805,19 @@ class Supervisor(LoopProcess):
     def _add_new_child(self, spec: AnyChildSpec, name: str) -> Child:
         existing = self._children.get(name)
         if existing is not None:
-            state = "already started" if existing.process is not None else "already present"
+            if existing.process is not None:
+                raise ChildError(
+                    self.path,
+                    name,
+                    "already started; pick another name or terminate_child and delete_child it",
+                    code="already_started",
+                    ref=existing.ref,
+                )
             raise ChildError(
-                self.path, name, f"{state}; pick another name or delete_child it first"
+                self.path,
+                name,
+                "already present; pick another name, restart_child it or delete_child it first",
+                code="already_present",
             )
         return self._add_child(spec, name)
 
@@ -814,6 +832,20 @@ class Supervisor(LoopProcess):
             raise
         return child.ref
 
+    def _refuse_if_running(self, child: Child) -> None:
+        """restart_child and delete_child want a stopped child (OTP ``running``/``restarting``)."""
+        if child.process is not None:
+            raise ChildError(
+                self.path, child.name, "it is running; terminate_child it first", code="running"
+            )
+        if child.restarting:
+            raise ChildError(
+                self.path,
+                child.name,
+                "its restart is pending; wait for it or terminate_child it",
+                code="restarting",
+            )
+
     async def op_terminate_child(self, key: ChildKey) -> None:
         child = self._find(key)
         child.restarting = False
@@ -823,19 +855,13 @@ class Supervisor(LoopProcess):
 
     async def op_restart_child(self, key: ChildKey) -> ChildRef:
         child = self._find(key)
-        if child.process is not None:
-            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
-        if child.restarting:
-            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        self._refuse_if_running(child)
         await self._start(child)
         return child.ref
 
     async def op_delete_child(self, key: ChildKey) -> None:
         child = self._find(key)
-        if child.process is not None:
-            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
-        if child.restarting:
-            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        self._refuse_if_running(child)
         self._remove(child)
 
     async def op_which_children(self) -> list[ChildInfo]:

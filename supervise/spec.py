@@ -92,6 +92,18 @@ class Overflow(enum.StrEnum):
     FAIL = "fail"
 
 
+class Execution(enum.StrEnum):
+    """Where an actor's handler runs."""
+
+    #: On the tree's event loop (the default): the cheapest, but a handler that
+    #: computes or blocks stops every actor on the loop meanwhile.
+    LOOP = "loop"
+    #: In a worker thread (one per incarnation at most), off the loop.
+    THREAD = "thread"
+    #: In a worker process of the incarnation's own; messages and replies cross as JSON.
+    PROCESS = "process"
+
+
 class OnBlock(enum.StrEnum):
     """What an actor's blocking of the event loop (past its block threshold) leads to."""
 
@@ -129,6 +141,7 @@ if TYPE_CHECKING:
     _RestartField = _Lenient[Restart, Literal["permanent", "transient", "temporary"]]
     _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
     _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
+    _ExecutionField = _Lenient[Execution, Literal["loop", "thread", "process"]]
 
     def _default(value: _R) -> _Lenient[_R, Any]:
         """The field's default (the value itself at run time)."""
@@ -141,6 +154,7 @@ if TYPE_CHECKING:
 else:
     _StrategyField, _RestartField, _OverflowField = Strategy, Restart, Overflow
     _OnBlockField = OnBlock
+    _ExecutionField = Execution
 
     def _default(value: object) -> object:
         return value
@@ -345,6 +359,8 @@ class ChildSpec(_Spec):
             loop watchdog reports it (default: its supervisor's, 0.1 at the root).
         on_block: ``warn`` (default: log it) or ``crash`` (also crash the
             incarnation once the handler returns).
+        execution: where ``handle`` runs: ``loop`` (default), ``thread`` (a worker
+            thread) or ``process`` (a worker process; messages cross as JSON).
     """
 
     kind: Literal["worker"] = "worker"
@@ -358,6 +374,7 @@ class ChildSpec(_Spec):
     registered_name: Name | None = None
     block_threshold: BlockThreshold | None = None
     on_block: _OnBlockField = _default(OnBlock.WARN)
+    execution: _ExecutionField = _default(Execution.LOOP)
 
     _config: BaseModel | None = PrivateAttr(default=None)
 
@@ -675,6 +692,7 @@ __all__ = [
     "BlockThreshold",
     "ChildSpec",
     "DynamicSupervisorSpec",
+    "Execution",
     "MailboxSpec",
     "Name",
     "OnBlock",

@@ -7,6 +7,8 @@ anything about speed: figures only have to be positive and finite.
 from __future__ import annotations
 
 import dataclasses
+import gc
+import importlib.metadata
 import json
 import math
 import sys
@@ -56,6 +58,14 @@ MACHINE_KEYS = {
     "date",
     "git_commit",
     "sizes",
+    # what else changes a figure (issue 17): build, versions, gc, logging, load
+    "python_build",
+    "git_dirty",
+    "libraries",
+    "gc_enabled",
+    "gc_threshold",
+    "logging",
+    "load_average",
 }
 
 
@@ -111,8 +121,28 @@ def test_cli_end_to_end_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture
     assert set(machine["sizes"]) == set(EXPECTED)
     assert all(isinstance(n, int) and n >= 1 for n in machine["sizes"].values())
     assert machine["sizes"]["W3_cast_1to1"] == 1000
+    assert set(machine["libraries"]) == {
+        "supervise",
+        "anyio",
+        "pydantic",
+        "pydantic-core",
+        "structlog",
+        "uvloop",
+    }
+    assert machine["libraries"]["structlog"] == importlib.metadata.version("structlog")
+    assert machine["gc_enabled"] is gc.isenabled()
+    assert len(machine["load_average"]) == 3
+    logging_setup = machine["logging"]
+    assert logging_setup["level"] == "warning"
+    assert logging_setup["level_w5"] == "critical"
+    assert logging_setup["cache_logger_on_first_use"] is True
+    # The framework's lifecycle events are dropped by a level check, unbuilt.
+    assert logging_setup["dropped_early"] is True
 
     table = capsys.readouterr().out
+    assert f"structlog {importlib.metadata.version('structlog')}" in table
+    assert "events dropped before building: True" in table
+    assert f"thresholds {gc.get_threshold()}" in table
     for name in EXPECTED:
         assert name in table
     if not all(implemented.values()):
