@@ -20,6 +20,7 @@ from ._errors import CallFailedError as CallFailedError
 from ._errors import CallingSelfError as CallingSelfError
 from ._errors import CallTimeoutError as CallTimeoutError
 from ._errors import ChildError as ChildError
+from ._errors import ChildErrorCode as ChildErrorCode
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import LinkedExit as LinkedExit
@@ -28,6 +29,7 @@ from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import OffloadedHandlerError as OffloadedHandlerError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -42,6 +44,7 @@ from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
+from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._ref import ActorRef as ActorRef
@@ -62,6 +65,7 @@ from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
+from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
 from .spec import Overflow as Overflow
@@ -86,6 +90,7 @@ __all__ = [
     "CallingSelfError",
     "ChildCounts",
     "ChildError",
+    "ChildErrorCode",
     "ChildInfo",
     "ChildKindError",
     "ChildNotFoundError",
@@ -97,6 +102,7 @@ __all__ = [
     "Down",
     "DynamicSupervisorSpec",
     "Event",
+    "Execution",
     "ExitKind",
     "ExitReason",
     "LinkedExit",
@@ -109,6 +115,7 @@ __all__ = [
     "NameNotFoundError",
     "NameTakenError",
     "NodeSnapshot",
+    "OffloadedHandlerError",
     "OnBlock",
     "Overflow",
     "Registry",
@@ -134,6 +141,7 @@ __all__ = [
     "configure_logging",
     "load_tree",
     "load_tree_text",
+    "offload",
     "open_tree",
 ]
 

@@ -31,12 +31,19 @@ exception so code never has to parse text::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._reason import ExitReason
+    from ._ref import ActorRef, SupervisorRef
+    from ._task import TaskRef
+
+#: Why a dynamic-child request was refused (`ChildError.code`), OTP's error terms.
+ChildErrorCode: TypeAlias = Literal[
+    "already_started", "already_present", "running", "restarting", "not_found", "max_children"
+]
 
 
 class SuperviseError(Exception):
@@ -325,6 +332,32 @@ class LoopBlockedError(SuperviseError):
         )
 
 
+class OffloadedHandlerError(SuperviseError):
+    """The reason an actor with ``execution: process`` crashed: its handler raised there.
+
+    The exception itself stays in the worker process (nothing is unpickled from
+    it); its type, message and traceback come back as text.
+
+    Attributes:
+        actor: the actor class's import path.
+        exc_type: the name of the exception's type in the worker.
+        exc_message: its message.
+        remote_traceback: the traceback in the worker, as text.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, exc_type: str, exc_message: str, remote_traceback: str) -> None:
+        self.actor = actor
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+        super().__init__(
+            f"{actor}.handle raised {exc_type}: {exc_message} in its worker process\n"
+            f"Remote traceback:\n{remote_traceback}"
+        )
+
+
 class StartError(SuperviseError):
     """A child failed to start; its supervisor did not start either.
 
@@ -376,13 +409,40 @@ class RestartIntensityExceeded(SuperviseError):
 
 
 class ChildError(SuperviseError):
-    """A dynamic-child request (start/terminate/restart/delete) was refused."""
+    """A dynamic-child request (start/terminate/restart/delete) was refused.
 
-    def __init__(self, supervisor: str, child: str, problem: str) -> None:
+    Match on `code`, never on the message text.
+
+    Attributes:
+        supervisor: the supervisor's path.
+        child: the child's name.
+        code: OTP's answer: ``already_started`` (``start_child``: a child of that
+            name runs; `ref` is its ref, as OTP's ``{already_started, Pid}``),
+            ``already_present`` (its spec is kept, not running), ``running`` and
+            ``restarting`` (``restart_child``/``delete_child`` of a child that runs
+            or whose restart is pending), ``not_found``, and ``max_children``
+            (a dynamic supervisor is full, Elixir's ``{:error, :max_children}``).
+        ref: the running child's ref for ``already_started``, else None.
+
+    .. versionchanged:: 0.1
+       `code` and `ref`.
+    """
+
+    def __init__(
+        self,
+        supervisor: str,
+        child: str,
+        problem: str,
+        *,
+        code: ChildErrorCode,
+        ref: ActorRef[Any] | SupervisorRef | TaskRef | None = None,
+    ) -> None:
         self.supervisor = supervisor
         self.child = child
         self.problem = problem
-        super().__init__(f"supervisor {supervisor!r}, child {child!r}: {problem}")
+        self.code: ChildErrorCode = code
+        self.ref = ref
+        super().__init__(f"supervisor {supervisor!r}, child {child!r}: {problem} ({code})")
 
 
 class ChildNotFoundError(ChildError, LookupError):
@@ -390,7 +450,10 @@ class ChildNotFoundError(ChildError, LookupError):
 
     def __init__(self, supervisor: str, child: str) -> None:
         super().__init__(
-            supervisor, child, "no such child; see which_children() for the names it has"
+            supervisor,
+            child,
+            "no such child; see which_children() for the names it has",
+            code="not_found",
         )
 
 

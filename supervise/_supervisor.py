@@ -805,9 +805,19 @@ class Supervisor(LoopProcess):
     def _add_new_child(self, spec: AnyChildSpec, name: str) -> Child:
         existing = self._children.get(name)
         if existing is not None:
-            state = "already started" if existing.process is not None else "already present"
+            if existing.process is not None:
+                raise ChildError(
+                    self.path,
+                    name,
+                    "already started; pick another name or terminate_child and delete_child it",
+                    code="already_started",
+                    ref=existing.ref,
+                )
             raise ChildError(
-                self.path, name, f"{state}; pick another name or delete_child it first"
+                self.path,
+                name,
+                "already present; pick another name, restart_child it or delete_child it first",
+                code="already_present",
             )
         return self._add_child(spec, name)
 
@@ -822,6 +832,20 @@ class Supervisor(LoopProcess):
             raise
         return child.ref
 
+    def _refuse_if_running(self, child: Child) -> None:
+        """restart_child and delete_child want a stopped child (OTP ``running``/``restarting``)."""
+        if child.process is not None:
+            raise ChildError(
+                self.path, child.name, "it is running; terminate_child it first", code="running"
+            )
+        if child.restarting:
+            raise ChildError(
+                self.path,
+                child.name,
+                "its restart is pending; wait for it or terminate_child it",
+                code="restarting",
+            )
+
     async def op_terminate_child(self, key: ChildKey) -> None:
         child = self._find(key)
         child.restarting = False
@@ -831,19 +855,13 @@ class Supervisor(LoopProcess):
 
     async def op_restart_child(self, key: ChildKey) -> ChildRef:
         child = self._find(key)
-        if child.process is not None:
-            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
-        if child.restarting:
-            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        self._refuse_if_running(child)
         await self._start(child)
         return child.ref
 
     async def op_delete_child(self, key: ChildKey) -> None:
         child = self._find(key)
-        if child.process is not None:
-            raise ChildError(self.path, child.name, "it is running; terminate_child it first")
-        if child.restarting:
-            raise ChildError(self.path, child.name, "its restart is pending; wait for it")
+        self._refuse_if_running(child)
         self._remove(child)
 
     async def op_which_children(self) -> list[ChildInfo]:

@@ -307,3 +307,71 @@ async def test_giving_up_while_a_restart_is_pending_leaves_every_ref_stopped(
     assert [r.state for r in [tree.root, *refs]] == [ChildState.STOPPED] * 3
     (gave_up,) = events.of("restart_intensity_exceeded")
     assert gave_up["child_reason"] == "crash: RuntimeError: root/a: start 3 fails"
+
+
+# -- structured dynamic-child answers ----------------------------------------------------
+
+
+async def test_child_errors_carry_otps_codes() -> None:
+    """supervisor_SUITE child_adm: each refusal is OTP's error term, as `ChildError.code`.
+
+    ``{error, {already_started, Pid}}`` carries the running child's ref;
+    ``already_present``, ``running``, ``restarting`` and ``not_found`` carry none.
+    """
+    spec = SupervisorSpec(name="root", children=[counted("a")])
+    async with open_tree(spec) as tree:
+        root = tree.root
+        a = actor_ref(tree.whereis("root/a"))
+        with pytest.raises(ChildError) as started:
+            await root.start_child(counted("a"))
+        assert (started.value.code, started.value.ref) == ("already_started", a)
+        with pytest.raises(ChildError) as running:
+            await root.restart_child("a")
+        assert (running.value.code, running.value.ref) == ("running", None)
+        with pytest.raises(ChildError) as running_delete:
+            await root.delete_child("a")
+        assert running_delete.value.code == "running"
+
+        await root.terminate_child("a")
+        with pytest.raises(ChildError) as present:
+            await root.start_child(counted("a"))
+        assert (present.value.code, present.value.ref) == ("already_present", None)
+
+        await root.delete_child("a")
+        for request in (root.restart_child, root.delete_child, root.terminate_child):
+            with pytest.raises(ChildError) as missing:
+                await request("a")
+            assert (missing.value.code, missing.value.child) == ("not_found", "a")
+        assert await states(root) == []
+    assert PLAN.starts == {"root/a": 1}
+
+
+async def test_restart_child_of_a_child_whose_restart_is_pending_is_restarting() -> None:
+    """supervisor_SUITE restart_child (try_again): ``{error, restarting}`` while a retry is due."""
+    gate = PLAN.gates["root/a"] = asyncio.Event()
+    gate.set()
+    PLAN.failing["root/a"] = {2}
+    spec = SupervisorSpec(name="root", max_restarts=5, children=[counted("a")])
+    async with open_tree(spec) as tree:
+        root = tree.root
+        a = actor_ref(tree.whereis("root/a"))
+        gate.clear()  # the restart's on_start waits here: then it fails, a retry is queued
+        await a.cast(Crash(message="boom"))
+        await until(lambda: PLAN.starts.get("root/a") == 2)
+        requests = await queue_requests(root.restart_child("a"), root.delete_child("a"))
+        gate.set()
+        answers = await asyncio.gather(*requests, return_exceptions=True)
+        assert [getattr(e, "code", e) for e in answers] == ["restarting", "restarting"]
+        await a.wait_running()
+        assert await states(root) == [("a", ChildState.RUNNING)]
+    assert PLAN.starts == {"root/a": 3}
+
+
+async def test_max_children_is_its_own_code() -> None:
+    """Elixir DynamicSupervisorTest "with max_children": ``{:error, :max_children}``."""
+    spec = DynamicSupervisorSpec(name="pool", max_children=1, child=counted("c"))
+    async with open_tree(spec) as tree:
+        await tree.root.start_child()
+        with pytest.raises(ChildError) as full:
+            await tree.root.start_child()
+        assert (full.value.code, full.value.ref) == ("max_children", None)
