@@ -29,6 +29,7 @@ from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import OffloadedHandlerError as OffloadedHandlerError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -43,6 +44,7 @@ from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
+from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._ref import ActorRef as ActorRef
@@ -63,6 +65,7 @@ from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
+from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
 from .spec import Overflow as Overflow
@@ -99,6 +102,7 @@ __all__ = [
     "Down",
     "DynamicSupervisorSpec",
     "Event",
+    "Execution",
     "ExitKind",
     "ExitReason",
     "LinkedExit",
@@ -111,6 +115,7 @@ __all__ = [
     "NameNotFoundError",
     "NameTakenError",
     "NodeSnapshot",
+    "OffloadedHandlerError",
     "OnBlock",
     "Overflow",
     "Registry",
@@ -136,6 +141,7 @@ __all__ = [
     "configure_logging",
     "load_tree",
     "load_tree_text",
+    "offload",
     "open_tree",
 ]
 

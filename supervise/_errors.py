@@ -332,6 +332,32 @@ class LoopBlockedError(SuperviseError):
         )
 
 
+class OffloadedHandlerError(SuperviseError):
+    """The reason an actor with ``execution: process`` crashed: its handler raised there.
+
+    The exception itself stays in the worker process (nothing is unpickled from
+    it); its type, message and traceback come back as text.
+
+    Attributes:
+        actor: the actor class's import path.
+        exc_type: the name of the exception's type in the worker.
+        exc_message: its message.
+        remote_traceback: the traceback in the worker, as text.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, exc_type: str, exc_message: str, remote_traceback: str) -> None:
+        self.actor = actor
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+        super().__init__(
+            f"{actor}.handle raised {exc_type}: {exc_message} in its worker process\n"
+            f"Remote traceback:\n{remote_traceback}"
+        )
+
+
 class StartError(SuperviseError):
     """A child failed to start; its supervisor did not start either.
 

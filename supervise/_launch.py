@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ._dynamic_supervisor import DynamicSupervisor
 from ._mailbox import Mailbox
+from ._offload import execution_of, offload_handler
 from ._process import ActorProcess, Process
 from ._shutdown import shutdown_seconds
 from ._supervisor import Supervisor
 from ._task import TaskProcess
-from .spec import ChildSpec, DynamicSupervisorSpec, TaskSpec
+from .spec import ChildSpec, DynamicSupervisorSpec, Execution, TaskSpec
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -46,7 +47,11 @@ def launch(child: Child) -> Process:
             frozen = type(config).model_config.get("frozen", False)
             actor.config = config if frozen else config.model_copy(deep=True)  # type: ignore[attr-defined]
         mailbox: Mailbox[object] = Mailbox(child.path, spec.mailbox.capacity)
-        return ActorProcess(child, actor, mailbox, shutdown_seconds(spec))
+        process = ActorProcess(child, actor, mailbox, shutdown_seconds(spec))
+        execution = execution_of(spec.execution, actor)
+        if execution is not Execution.LOOP:
+            offload_handler(process, actor, execution)
+        return process
     if isinstance(spec, TaskSpec):
         return TaskProcess(child, spec)
     if isinstance(spec, DynamicSupervisorSpec):

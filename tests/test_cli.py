@@ -155,6 +155,7 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
         "registered_name": None,
         "block_threshold": None,
         "on_block": "warn",
+        "execution": "loop",
     }
     assert web["children"][0]["path"] == "root/web/api"
     assert (pool["max_children"], pool["child"]["path"]) == (8, "root/pool/conn-*")

@@ -1,0 +1,67 @@
+"""Actors for tests/test_offload.py, importable by path in a worker process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from supervise import Actor, offload
+
+
+class Compute(BaseModel, frozen=True):
+    """Compute for this many seconds, then reply with the worker's pid."""
+
+    seconds: float
+
+
+class Fail(BaseModel, frozen=True):
+    text: str
+
+
+class Square(BaseModel, frozen=True):
+    n: int
+
+
+class Squared(BaseModel, frozen=True):
+    n: int
+    square: int
+
+
+_BLOCK = b"x" * (1 << 20)
+
+
+def compute(seconds: float) -> int:
+    """Work for ``seconds``: hashing 1 MiB blocks (CPython releases the GIL while it hashes)."""
+    end = time.monotonic() + seconds
+    rounds = 0
+    while time.monotonic() < end:
+        hashlib.sha256(_BLOCK).digest()
+        rounds += 1
+    return rounds
+
+
+class Cruncher(Actor[Compute | Fail | Square]):
+    """Its handler computes; where it runs is the spec's `execution`."""
+
+    async def handle(self, msg: Compute | Fail | Square) -> Any:
+        match msg:
+            case Compute(seconds=seconds):
+                compute(seconds)
+                return os.getpid()
+            case Fail(text=text):
+                raise ValueError(text)
+            case Square(n=n):
+                return Squared(n=n, square=n * n)
+        return None
+
+
+class ThreadCruncher(Cruncher):
+    """The same, offloaded to a thread by the decorator."""
+
+    @offload("thread")
+    async def handle(self, msg: Compute | Fail | Square) -> Any:
+        return await super().handle(msg)

@@ -1,0 +1,108 @@
+"""Offload: a handler in a thread or a worker process; the loop keeps serving other actors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from _offload_actors import Compute, Cruncher, Fail, Square, Squared, ThreadCruncher
+from _support import Ping, Worker
+
+from supervise import ActorExitedError, ChildSpec, SupervisorSpec, open_tree
+from supervise.testing import EventLog
+
+
+def _tree(cruncher: ChildSpec) -> SupervisorSpec:
+    return SupervisorSpec(name="app", children=[cruncher, ChildSpec(name="echo", actor=Worker)])
+
+
+CRUNCHERS = [
+    pytest.param(ChildSpec(name="cruncher", actor=Cruncher, execution="thread"), id="thread"),
+    pytest.param(ChildSpec(name="cruncher", actor=ThreadCruncher), id="thread-decorator"),
+    pytest.param(ChildSpec(name="cruncher", actor=Cruncher, execution="process"), id="process"),
+]
+
+
+@pytest.mark.parametrize("cruncher", CRUNCHERS)
+async def test_others_answer_while_an_offloaded_handler_computes(
+    cruncher: ChildSpec, events: EventLog
+) -> None:
+    """While the offloaded handler computes for 1 s, another actor answers 100 calls; the
+    watchdog sees no block; the mailbox order of the offloaded actor holds."""
+    async with open_tree(_tree(cruncher), watchdog=True) as tree:
+        crunch = tree.actor("app/cruncher", Cruncher)
+        echo = tree.actor("app/echo", Worker)
+        await crunch.call(Square(n=2), timeout=30)  # a worker process is started by then
+        computing = asyncio.ensure_future(crunch.call(Compute(seconds=1.0), timeout=30))
+        after = asyncio.ensure_future(crunch.call(Square(n=3), timeout=30))
+        await asyncio.sleep(0.05)  # it is computing
+        for _ in range(100):
+            assert await echo.call(Ping()) == "pong"
+        assert not computing.done()
+        pid = await computing
+        assert await after == Squared(n=3, square=9)  # handled after Compute, in order
+        assert (pid != os.getpid()) is (cruncher.execution == "process")
+    assert not [e for e in events.of("event_loop_blocked") if e["actor"] == "app/cruncher"]
+
+
+@pytest.mark.parametrize("cruncher", CRUNCHERS)
+async def test_a_failure_off_the_loop_is_a_crash(cruncher: ChildSpec, events: EventLog) -> None:
+    """An exception in the thread or worker process crashes the actor; the traceback from
+    there is in actor_crashed; the supervisor restarts it."""
+    async with open_tree(_tree(cruncher)) as tree:
+        crunch = tree.actor("app/cruncher", Cruncher)
+        await crunch.cast(Fail(text="bad input"))
+        crashed = await events.wait_for("actor_crashed", actor="app/cruncher", timeout=30)
+        assert "bad input" in crashed["exc_message"]
+        if cruncher.execution == "process":
+            assert crashed["exc_type"] == "OffloadedHandlerError"
+            assert "raise ValueError(text)" in crashed["exc_message"]  # the remote traceback
+        else:
+            assert crashed["exc_type"] == "ValueError"
+        await events.wait_for("actor_started", actor="app/cruncher", incarnation=2)
+        assert await crunch.call(Square(n=4), timeout=30) == Squared(n=4, square=16)
+
+
+async def test_a_thread_that_outlives_the_shutdown_timeout_is_abandoned(
+    events: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping waits for the thread up to the shutdown timeout, then abandons it."""
+    monkeypatch.setattr("supervise._shutdown.KILL_GRACE_SECONDS", 0.05)
+    spec = _tree(ChildSpec(name="cruncher", actor=Cruncher, execution="thread", shutdown=0.1))
+    async with open_tree(spec) as tree:
+        crunch = tree.actor("app/cruncher", Cruncher)
+        computing = asyncio.ensure_future(crunch.call(Compute(seconds=1.0)))
+        await asyncio.sleep(0.05)
+        await tree.root.terminate_child("cruncher")
+        assert events.sequence("actor_killed", "actor_abandoned") == [
+            ("actor_killed", "app/cruncher"),
+            ("actor_abandoned", "app/cruncher"),
+        ]
+        with pytest.raises(ActorExitedError, match="cruncher"):
+            await computing
+
+
+async def test_a_worker_process_is_killed_with_its_incarnation(events: EventLog) -> None:
+    """A kill ends the worker process at once (SIGKILL); the next incarnation gets a new one."""
+    spec = _tree(ChildSpec(name="cruncher", actor=Cruncher, execution="process"))
+    async with open_tree(spec) as tree:
+        crunch = tree.actor("app/cruncher", Cruncher)
+        await crunch.call(Square(n=1), timeout=30)
+        computing = asyncio.ensure_future(crunch.call(Compute(seconds=30), timeout=60))
+        await asyncio.sleep(0.1)
+        crunch.kill()
+        with pytest.raises(ActorExitedError, match="cruncher"):
+            await computing
+        await events.wait_for("actor_started", actor="app/cruncher", incarnation=2)
+        first: Any = await crunch.call(Compute(seconds=0), timeout=30)
+        assert first != os.getpid()
+    assert _children() == []
+
+
+def _children() -> list[int]:
+    """Live child processes of this one (zombies excluded)."""
+    import multiprocessing
+
+    return [p.pid for p in multiprocessing.active_children() if p.pid is not None]
