@@ -29,9 +29,11 @@ from ._monitor import Down, Monitor, start_monitor
 from ._operations import (
     CountChildren,
     DeleteChild,
+    GetChildSpec,
     RestartChild,
     StartChild,
     TerminateChild,
+    WhichChild,
     WhichChildren,
 )
 from ._process import ActorProcess, Call
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from ._child import Child, ChildState
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
-    from .spec import AnyChildSpec
+    from .spec import AnyChildSpec, Restart
 
 # Contravariant: a ref that accepts ``A | B`` can be passed where a ref accepting ``A`` is
 # expected (it is a sink of messages; nothing of type MsgT ever comes out of it).
@@ -143,6 +145,22 @@ class Watchable:
     def state(self) -> ChildState:
         """running, stopped or restarting."""
         return self._child.state
+
+    @property
+    def restart(self) -> Restart:
+        """Its restart type now (its parent's view, OTP's child spec ``restart``).
+
+        .. versionadded:: 0.1
+        """
+        return self._child.spec.restart
+
+    @property
+    def shutdown(self) -> float | str:
+        """Its shutdown now: seconds, ``brutal_kill`` or ``infinity``.
+
+        .. versionadded:: 0.1
+        """
+        return self._child.spec.shutdown
 
     @property
     def is_running(self) -> bool:
@@ -527,6 +545,30 @@ class SupervisorRef(Watchable):
     async def which_children(self) -> list[ChildInfo]:
         """The children in start order (OTP lists them newest first)."""
         return await self._supervisor().request(WhichChildren())
+
+    async def which_child(
+        self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
+    ) -> ChildInfo:
+        """One child's ``which_children`` row.
+
+        Raises:
+            ChildNotFoundError: no such child (``code`` ``not_found``).
+
+        .. versionadded:: 0.1
+        """
+        return await self._supervisor().request(WhichChild(name_or_ref))
+
+    async def get_childspec(
+        self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
+    ) -> AnyChildSpec:
+        """The spec a child runs with (OTP ``get_childspec``).
+
+        Raises:
+            ChildNotFoundError: no such child (``code`` ``not_found``).
+
+        .. versionadded:: 0.1
+        """
+        return await self._supervisor().request(GetChildSpec(name_or_ref))
 
     async def count_children(self) -> ChildCounts:
         """Counts of specs, running children, supervisors and workers."""
