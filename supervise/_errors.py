@@ -234,9 +234,16 @@ class CallFailedError(ActorExitedError):
 
     def _describe(self) -> str:
         exc = self.reason.exception
-        detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(self.reason)
+        if isinstance(exc, LinkedExit):
+            what = (
+                f"the actor was stopped while handling it because linked actor "
+                f"{exc.actor!r} ended abnormally ({exc.reason})"
+            )
+        else:
+            detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(self.reason)
+            what = f"its handler raised {detail}"
         return (
-            f"call to actor {self.actor!r} failed: its handler raised {detail}; "
+            f"call to actor {self.actor!r} failed: {what}; "
             f"the actor crashed and its supervisor decides whether to restart it"
         )
 
