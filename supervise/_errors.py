@@ -274,12 +274,23 @@ class ActorNotRunningError(SuperviseError):
         actor: the actor's tree path.
         waited: the seconds waited for it to run again (``wait_running``, or a
             call with ``retry_while_restarting``), or None if it was not waited for.
+        stopped: while waiting: the path of the supervisor (or the root) that
+            stopped for good, so nothing will start the actor again; else None.
     """
 
-    def __init__(self, actor: str, waited: float | None = None) -> None:
+    def __init__(
+        self, actor: str, waited: float | None = None, *, stopped: str | None = None
+    ) -> None:
         self.actor = actor
         self.waited = waited
-        if waited is None:
+        self.stopped = stopped
+        if stopped is not None:
+            text = (
+                f"actor {actor!r} will not run again: {stopped!r} has stopped for good "
+                f"(a supervisor gave up, or the tree was stopped), so nothing restarts it; "
+                f"see its supervisor_stopped event"
+            )
+        elif waited is None:
             text = (
                 f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
                 f"retry later, call with retry_while_restarting=True, or check its "

@@ -97,25 +97,56 @@ def _runs(child: Child) -> bool:
     return process is not None and process.reason is None
 
 
+def _restarter(child: Child) -> tuple[Supervisor | None, str]:
+    """The nearest running supervisor above ``child``, which may start it again.
+
+    Returns:
+        That supervisor, or None and the path of the topmost one that stopped
+        (the child's own path for the root: the tree does not restart it).
+    """
+    supervisor, stopped = child.supervisor, child.path
+    while supervisor is not None and supervisor.reason is not None:
+        stopped = supervisor.path
+        supervisor = supervisor.child.supervisor
+    return supervisor, stopped
+
+
+def _wake(future: asyncio.Future[None]) -> Callable[[object], None]:
+    def wake(_: object) -> None:
+        if not future.done():
+            future.set_result(None)
+
+    return wake
+
+
 async def _until_running(child: Child, deadline: float | None) -> bool:
     """Wait until an incarnation runs in ``child``, or until the loop time ``deadline``.
 
     Returns:
         Whether one runs (False: the deadline passed first).
+
+    Raises:
+        ActorNotRunningError: every supervisor above has stopped: none will run again.
     """
     loop = asyncio.get_running_loop()
     while not _runs(child):
+        restarter, stopped = _restarter(child)
+        if restarter is None:
+            raise ActorNotRunningError(child.path, stopped=stopped)
         future: asyncio.Future[None] = loop.create_future()
         waiters = child.running_waiters
         if waiters is None:
             waiters = child.running_waiters = []
         waiters.append(future)
+        # Woken by a start, or by the end of that supervisor (then look again higher up).
+        restarter.add_exit_callback(future, _wake(future))
         try:
             async with asyncio.timeout_at(deadline):
                 await future
         except TimeoutError:
             return _runs(child)
         finally:
+            restarter.remove_exit_callback(future)
             if not future.done() and future in waiters:
                 waiters.remove(future)
     return True
@@ -166,7 +197,8 @@ class Watchable:
 
         Raises:
             ActorNotRunningError: nothing ran within ``timeout`` (its ``waited``
-                attribute says how long).
+                attribute says how long), or at once when nothing can start it
+                again: its supervisors up to the root have stopped (``stopped``).
 
         .. versionadded:: 0.1
         """
@@ -356,7 +388,8 @@ class ActorRef(Watchable, Generic[MsgT]):
             CallDroppedError: the actor ended before it took the call from its mailbox.
             ActorExitedError: the actor ended before replying.
             ActorNotRunningError: nothing runs behind this ref now (with
-                ``retry_while_restarting``: it did not run again within ``timeout``).
+                ``retry_while_restarting``: it did not run again within ``timeout``,
+                or its supervisors up to the root have stopped: ``stopped``).
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
