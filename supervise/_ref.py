@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
+import anyio
 from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from ._actor import Request
     from ._child import Child, ChildState
+    from ._process import Process
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
     from .spec import AnyChildSpec
@@ -150,6 +152,24 @@ async def _until_running(child: Child, deadline: float | None) -> bool:
             if not future.done() and future in waiters:
                 waiters.remove(future)
     return True
+
+
+async def _until_ended(process: Process) -> None:
+    """Wait until ``process`` has ended, however often the caller is cancelled meanwhile.
+
+    The stop it waits for is bounded by the children's ``shutdown``; a
+    cancellation that arrives meanwhile is raised once it has ended (anyio's
+    shielded cleanup, for native asyncio cancellation too).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while process.reason is None:
+        try:
+            with anyio.CancelScope(shield=True):  # anyio: no redelivery while we wait
+                await process.wait(None)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 class Watchable:
@@ -572,8 +592,10 @@ class SupervisorRef(Watchable):
     async def stop(self) -> None:
         """Stop the supervisor and its subtree in order, and wait until it has ended.
 
-        Its parent then applies its restart type, as for any child.
+        Its parent then applies its restart type, as for any child. As with
+        ``Tree.stop``, cancelling the caller does not cut the wait short: it
+        returns once the subtree has ended, then the cancellation is raised.
         """
         supervisor = self._supervisor()
         supervisor.request_stop(NORMAL)
-        await supervisor.wait(None)
+        await _until_ended(supervisor)

@@ -22,6 +22,7 @@ from supervise import (
     CallTimeoutError,
     ChildSpec,
     ExitKind,
+    ExitReason,
     MailboxFull,
     MessageTypeError,
     Restart,
@@ -363,6 +364,44 @@ async def test_calling_self_from_on_start_fails_the_start_at_once() -> None:
         "actor 'root/eager' called itself, which would wait for ever; "
         "handle the message directly or use `cast`"
     )
+
+
+STOPPING: list[str] = []
+STOP_GATES: list[asyncio.Event] = []
+
+
+class SlowToStop(Actor[Ping]):
+    """Its on_stop waits until the test opens the gate."""
+
+    async def handle(self, msg: Ping) -> str:
+        return "pong"
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        STOPPING.append(self.path)
+        await STOP_GATES[0].wait()
+
+
+async def test_a_cancelled_supervisor_stop_still_waits_for_the_subtree(events: EventLog) -> None:
+    """As Tree.stop: cancelling the caller does not cut the wait short; it ends with the stop."""
+    STOPPING.clear()
+    STOP_GATES[:] = [asyncio.Event()]
+    inner = SupervisorSpec(
+        name="inner", restart="temporary", children=[ChildSpec(name="slow", actor=SlowToStop)]
+    )
+    async with open_tree(SupervisorSpec(name="root", children=[inner])) as tree:
+        sup = tree.whereis("root/inner")
+        assert isinstance(sup, SupervisorRef)
+        stopping = asyncio.ensure_future(sup.stop())
+        await until(lambda: STOPPING == ["root/inner/slow"])
+        stopping.cancel()
+        for _ in range(20):  # loop passes: a stop that gave way to the cancel would end here
+            await asyncio.sleep(0)
+        assert not stopping.done()
+        STOP_GATES[0].set()
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+        assert not sup.is_running
+        assert events.of("supervisor_stopped", supervisor="root/inner")
 
 
 # -- calls across a restart -------------------------------------------------------------
