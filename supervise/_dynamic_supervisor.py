@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from pydantic import ValidationError
-
 from ._child import Child
 from ._errors import ChildError, SpecError, StartError
 from ._process import Process
@@ -131,9 +129,8 @@ class DynamicSupervisor(Supervisor):
                 fields["kwargs" if isinstance(template, TaskSpec) else "args"] = arg
         try:
             child_spec = type(template)(**fields)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise SpecError(f"start_child on {self.path}", first["msg"]) from exc
+        except SpecError as exc:
+            raise SpecError(f"start_child on {self.path}", exc.problem) from None
         return child_spec, name
 
     async def _stop_children(self) -> None:

@@ -25,7 +25,17 @@ import enum
 import inspect
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    TypeVar,
+    get_args,
+    overload,
+)
 
 from pydantic import (
     BaseModel,
@@ -44,8 +54,10 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from ._behaviour import Behaviour, _sync_hook
+from ._errors import SpecError
 from ._imports import import_path_of, resolve_import_path
 
 
@@ -210,6 +222,58 @@ ActorClass = Annotated[
 
 class _Spec(BaseModel):
     model_config: ClassVar[ConfigDict] = ConfigDict(extra="forbid", frozen=True)
+
+    # Built from Python, a bad value is a SpecError (a SuperviseError and a
+    # ValueError) naming each bad field. ``model_validate`` stays pydantic's: the
+    # file loader maps its ValidationError to file:line:col problems itself.
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _spec_error(type(self).__name__, data, exc) from None
+
+    # Pydantic calls a custom __init__ for nested dicts and model_validate too;
+    # marked as its own, it is called only when a spec is built from Python.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+def _spec_error(kind: str, data: dict[str, Any], exc: ValidationError) -> SpecError:
+    """The SpecError for a spec built from Python: each bad field by its path."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        elif err["type"] in _PYDANTIC_ERROR_TYPES and err["type"] not in _NO_INPUT:
+            got = repr(err["input"])
+            msg += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
+        path = _field_path(data, err["loc"], missing=err["type"] == "missing")
+        problems.append(f"{path}: {msg}" if path else msg)
+    name = data.get("name")
+    where = f"{kind}({'name=' + repr(name) if isinstance(name, str) else ''})"
+    return SpecError(where, "; ".join(dict.fromkeys(problems)))
+
+
+def _field_path(data: object, loc: tuple[int | str, ...], *, missing: bool) -> str:
+    """``children[0].shutdown`` for a pydantic location, without its union tags."""
+    path = ""
+    for i, step in enumerate(loc):
+        if isinstance(data, BaseModel) and isinstance(step, str) and hasattr(data, step):
+            data = getattr(data, step)
+        elif isinstance(data, dict) and (step in data or (missing and i == len(loc) - 1)):
+            data = data.get(step)
+        elif isinstance(data, list | tuple) and isinstance(step, int) and step < len(data):
+            path += f"[{step}]"
+            data = data[step]
+            continue
+        else:
+            continue  # a union tag, not a field
+        path += f".{step}"
+    return path.lstrip(".")
+
+
+_PYDANTIC_ERROR_TYPES = frozenset(get_args(ErrorType))
+_NO_INPUT = frozenset({"missing", "value_error", "assertion_error"})
 
 
 class Backoff(_Spec):

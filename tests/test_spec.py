@@ -17,7 +17,9 @@ from supervise import (
     MailboxSpec,
     Overflow,
     Restart,
+    SpecError,
     Strategy,
+    SuperviseError,
     SupervisorSpec,
 )
 from supervise._behaviour import _is_immutable_model
@@ -39,11 +41,11 @@ def test_actor_by_import_path_and_config_validation() -> None:
     assert spec.actor is Worker
     assert spec.config is not None
     assert spec.config.stop_seconds == 1.5  # type: ignore[attr-defined]
-    with pytest.raises(ValidationError, match="stop_seconds"):
+    with pytest.raises(SpecError, match="stop_seconds"):
         ChildSpec(name="w", actor=Worker, args={"stop_seconds": "soon"})
-    with pytest.raises(ValidationError, match="cannot import module 'no_such_module'"):
+    with pytest.raises(SpecError, match="cannot import module 'no_such_module'"):
         ChildSpec(name="w", actor="no_such_module:Thing")
-    with pytest.raises(ValidationError, match="has no attribute 'Nope'"):
+    with pytest.raises(SpecError, match="has no attribute 'Nope'"):
         ChildSpec(name="w", actor="_support:Nope")
 
 
@@ -60,13 +62,32 @@ def test_actor_by_import_path_and_config_validation() -> None:
 )
 def test_bad_child_fields_are_rejected(fields: dict[str, object]) -> None:
     """Invalid values and unknown fields are errors."""
-    with pytest.raises(ValidationError):
+    with pytest.raises(SpecError):
         ChildSpec(name=str(fields.pop("name", "w")), actor=Worker, **fields)
+
+
+def test_a_spec_built_in_python_raises_spec_error_naming_each_field() -> None:
+    """Bad values are a SpecError (a SuperviseError and a ValueError), not pydantic's error."""
+    with pytest.raises(SpecError) as info:
+        SupervisorSpec(
+            name="root", max_restarts=-1, children=[{"name": "x", "actor": Worker, "nope": 1}]
+        )
+    err = info.value
+    assert isinstance(err, SuperviseError)
+    assert isinstance(err, ValueError)
+    assert not isinstance(err, ValidationError)
+    assert err.where == "SupervisorSpec(name='root')"
+    assert "max_restarts: Input should be greater than or equal to 0 (got -1)" in err.problem
+    assert "children[0].nope: unknown field; remove it" in err.problem
+    with pytest.raises(SpecError, match=r"^ChildSpec\(name='a/b'\): name: .* \(got 'a/b'\)$"):
+        ChildSpec(name="a/b", actor=Worker)
+    with pytest.raises(SpecError, match=r"^ChildSpec\(\): name: Field required$"):
+        ChildSpec(actor=Worker)  # type: ignore[call-arg]
 
 
 def test_duplicate_sibling_names_are_rejected() -> None:
     """Sibling names must be unique (OTP: duplicate_child_name)."""
-    with pytest.raises(ValidationError, match="duplicate child name 'w'"):
+    with pytest.raises(SpecError, match="duplicate child name 'w'"):
         SupervisorSpec(name="root", children=[worker("w"), worker("w")])
 
 
@@ -78,7 +99,7 @@ def test_backoff_delay_grows_and_caps() -> None:
     early = {jittery.delay(2, random.Random(seed)) for seed in range(20)}
     assert all(2.0 <= d <= 3.0 for d in early)  # below the cap: stretched up to 50 %
     assert len(early) > 1
-    with pytest.raises(ValidationError, match="max_seconds"):
+    with pytest.raises(SpecError, match="max_seconds"):
         Backoff(min_seconds=2, max_seconds=1)
 
 
@@ -133,7 +154,7 @@ def test_max_seconds_must_be_finite_and_positive(max_seconds: object) -> None:
 def test_max_children_zero_is_valid() -> None:
     """Elixir accepts max_children: 0 (every start is refused); negative is an error."""
     assert DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=0).max_children == 0
-    with pytest.raises(ValidationError, match="max_children"):
+    with pytest.raises(SpecError, match="max_children"):
         DynamicSupervisorSpec(name="pool", child=worker("w"), max_children=-1)
 
 
@@ -177,7 +198,7 @@ def test_actor_hooks_must_be_async(actor: type[Actor[Ping]], hook: str) -> None:
     """A plain `def` hook is refused when the spec is built, naming the hook and the fix."""
     name = actor.__qualname__
     with pytest.raises(
-        ValidationError,
+        SpecError,
         match=rf"test_spec:{name}\.{hook} is not an async function; "
         rf"define it as `async def {hook}\(\.\.\.\)`",
     ):
@@ -192,7 +213,7 @@ class NoHandle(Actor[Ping]):
 def test_an_actor_without_handle_is_refused() -> None:
     """Every message would crash an actor that defines no handle: the spec says so at once."""
     with pytest.raises(
-        ValidationError,
+        SpecError,
         match=r"test_spec:NoHandle defines no `handle`, so every message would crash it; "
         r"define `async def handle\(self, msg\)`",
     ):
