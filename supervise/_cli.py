@@ -569,5 +569,7 @@ from ._logs import logs as _logs  # noqa: E402 (a tool of its own: supervise/_lo
 main.add_command(_logs)
 
 from ._watch import inspect as _inspect  # noqa: E402 (live views of a running tree)
+from ._watch import top as _top  # noqa: E402
 
 main.add_command(_inspect)
+main.add_command(_top)

@@ -589,6 +589,20 @@ class SupervisorRef(Watchable):
         """A snapshot: children running, restarts within the window."""
         return self._supervisor().statistics()
 
+    def kill(self) -> None:
+        """Kill the supervisor now, as its parent's ``brutal_kill`` does; returns at once.
+
+        Its task is cancelled and its children are killed at once (no
+        ``on_stop``, reason ``killed``, detail ``brutal_kill``), newest first; it ends
+        with reason ``killed``, so its parent restarts it unless it is
+        temporary. Nothing runs behind the ref: nothing happens.
+
+        .. versionadded:: 0.1
+        """
+        process = self._child.process
+        if process is not None:
+            process.kill("ref.kill()")
+
     async def stop(self) -> None:
         """Stop the supervisor and its subtree in order, and wait until it has ended.
 

@@ -375,3 +375,72 @@ async def test_max_children_is_its_own_code() -> None:
         with pytest.raises(ChildError) as full:
             await tree.root.start_child()
         assert (full.value.code, full.value.ref) == ("max_children", None)
+
+
+# -- killing a supervisor from outside ---------------------------------------------------
+
+
+class StopCounted(Counted):
+    """Counted, and records each on_stop (a kill must skip it)."""
+
+    stops: list[str] = []
+
+    async def on_stop(self, reason: object) -> None:
+        StopCounted.stops.append(self.path)
+
+
+@pytest.mark.parametrize(
+    ("restart", "after"),
+    [
+        ("permanent", ChildState.RUNNING),  # killed is abnormal: restarted
+        ("transient", ChildState.RUNNING),
+        ("temporary", None),  # never restarted: dropped
+    ],
+)
+async def test_supervisor_ref_kill_is_a_brutal_kill(
+    events: EventLog, restart: str, after: ChildState | None
+) -> None:
+    """supervisor_SUITE sup_stop_brutal_kill, from outside: ``exit(Sup, kill)``.
+
+    The supervisor's children are killed at once (no on_stop), it ends ``killed``
+    and its parent applies its restart type, as for a brutal_kill by the parent.
+    """
+    StopCounted.stops = []
+    sub = SupervisorSpec(
+        name="sub",
+        restart=restart,
+        children=[ChildSpec(name="x", actor=StopCounted), ChildSpec(name="y", actor=StopCounted)],
+    )
+    async with open_tree(SupervisorSpec(name="root", children=[counted("a"), sub])) as tree:
+        ref = tree.whereis("root/sub")
+        assert isinstance(ref, SupervisorRef)
+        ref.kill()
+        ended = await events.wait_for("actor_crashed", actor="root/sub")
+        assert (ended["reason"], ended["reason_detail"]) == ("killed", "ref.kill()")
+        if after is ChildState.RUNNING:
+            await until(lambda: PLAN.starts.get("root/sub/y") == 2)
+            await ref.wait_running()
+            assert await states(ref) == [("x", ChildState.RUNNING), ("y", ChildState.RUNNING)]
+        assert await states(tree.root) == [("a", ChildState.RUNNING)] + (
+            [("sub", after)] if after is not None else []
+        )
+        assert StopCounted.stops == []
+        killed_children = events.of("actor_crashed", supervisor="root/sub", reason="killed")
+        assert [(e["actor"], e["reason_detail"]) for e in killed_children] == [
+            ("root/sub/y", "brutal_kill"),
+            ("root/sub/x", "brutal_kill"),
+        ]
+    starts = 2 if after is not None else 1
+    assert PLAN.starts == {"root/a": 1, "root/sub/x": starts, "root/sub/y": starts}
+
+
+async def test_supervisor_ref_kill_of_a_stopped_supervisor_does_nothing() -> None:
+    """Nothing runs behind the ref: kill() is a no-op, as ActorRef.kill()."""
+    sub = SupervisorSpec(name="sub", restart="transient", children=[counted("x")])
+    async with open_tree(SupervisorSpec(name="root", children=[sub])) as tree:
+        await tree.root.terminate_child("sub")
+        ref = tree.whereis("root/sub")
+        assert isinstance(ref, SupervisorRef)
+        ref.kill()
+        assert await states(tree.root) == [("sub", ChildState.STOPPED)]
+    assert PLAN.starts == {"root/sub/x": 1}
