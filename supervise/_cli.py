@@ -407,6 +407,15 @@ def run(
             status = runner.run(
                 _run_tree(spec, duration, signals, stdout, not no_watchdog, control)
             )
+    except KeyboardInterrupt:
+        # Raised in the tree (a handler, on_start, a task): the tree stopped in order
+        # and re-raised it. Exit as a shell reports an interrupted process, not "Aborted!".
+        click.echo(
+            f"supervise: tree {spec.name!r} was stopped in order by a KeyboardInterrupt "
+            f"raised inside it (see its actor_crashed event); exiting with {EXIT_FORCED}",
+            err=True,
+        )
+        status = EXIT_FORCED
     finally:
         if file_stream:
             file_stream.close()

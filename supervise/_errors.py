@@ -234,9 +234,16 @@ class CallFailedError(ActorExitedError):
 
     def _describe(self) -> str:
         exc = self.reason.exception
-        detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(self.reason)
+        if isinstance(exc, LinkedExit):
+            what = (
+                f"the actor was stopped while handling it because linked actor "
+                f"{exc.actor!r} ended abnormally ({exc.reason})"
+            )
+        else:
+            detail = f"{type(exc).__qualname__}: {exc}" if exc is not None else str(self.reason)
+            what = f"its handler raised {detail}"
         return (
-            f"call to actor {self.actor!r} failed: its handler raised {detail}; "
+            f"call to actor {self.actor!r} failed: {what}; "
             f"the actor crashed and its supervisor decides whether to restart it"
         )
 
@@ -267,12 +274,23 @@ class ActorNotRunningError(SuperviseError):
         actor: the actor's tree path.
         waited: the seconds waited for it to run again (``wait_running``, or a
             call with ``retry_while_restarting``), or None if it was not waited for.
+        stopped: while waiting: the path of the supervisor (or the root) that
+            stopped for good, so nothing will start the actor again; else None.
     """
 
-    def __init__(self, actor: str, waited: float | None = None) -> None:
+    def __init__(
+        self, actor: str, waited: float | None = None, *, stopped: str | None = None
+    ) -> None:
         self.actor = actor
         self.waited = waited
-        if waited is None:
+        self.stopped = stopped
+        if stopped is not None:
+            text = (
+                f"actor {actor!r} will not run again: {stopped!r} has stopped for good "
+                f"(a supervisor gave up, or the tree was stopped), so nothing restarts it; "
+                f"see its supervisor_stopped event"
+            )
+        elif waited is None:
             text = (
                 f"actor {actor!r} is not running (stopped, or waiting to be restarted); "
                 f"retry later, call with retry_while_restarting=True, or check its "

@@ -48,6 +48,10 @@ class OperationHandler(Protocol):
 
     async def op_count_children(self) -> ChildCounts: ...
 
+    async def op_which_child(self, key: ChildKey) -> ChildInfo: ...
+
+    async def op_get_childspec(self, key: ChildKey) -> AnyChildSpec: ...
+
 
 class Operation(Generic[R]):
     """A request to a supervisor whose answer is an ``R``."""
@@ -113,3 +117,23 @@ class CountChildren(Operation["ChildCounts"]):
 
     async def apply(self, handler: OperationHandler) -> ChildCounts:
         return await handler.op_count_children()
+
+
+@dataclass(frozen=True, slots=True)
+class WhichChild(Operation["ChildInfo"]):
+    """One child's ``which_children`` row (Elixir ``Supervisor.which_children`` filtered)."""
+
+    key: ChildKey
+
+    async def apply(self, handler: OperationHandler) -> ChildInfo:
+        return await handler.op_which_child(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class GetChildSpec(Operation["AnyChildSpec"]):
+    """The spec a child runs with (OTP ``get_childspec``)."""
+
+    key: ChildKey
+
+    async def apply(self, handler: OperationHandler) -> AnyChildSpec:
+        return await handler.op_get_childspec(self.key)

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
+import anyio
 from pydantic import BaseModel
 
 from ._deadlines import call_timeouts
@@ -29,9 +30,11 @@ from ._monitor import Down, Monitor, start_monitor
 from ._operations import (
     CountChildren,
     DeleteChild,
+    GetChildSpec,
     RestartChild,
     StartChild,
     TerminateChild,
+    WhichChild,
     WhichChildren,
 )
 from ._process import ActorProcess, Call
@@ -42,9 +45,10 @@ if TYPE_CHECKING:
 
     from ._actor import Request
     from ._child import Child, ChildState
+    from ._process import Process
     from ._supervisor import ChildCounts, ChildInfo, Supervisor, SupervisorStatistics
     from ._task import TaskRef
-    from .spec import AnyChildSpec
+    from .spec import AnyChildSpec, Restart
 
 # Contravariant: a ref that accepts ``A | B`` can be passed where a ref accepting ``A`` is
 # expected (it is a sink of messages; nothing of type MsgT ever comes out of it).
@@ -97,28 +101,77 @@ def _runs(child: Child) -> bool:
     return process is not None and process.reason is None
 
 
+def _restarter(child: Child) -> tuple[Supervisor | None, str]:
+    """The nearest running supervisor above ``child``, which may start it again.
+
+    Returns:
+        That supervisor, or None and the path of the topmost one that stopped
+        (the child's own path for the root: the tree does not restart it).
+    """
+    supervisor, stopped = child.supervisor, child.path
+    while supervisor is not None and supervisor.reason is not None:
+        stopped = supervisor.path
+        supervisor = supervisor.child.supervisor
+    return supervisor, stopped
+
+
+def _wake(future: asyncio.Future[None]) -> Callable[[object], None]:
+    def wake(_: object) -> None:
+        if not future.done():
+            future.set_result(None)
+
+    return wake
+
+
 async def _until_running(child: Child, deadline: float | None) -> bool:
     """Wait until an incarnation runs in ``child``, or until the loop time ``deadline``.
 
     Returns:
         Whether one runs (False: the deadline passed first).
+
+    Raises:
+        ActorNotRunningError: every supervisor above has stopped: none will run again.
     """
     loop = asyncio.get_running_loop()
     while not _runs(child):
+        restarter, stopped = _restarter(child)
+        if restarter is None:
+            raise ActorNotRunningError(child.path, stopped=stopped)
         future: asyncio.Future[None] = loop.create_future()
         waiters = child.running_waiters
         if waiters is None:
             waiters = child.running_waiters = []
         waiters.append(future)
+        # Woken by a start, or by the end of that supervisor (then look again higher up).
+        restarter.add_exit_callback(future, _wake(future))
         try:
             async with asyncio.timeout_at(deadline):
                 await future
         except TimeoutError:
             return _runs(child)
         finally:
+            restarter.remove_exit_callback(future)
             if not future.done() and future in waiters:
                 waiters.remove(future)
     return True
+
+
+async def _until_ended(process: Process) -> None:
+    """Wait until ``process`` has ended, however often the caller is cancelled meanwhile.
+
+    The stop it waits for is bounded by the children's ``shutdown``; a
+    cancellation that arrives meanwhile is raised once it has ended (anyio's
+    shielded cleanup, for native asyncio cancellation too).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while process.reason is None:
+        try:
+            with anyio.CancelScope(shield=True):  # anyio: no redelivery while we wait
+                await process.wait(None)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 class Watchable:
@@ -145,6 +198,22 @@ class Watchable:
         return self._child.state
 
     @property
+    def restart(self) -> Restart:
+        """Its restart type now (its parent's view, OTP's child spec ``restart``).
+
+        .. versionadded:: 0.1
+        """
+        return self._child.spec.restart
+
+    @property
+    def shutdown(self) -> float | str:
+        """Its shutdown now: seconds, ``brutal_kill`` or ``infinity``.
+
+        .. versionadded:: 0.1
+        """
+        return self._child.spec.shutdown
+
+    @property
     def is_running(self) -> bool:
         """Whether an incarnation runs behind this ref now."""
         process = self._child.process
@@ -166,7 +235,8 @@ class Watchable:
 
         Raises:
             ActorNotRunningError: nothing ran within ``timeout`` (its ``waited``
-                attribute says how long).
+                attribute says how long), or at once when nothing can start it
+                again: its supervisors up to the root have stopped (``stopped``).
 
         .. versionadded:: 0.1
         """
@@ -356,7 +426,8 @@ class ActorRef(Watchable, Generic[MsgT]):
             CallDroppedError: the actor ended before it took the call from its mailbox.
             ActorExitedError: the actor ended before replying.
             ActorNotRunningError: nothing runs behind this ref now (with
-                ``retry_while_restarting``: it did not run again within ``timeout``).
+                ``retry_while_restarting``: it did not run again within ``timeout``,
+                or its supervisors up to the root have stopped: ``stopped``).
             CallingSelfError: an actor called itself.
             MailboxFull: the mailbox is full and its overflow policy is ``fail``.
         """
@@ -528,6 +599,30 @@ class SupervisorRef(Watchable):
         """The children in start order (OTP lists them newest first)."""
         return await self._supervisor().request(WhichChildren())
 
+    async def which_child(
+        self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
+    ) -> ChildInfo:
+        """One child's ``which_children`` row.
+
+        Raises:
+            ChildNotFoundError: no such child (``code`` ``not_found``).
+
+        .. versionadded:: 0.1
+        """
+        return await self._supervisor().request(WhichChild(name_or_ref))
+
+    async def get_childspec(
+        self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef
+    ) -> AnyChildSpec:
+        """The spec a child runs with (OTP ``get_childspec``).
+
+        Raises:
+            ChildNotFoundError: no such child (``code`` ``not_found``).
+
+        .. versionadded:: 0.1
+        """
+        return await self._supervisor().request(GetChildSpec(name_or_ref))
+
     async def count_children(self) -> ChildCounts:
         """Counts of specs, running children, supervisors and workers."""
         return await self._supervisor().request(CountChildren())
@@ -553,8 +648,10 @@ class SupervisorRef(Watchable):
     async def stop(self) -> None:
         """Stop the supervisor and its subtree in order, and wait until it has ended.
 
-        Its parent then applies its restart type, as for any child.
+        Its parent then applies its restart type, as for any child. As with
+        ``Tree.stop``, cancelling the caller does not cut the wait short: it
+        returns once the subtree has ended, then the cancellation is raised.
         """
         supervisor = self._supervisor()
         supervisor.request_stop(NORMAL)
-        await supervisor.wait(None)
+        await _until_ended(supervisor)

@@ -133,6 +133,19 @@ class SupervisorStatistics:
     max_seconds: float
 
 
+def _info(c: Child) -> ChildInfo:
+    return ChildInfo(
+        name=c.name,
+        path=c.path,
+        ref=c.ref,
+        state=c.state,
+        kind=c.spec.kind,
+        restart=c.spec.restart,
+        incarnation=c.incarnation,
+        restart_count=c.restart_count,
+    )
+
+
 class _ChildExit:
     __slots__ = ("process",)
 
@@ -865,19 +878,13 @@ class Supervisor(LoopProcess):
         self._remove(child)
 
     async def op_which_children(self) -> list[ChildInfo]:
-        return [
-            ChildInfo(
-                name=c.name,
-                path=c.path,
-                ref=c.ref,
-                state=c.state,
-                kind=c.spec.kind,
-                restart=c.spec.restart,
-                incarnation=c.incarnation,
-                restart_count=c.restart_count,
-            )
-            for c in self._children.values()
-        ]
+        return [_info(c) for c in self._children.values()]
+
+    async def op_which_child(self, key: ChildKey) -> ChildInfo:
+        return _info(self._find(key))
+
+    async def op_get_childspec(self, key: ChildKey) -> AnyChildSpec:
+        return self._find(key).spec
 
     async def op_count_children(self) -> ChildCounts:
         children = self._children.values()

@@ -38,7 +38,7 @@ from ._launch import launch
 from ._loader import load_tree
 from ._process import Process
 from ._reason import SHUTDOWN, ends_program
-from ._ref import ActorRef, SupervisorRef
+from ._ref import ActorRef, SupervisorRef, _until_ended
 from ._registry import Registry
 from ._snapshot import Rates, TreeSnapshot, take_snapshot
 from ._supervisor import Supervisor
@@ -301,24 +301,6 @@ class Tree:
         if self._failure is not None and (exc is None or swallowed):
             raise self._failure
         return swallowed
-
-
-async def _until_ended(process: Process) -> None:
-    """Wait until ``process`` has ended, however often the caller is cancelled meanwhile.
-
-    The stop it waits for is bounded by the children's ``shutdown``; a
-    cancellation that arrives meanwhile is raised once it has ended (anyio's
-    shielded cleanup, for native asyncio cancellation too).
-    """
-    cancelled: asyncio.CancelledError | None = None
-    while process.reason is None:
-        try:
-            with anyio.CancelScope(shield=True):  # anyio: no redelivery while we wait
-                await process.wait(None)
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if cancelled is not None:
-        raise cancelled
 
 
 def _require_asyncio(what: str) -> None:

@@ -98,6 +98,24 @@ class OwnsProcess(Actor[Increment]):
 NotAnActor = Increment
 
 
+class EndsProgramConfig(BaseModel, frozen=True, extra="forbid"):
+    exit_code: int | None = None  # None: KeyboardInterrupt
+
+
+class EndsProgram(Actor[Increment]):
+    """Its first message (a cast to itself) raises KeyboardInterrupt, or SystemExit(exit_code)."""
+
+    config: EndsProgramConfig
+
+    async def on_start(self) -> None:
+        self.ref.cast_nowait(Increment())
+
+    async def handle(self, msg: Increment) -> None:
+        if self.config.exit_code is None:
+            raise KeyboardInterrupt
+        raise SystemExit(self.config.exit_code)
+
+
 class SlowStart(Actor[Increment]):
     """Blocks the event loop in on_start (time.sleep): what the loop watchdog reports."""
 

@@ -259,6 +259,28 @@ def test_run_root_gives_up_exits_1(tmp_path: Path) -> None:
     assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"
 
 
+@pytest.mark.parametrize("exit_code", [None, 7])
+def test_run_a_program_exit_from_a_handler_stops_in_order_and_exits(
+    tmp_path: Path, exit_code: int | None
+) -> None:
+    """KeyboardInterrupt from a handler: the orderly stop, then 130 and a message (not click's
+    "Aborted!"); SystemExit(n) exits n."""
+    args = "{}" if exit_code is None else f"{{exit_code: {exit_code}}}"
+    (tmp_path / "t.yaml").write_text(
+        f"name: root\nchildren: [{{name: a, actor: '_tree_actors:EndsProgram', args: {args}}}]\n"
+    )
+    result = supervise_cmd("run", str(tmp_path / "t.yaml"))
+    assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"
+    if exit_code is None:
+        assert (result.returncode, result.stderr) == (
+            130,
+            "supervise: tree 'root' was stopped in order by a KeyboardInterrupt raised inside "
+            "it (see its actor_crashed event); exiting with 130\n",
+        )
+    else:
+        assert (result.returncode, result.stderr) == (exit_code, "")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_stops_the_tree_in_order(tree_file: Path, sig: signal.Signals) -> None:
     """SIGINT, SIGTERM or SIGHUP stops a running tree in reverse start order; exit status 0."""

@@ -333,6 +333,12 @@ async def test_a_linked_crash_crashes_the_other_with_linked_exit(events: EventLo
         assert isinstance(reason.exception, LinkedExit)
         assert reason.exception.actor == "root/b"
         assert isinstance(reason.exception.__cause__, ValueError)
+        # A call that ends with that crash names the partner, not a handler that raised.
+        assert str(CallFailedError("root/a", reason)) == (
+            "call to actor 'root/a' failed: the actor was stopped while handling it because "
+            "linked actor 'root/b' ended abnormally (crash: ValueError: boom); the actor "
+            "crashed and its supervisor decides whether to restart it"
+        )
         # The restart did not re-create the link.
         await ref_at(tree, "root/b").cast(Crash())
         await wait_for_event(events, "actor_started", actor="root/b", incarnation=3)

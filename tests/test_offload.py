@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,3 +110,19 @@ def _children() -> list[int]:
     import multiprocessing
 
     return [p.pid for p in multiprocessing.active_children() if p.pid is not None]
+
+
+def test_the_offload_example_names_the_block_then_answers_throughout() -> None:
+    """examples/offload.py: on the loop the block is named and the echo waits; in a thread
+    the echo answers during the work."""
+    example = Path(__file__).parent.parent / "examples" / "offload.py"
+    result = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "event_loop_blocked" in result.stderr  # the logs
+    assert "actor=app/hasher" in result.stderr
+    assert "message_type=Digest" in result.stderr
+    counts = [int(n) for n in re.findall(r"answered (\d+) call", result.stdout)]
+    assert len(counts) == 2
+    assert counts[0] <= 1 < counts[1]

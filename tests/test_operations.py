@@ -12,15 +12,18 @@ from supervise import ActorRef, ChildCounts, ChildInfo, SupervisorRef, Superviso
 from supervise._operations import (
     CountChildren,
     DeleteChild,
+    GetChildSpec,
     Operation,
     RestartChild,
     StartChild,
     TerminateChild,
+    WhichChild,
     WhichChildren,
 )
 
 if TYPE_CHECKING:
     from supervise._operations import ChildKey, ChildRef, StartArg
+    from supervise.spec import AnyChildSpec
 
 
 class Recorder:
@@ -56,6 +59,16 @@ class Recorder:
         self.calls.append(("count_children", None))
         return self.counts
 
+    async def op_which_child(self, key: ChildKey) -> ChildInfo:
+        self.calls.append(("which_child", key))
+        info: ChildInfo = self.ref
+        return info
+
+    async def op_get_childspec(self, key: ChildKey) -> AnyChildSpec:
+        self.calls.append(("get_childspec", key))
+        spec: AnyChildSpec = self.ref
+        return spec
+
 
 async def test_each_operation_calls_its_own_handler_method_with_its_argument() -> None:
     """apply() routes each command to exactly one handler method and returns its answer."""
@@ -67,6 +80,10 @@ async def test_each_operation_calls_its_own_handler_method_with_its_argument() -
     await DeleteChild("c").apply(handler)
     assert await WhichChildren().apply(handler) is handler.infos
     assert await CountChildren().apply(handler) is handler.counts
+    row: object = await WhichChild("d").apply(handler)
+    child_spec: object = await GetChildSpec("e").apply(handler)
+    assert row is handler.ref
+    assert child_spec is handler.ref
     assert handler.calls == [
         ("start_child", spec),
         ("terminate_child", "a"),
@@ -74,6 +91,8 @@ async def test_each_operation_calls_its_own_handler_method_with_its_argument() -
         ("delete_child", "c"),
         ("which_children", None),
         ("count_children", None),
+        ("which_child", "d"),
+        ("get_childspec", "e"),
     ]
 
 

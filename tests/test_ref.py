@@ -22,9 +22,11 @@ from supervise import (
     CallTimeoutError,
     ChildSpec,
     ExitKind,
+    ExitReason,
     MailboxFull,
     MessageTypeError,
     Restart,
+    RestartIntensityExceeded,
     StartError,
     SupervisorRef,
     SupervisorSpec,
@@ -364,6 +366,44 @@ async def test_calling_self_from_on_start_fails_the_start_at_once() -> None:
     )
 
 
+STOPPING: list[str] = []
+STOP_GATES: list[asyncio.Event] = []
+
+
+class SlowToStop(Actor[Ping]):
+    """Its on_stop waits until the test opens the gate."""
+
+    async def handle(self, msg: Ping) -> str:
+        return "pong"
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        STOPPING.append(self.path)
+        await STOP_GATES[0].wait()
+
+
+async def test_a_cancelled_supervisor_stop_still_waits_for_the_subtree(events: EventLog) -> None:
+    """As Tree.stop: cancelling the caller does not cut the wait short; it ends with the stop."""
+    STOPPING.clear()
+    STOP_GATES[:] = [asyncio.Event()]
+    inner = SupervisorSpec(
+        name="inner", restart="temporary", children=[ChildSpec(name="slow", actor=SlowToStop)]
+    )
+    async with open_tree(SupervisorSpec(name="root", children=[inner])) as tree:
+        sup = tree.whereis("root/inner")
+        assert isinstance(sup, SupervisorRef)
+        stopping = asyncio.ensure_future(sup.stop())
+        await until(lambda: STOPPING == ["root/inner/slow"])
+        stopping.cancel()
+        for _ in range(20):  # loop passes: a stop that gave way to the cancel would end here
+            await asyncio.sleep(0)
+        assert not stopping.done()
+        STOP_GATES[0].set()
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+        assert not sup.is_running
+        assert events.of("supervisor_stopped", supervisor="root/inner")
+
+
 # -- calls across a restart -------------------------------------------------------------
 
 
@@ -407,6 +447,37 @@ async def test_wait_running_gives_up_after_its_timeout() -> None:
         )
         await tree.root.restart_child("w")
         await w.wait_running(timeout=0.5)
+
+
+@pytest.mark.virtual_clock
+async def test_waiting_for_a_restart_fails_fast_once_the_root_gives_up() -> None:
+    """The root gives up while callers wait for a child's restart: they fail at once."""
+    spec = slow_restarts(worker("w"), worker("bad")).model_copy(update={"max_restarts": 1})
+    loop = asyncio.get_running_loop()
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_tree(spec) as tree:
+            w = actor_ref(tree.whereis("root/w"))
+            with pytest.raises(CallFailedError):
+                await w.call(Crash())  # its restart waits 1 s: the backoff
+            start = loop.time()
+            waiting = asyncio.ensure_future(w.wait_running(timeout=60))
+            calling = asyncio.ensure_future(w.call(Ping(), timeout=60, retry_while_restarting=True))
+            await asyncio.sleep(0)  # both wait for the restart
+            await actor_ref(tree.whereis("root/bad")).cast(Crash())  # the second restart: too many
+            await tree.wait()
+    errors = await asyncio.gather(waiting, calling, return_exceptions=True)
+    assert loop.time() - start < 1.0  # neither waited for the backoff, nor for 60 s
+    for error in errors:
+        assert isinstance(error, ActorNotRunningError)
+        assert (error.stopped, error.waited) == ("root", None)
+        assert str(error) == (
+            "actor 'root/w' will not run again: 'root' has stopped for good (a "
+            "supervisor gave up, or the tree was stopped), so nothing restarts it; "
+            "see its supervisor_stopped event"
+        )
+    with pytest.raises(ActorNotRunningError) as info:
+        await w.wait_running(timeout=60)  # after the end: at once
+    assert info.value.stopped == "root"
 
 
 @pytest.mark.virtual_clock

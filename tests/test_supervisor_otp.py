@@ -444,3 +444,46 @@ async def test_supervisor_ref_kill_of_a_stopped_supervisor_does_nothing() -> Non
         ref.kill()
         assert await states(tree.root) == [("sub", ChildState.STOPPED)]
     assert PLAN.starts == {"root/sub/x": 1}
+
+
+# -- lookups -----------------------------------------------------------------------------
+
+
+async def test_get_childspec_and_which_child() -> None:
+    """supervisor_SUITE child_adm (get_childspec): by name or ref; not_found when unknown.
+
+    A ref reads back its child's restart and shutdown.
+    """
+    a_spec = counted("a", restart="transient", shutdown="brutal_kill")
+    spec = SupervisorSpec(name="root", children=[a_spec, counted("b", shutdown=2.5)])
+    async with open_tree(spec) as tree:
+        root = tree.root
+        a = actor_ref(tree.whereis("root/a"))
+        assert await root.get_childspec("a") is a_spec
+        assert await root.get_childspec(a) is a_spec
+        assert (a.restart, a.shutdown) == ("transient", "brutal_kill")
+        b = tree.whereis("root/b")
+        assert (b.restart, b.shutdown) == ("permanent", 2.5)
+        assert (root.restart, root.shutdown) == ("permanent", "infinity")
+
+        await root.terminate_child("a")
+        row = await root.which_child(a)
+        assert (row.name, row.ref, row.state, row.incarnation) == ("a", a, ChildState.STOPPED, 1)
+        assert (await root.which_child("b")).state is ChildState.RUNNING
+        await root.delete_child("a")
+        for lookup in (root.get_childspec, root.which_child):
+            with pytest.raises(ChildError) as missing:
+                await lookup("a")
+            assert missing.value.code == "not_found"
+    assert PLAN.starts == {"root/a": 1, "root/b": 1}
+
+
+async def test_get_childspec_of_a_dynamic_child_has_its_name_and_args() -> None:
+    """Elixir DynamicSupervisorTest: each child runs with its own spec, named from the template."""
+    spec = DynamicSupervisorSpec(name="pool", child=counted("c", restart="transient"))
+    async with open_tree(spec) as tree:
+        ref = actor_ref(await tree.root.start_child({}))
+        child_spec = await tree.root.get_childspec(ref)
+        assert (child_spec.name, child_spec.restart) == ("c-1", "transient")
+        assert ref.restart == "transient"
+        assert (await tree.root.which_child("c-1")).state is ChildState.RUNNING
