@@ -395,6 +395,9 @@ class ActorProcess(LoopProcess):
             while self._stop_reason is None:
                 if not mailbox.items:
                     await mailbox.waiter()
+                    # The mailbox's high-water mark, sampled once per wake-up.
+                    if mailbox.items and len(mailbox.items) > mailbox.high_water:
+                        mailbox.high_water = len(mailbox.items)
                     continue
                 item = self.handling = mailbox.get_nowait()
                 kind = type(item)

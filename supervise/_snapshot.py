@@ -1,9 +1,10 @@
 """Live introspection: the running tree as data (`Tree.snapshot`).
 
 A snapshot is read from counters the runtime keeps anyway or keeps for this
-at the cost of one integer increment per message (an actor's casts and calls,
-its mailbox's high-water mark) and a few fields per crash (the child slot's
-crash count and last crash). Nothing is measured per message in time.
+at the cost of one integer increment per message (an actor's casts and calls;
+its mailbox's high-water mark is sampled once per wake-up of the actor) and a
+few fields per crash (the child slot's crash count and last crash). Nothing is
+measured per message in time.
 
 Walking a tree of 100,000 actors takes a few hundred milliseconds of Python,
 so the walk yields to the event loop every `CHUNK` nodes: the loop never
@@ -68,7 +69,8 @@ class NodeSnapshot(BaseModel, frozen=True):
         max_restarts, max_seconds: a supervisor's restart intensity.
         children: a supervisor's children (running or not).
         mailbox_depth: an actor's queued messages now.
-        mailbox_high_water: the most its current incarnation's mailbox held at once.
+        mailbox_high_water: the most messages its current incarnation found queued when
+            it woke up, or holds now (sampled, not checked per message).
         mailbox_capacity: its bound (None: unbounded).
         messages_handled: messages (casts and calls) its current incarnation handled.
         calls_served: calls it answered.
@@ -195,7 +197,7 @@ def _read(child: Child, parent: str | None, depth: int, now: float, rates: Rates
         mailbox = process.mailbox
         handled = process.casts + process.calls
         node["mailbox_depth"] = len(mailbox)
-        node["mailbox_high_water"] = mailbox.high_water
+        node["mailbox_high_water"] = max(mailbox.high_water, len(mailbox))
         node["mailbox_capacity"] = mailbox.statistics().capacity
         node["messages_handled"] = handled
         node["calls_served"] = process.calls
