@@ -6,11 +6,13 @@ its mailbox's high-water mark is sampled once per wake-up of the actor) and a
 few fields per crash (the child slot's crash count and last crash). Nothing is
 measured per message in time.
 
-Walking a tree of 100,000 actors takes a few hundred milliseconds of Python,
-so the walk yields to the event loop every `CHUNK` nodes: the loop never
-stalls for long, and the tree goes on running meanwhile. Each node is read in
-one piece; nodes read in different chunks may be a few milliseconds apart,
-and a child started or removed during the walk may be missing or listed.
+Walking a tree of 100,000 actors takes one to two seconds of Python, so the
+walk yields to the event loop every `CHUNK` nodes (about 5 ms of work): the
+tree goes on running meanwhile. The objects a big snapshot allocates can still
+trigger a full garbage collection, whose pause grows with the whole heap
+(docs/watching.md has the figures). Each node is read in one piece; nodes read
+in different chunks may be a few milliseconds apart, and a child started or
+removed during the walk may be missing or listed.
 """
 
 from __future__ import annotations
