@@ -7,6 +7,7 @@ and disappear when the child's spec is removed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from ._errors import ChildKindError, NameNotFoundError, NameTakenError
@@ -30,11 +31,27 @@ def _kind_of(child: Child) -> str:
 class Registry:
     """The tree's directory of children, by path and by registered name."""
 
-    __slots__ = ("_by_name", "_by_path")
+    __slots__ = ("_by_name", "_by_path", "_name_watchers")
 
     def __init__(self) -> None:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
+        # Called with (name, registered?) as registered names come and go: a node serving
+        # this tree over NATS subscribes to each name (supervise._nats).
+        self._name_watchers: list[Callable[[str, bool], object]] = []
+
+    def watch_names(self, callback: Callable[[str, bool], object]) -> Callable[[], None]:
+        """Call ``callback(name, True)`` for each registered name now and whenever one is
+        added, ``callback(name, False)`` when one goes; returns the function that stops it."""
+        self._name_watchers.append(callback)
+        for name in list(self._by_name):
+            callback(name, True)
+
+        def unwatch() -> None:
+            if callback in self._name_watchers:
+                self._name_watchers.remove(callback)
+
+        return unwatch
 
     def _add(self, child: Child) -> None:
         name = child.spec.registered_name if child.spec.kind == "worker" else None
@@ -43,6 +60,9 @@ class Registry:
             if holder is not None and holder is not child:
                 raise NameTakenError(name, holder.path)
             self._by_name[name] = child
+            if holder is None:
+                for watcher in self._name_watchers:
+                    watcher(name, True)
         self._by_path[child.path] = child
 
     def _remove(self, child: Child) -> None:
@@ -51,6 +71,8 @@ class Registry:
         name = child.spec.registered_name if child.spec.kind == "worker" else None
         if name is not None and self._by_name.get(name) is child:
             del self._by_name[name]
+            for watcher in self._name_watchers:
+                watcher(name, False)
 
     def _slot(self, path: str) -> Child | None:
         return self._by_path.get(path)
