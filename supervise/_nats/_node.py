@@ -37,8 +37,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import nats
 import nats.errors
+from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel, ValidationError
 
 from .. import _log
@@ -199,7 +199,8 @@ class NodeConnection:
         self._connected = True
         self._lost_at: float | None = None
         self._isolated = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._closing = False
         self._background: list[asyncio.Task[None]] = []
         self.add_operation(Ping, self._on_ping)
         self.add_operation(MonitorRequest, self._on_monitor_request)
@@ -219,24 +220,31 @@ class NodeConnection:
         return min(2.0, max(0.05, self.heartbeat))
 
     async def _connect(self, servers: str | Sequence[str], connect_timeout: float) -> None:
+        # max_reconnect_attempts=-1 also retries the first connection for ever: bound it.
+        nc = NatsClient()
         try:
-            self._nats = await nats.connect(
-                servers=servers if isinstance(servers, str) else list(servers),
-                name=f"{self._client_prefix}{self.name}",
-                connect_timeout=connect_timeout,
-                reconnect_time_wait=self.reconnect_wait,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-                error_cb=self._on_error,
-            )
+            async with asyncio.timeout(connect_timeout):
+                await nc.connect(
+                    servers=servers if isinstance(servers, str) else list(servers),
+                    name=f"{self._client_prefix}{self.name}",
+                    connect_timeout=max(1, round(connect_timeout)),
+                    reconnect_time_wait=self.reconnect_wait,  # type: ignore[arg-type]
+                    max_reconnect_attempts=-1,
+                    allow_reconnect=True,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    error_cb=self._on_error,
+                )
         except Exception as exc:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            problem = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
             raise UsageError(
                 f"node {self.name!r}",
-                f"cannot connect to NATS at {servers!r} ({type(exc).__name__}: {exc}); "
+                f"cannot connect to NATS at {servers!r} ({type(exc).__name__}: {problem}); "
                 f"start nats-server there or pass the right URL",
             ) from exc
+        self._nats = nc
         nc = self._nats
         prefix, me = self._prefix, self.name
         self._inbox = f"_INBOX.{secrets.token_hex(10)}."
@@ -255,6 +263,7 @@ class NodeConnection:
         ]
 
     async def _close(self) -> None:
+        self._closing = True
         for task in [*self._background, *self._tasks]:
             task.cancel()
         for task in [*self._background, *self._tasks]:
@@ -413,8 +422,8 @@ class NodeConnection:
         except NotServedError:
             self._declare_down(peer, how)
             return True
-        except CallTimeoutError:
-            return False  # alive but slow, or frozen: heartbeats decide
+        except (CallTimeoutError, UsageError, nats.errors.Error, OSError):
+            return False  # alive but slow or frozen (heartbeats decide), or we are closing
         return False
 
     # -- requests -------------------------------------------------------------------------
@@ -701,7 +710,7 @@ class NodeConnection:
                 ref.call(message, timeout=None) if reply else ref.cast(message)
             )
             self._tasks.add(waiting)
-            waiting.add_done_callback(self._tasks.discard)
+            waiting.add_done_callback(self._task_done)
             future = waiting
             if not reply:
                 waiting.add_done_callback(lambda done: self._cast_done(ref.path, model, done))
@@ -747,10 +756,13 @@ class NodeConnection:
 
     async def _on_op(self, msg: Msg) -> None:
         request = self._decode(msg)
-        if request is None or not msg.reply:
+        if request is None:
             return
-        if not isinstance(request, OpRequest):
-            self._reject(msg.subject, WireError(msg.subject, f"a {request.kind!r} envelope"), msg)
+        if not isinstance(request, OpRequest) or not msg.reply:
+            what = f"a {request.kind!r} envelope" + (
+                "" if msg.reply else " without a reply subject"
+            )
+            self._reject(msg.subject, WireError(msg.subject, what), msg)
             return
         entry = self._ops.get(request.op)
         if entry is None:
@@ -856,8 +868,15 @@ class NodeConnection:
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
+        if self._closing:
+            task.cancel()
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # seen: a node's own requests report their errors elsewhere
 
     # -- what this node knows -------------------------------------------------------------
 
