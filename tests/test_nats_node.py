@@ -12,8 +12,7 @@ import pytest
 from _nats_actors import Add, Boom, Echo, EchoReply, Get, Lie, Nap
 from _nats_support import HEARTBEAT, MISSES, node_process
 
-from supervise import CallTimeoutError
-from supervise._errors import NodeDownError, NotServedError, RemoteError
+from supervise import CallTimeoutError, NodeDownError, NotServedError, RemoteError
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._server import NatsServer, nats_server_binary
 from supervise.events import CATALOGUE, Event

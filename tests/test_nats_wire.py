@@ -14,8 +14,15 @@ from _nats_actors import Add, Boom, Counter, Echo, Get
 from _nats_support import HEARTBEAT, MISSES
 from pydantic import BaseModel
 
-from supervise import ArgumentError, ChildSpec, SupervisorSpec, UsageError, open_tree
-from supervise._errors import RemoteError, WireError
+from supervise import (
+    ArgumentError,
+    ChildSpec,
+    RemoteError,
+    SupervisorSpec,
+    UsageError,
+    WireError,
+    open_tree,
+)
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._remote import NodeOperation
 from supervise._nats._server import NatsServer, nats_server_binary
