@@ -26,6 +26,7 @@ from supervise import (
     configure_logging,
     open_tree,
 )
+from supervise._registry import slot_at
 from supervise.events import CATALOGUE, Event
 
 log = structlog.get_logger("app")
@@ -91,7 +92,7 @@ async def _exercise() -> None:
         assert await chatty.call(Ping()) == "pong"
         await chatty.cast(Crash())
         for _ in range(1000):  # the restart: until the second incarnation answers
-            if tree.registry._slot("shop/front/chatty").incarnation == 2:  # type: ignore[union-attr]
+            if slot_at(tree.registry, "shop/front/chatty").incarnation == 2:  # type: ignore[union-attr]
                 break
             await asyncio.sleep(0.001)
         assert await chatty.call(Ping()) == "pong"
