@@ -46,6 +46,23 @@ def test_every_layered_module_exists_and_has_its_paragraph() -> None:
     assert missing == []
 
 
+def test_every_module_of_the_package_has_its_layer() -> None:
+    """A new module (or subpackage) must be placed in the layers contract to land.
+
+    import-linter only checks the modules a contract names; an unplaced module
+    could import anything. ``__init__`` is the public facade over every layer.
+    """
+    package = ROOT / "supervise"
+    modules = {p.stem for p in package.glob("*.py")} | {
+        p.parent.name for p in package.glob("*/__init__.py")
+    }
+    unplaced = sorted(modules - _layered_modules() - {"__init__"})
+    assert unplaced == [], (
+        f"modules {unplaced} are in no layer: add each to the `layers` contract in "
+        "pyproject.toml and give it a paragraph in docs/architecture.md"
+    )
+
+
 def test_specs_and_pure_logic_sit_in_the_specs_layer() -> None:
     """The modules forbidden an event loop are exactly those of the specs layer."""
     layers = _contracts()["layers"]["layers"]
