@@ -36,7 +36,8 @@ def test_a_file_destination_gets_json_lines_appended(tmp_path: Path) -> None:
     structlog.get_config()["logger_factory"]._file.close()
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["event"] for line in lines] == ["earlier", "hello"]
-    assert lines[1]["answer"] == 42 and lines[1]["level"] == "info"
+    assert lines[1]["answer"] == 42
+    assert lines[1]["level"] == "info"
 
 
 @pytest.mark.usefixtures("fresh_logging")
@@ -53,7 +54,8 @@ def test_auto_is_console_on_a_terminal_with_colours() -> None:
     assert configure_logging(terminal) is True
     _log(("info", "hello"))
     text = terminal.getvalue()
-    assert "hello" in text and not text.startswith("{")
+    assert "hello" in text
+    assert not text.startswith("{")
     assert "\x1b[" in text  # ANSI colour codes
 
 
