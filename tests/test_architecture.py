@@ -63,6 +63,26 @@ def test_every_module_of_the_package_has_its_layer() -> None:
     )
 
 
+#: Modules whose tests are named for what they do rather than for the module.
+_TESTED_ELSEWHERE = {
+    "__main__": "test_cli.py",  # ``python -m supervise`` is the CLI
+    "_dynamic_supervisor": "test_dynamic_start.py",
+}
+
+
+def test_every_module_has_its_test_file() -> None:
+    """Tests mirror the modules: ``supervise/_x.py`` (or ``_x/``) has ``tests/test_x.py``."""
+    package = ROOT / "supervise"
+    modules = {p.stem for p in package.glob("*.py")} | {
+        p.parent.name for p in package.glob("*/__init__.py")
+    }
+    expected = {
+        m: _TESTED_ELSEWHERE.get(m, f"test_{m.lstrip('_')}.py") for m in modules - {"__init__"}
+    }
+    missing = sorted(f for f in expected.values() if not (ROOT / "tests" / f).exists())
+    assert missing == [], f"write {missing} for the modules they are named after"
+
+
 def test_specs_and_pure_logic_sit_in_the_specs_layer() -> None:
     """The modules forbidden an event loop are exactly those of the specs layer."""
     layers = _contracts()["layers"]["layers"]
