@@ -59,6 +59,7 @@ from .._errors import (
     WireError,
 )
 from .._ref import accepted_messages, queue_call
+from .._registry import watch_names
 from ..events import Event
 from ._remote import (
     MonitorAck,
@@ -635,8 +636,8 @@ class NodeConnection:
             raise UsageError(f"node {self.name!r}", "serves one tree; it serves one already")
         self._registry = registry
         self._tree = tree
-        self._unwatch = registry.watch_names(
-            lambda name, added: self._name_changes.put_nowait((name, added))
+        self._unwatch = watch_names(
+            registry, lambda name, added: self._name_changes.put_nowait((name, added))
         )
 
     async def _follow_names(self) -> None:
