@@ -221,7 +221,8 @@ class NodeConnection:
         return min(2.0, max(0.05, self.heartbeat))
 
     async def _connect(self, servers: str | Sequence[str], connect_timeout: float) -> None:
-        # max_reconnect_attempts=-1 also retries the first connection for ever: bound it.
+        # The first connection is tried twice per server (and bounded in time); once
+        # connected, reconnection is tried for ever (nats-py reads the option then).
         nc = NatsClient()
         try:
             async with asyncio.timeout(connect_timeout):
@@ -230,7 +231,7 @@ class NodeConnection:
                     name=f"{self._client_prefix}{self.name}",
                     connect_timeout=max(1, round(connect_timeout)),
                     reconnect_time_wait=self.reconnect_wait,  # type: ignore[arg-type]
-                    max_reconnect_attempts=-1,
+                    max_reconnect_attempts=1,
                     allow_reconnect=True,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
@@ -239,12 +240,13 @@ class NodeConnection:
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await nc.close()
-            problem = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            problem = "no answer in time" if isinstance(exc, TimeoutError) else str(exc) or "-"
             raise UsageError(
                 f"node {self.name!r}",
                 f"cannot connect to NATS at {servers!r} ({type(exc).__name__}: {problem}); "
                 f"start nats-server there or pass the right URL",
             ) from exc
+        nc.options["max_reconnect_attempts"] = -1
         self._nats = nc
         nc = self._nats
         prefix, me = self._prefix, self.name
