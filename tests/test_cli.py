@@ -144,7 +144,8 @@ def test_tree_draws_the_cluster_and_each_placement(tmp_path: Path) -> None:
         "children:\n"
         "  - {name: p, actor: '_tree_actors:Plain', placement: {node: b}}\n"
         "  - {name: q, actor: '_tree_actors:Plain', placement: {labels: {gpu: '1'}}}\n"
-        "  - {name: r, actor: '_tree_actors:Plain', placement: {prefer: [b, c], on_nodedown: stop}}\n"
+        "  - {name: r, actor: '_tree_actors:Plain',\n"
+        "     placement: {prefer: [b, c], on_nodedown: stop}}\n"
     )
     result = supervise_cmd("tree", str(tmp_path / "t.yaml"))
     assert result.returncode == 0, result.stderr
