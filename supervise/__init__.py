@@ -47,6 +47,7 @@ from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
+from ._reason import Ignore as Ignore
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
@@ -109,6 +110,7 @@ __all__ = [
     "Execution",
     "ExitKind",
     "ExitReason",
+    "Ignore",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
