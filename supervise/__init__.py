@@ -51,6 +51,7 @@ from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
+from ._reason import Ignore as Ignore
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
@@ -68,11 +69,14 @@ from ._tree import open_tree as open_tree
 from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
+from .spec import ClusterSpec as ClusterSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
+from .spec import OnNodedown as OnNodedown
 from .spec import Overflow as Overflow
+from .spec import Placement as Placement
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
@@ -100,6 +104,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "ClusterSpec",
     "CrashInfo",
     "DeadLetter",
     "DeadLetters",
@@ -109,6 +114,7 @@ __all__ = [
     "Execution",
     "ExitKind",
     "ExitReason",
+    "Ignore",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
@@ -123,7 +129,9 @@ __all__ = [
     "NotServedError",
     "OffloadedHandlerError",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Registry",
     "RemoteError",
     "Request",
