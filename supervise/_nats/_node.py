@@ -905,18 +905,34 @@ class NodeConnection:
                 await waiter
         return self._peers[node].info()
 
-    def on_node_up(self, callback: Callable[[NodeInfo], object]) -> None:
-        """Call ``callback(info)`` each time a node comes up (on this loop)."""
-        self._up_callbacks.append(callback)
+    def on_node_up(self, callback: Callable[[NodeInfo], object]) -> Callable[[], None]:
+        """Call ``callback(info)`` each time a node comes up (on this loop); returns the
+        function that removes the callback."""
+        return _add(self._up_callbacks, callback)
 
-    def on_node_down(self, callback: Callable[[NodeInfo, str], object]) -> None:
-        """Call ``callback(info, how)`` each time a node is declared down (on this loop)."""
-        self._down_callbacks.append(callback)
+    def on_node_down(self, callback: Callable[[NodeInfo, str], object]) -> Callable[[], None]:
+        """Call ``callback(info, how)`` each time a node is declared down (on this loop);
+        returns the function that removes the callback."""
+        return _add(self._down_callbacks, callback)
 
-    def on_isolated(self, callback: Callable[[str], object]) -> None:
+    def on_isolated(self, callback: Callable[[str], object]) -> Callable[[], None]:
         """Call ``callback(how)`` when this node was cut off (``disconnected``) or its loop
-        stalled (``frozen``) for ``misses`` x ``heartbeat``: the others count it down."""
-        self._isolated_callbacks.append(callback)
+        stalled (``frozen``) for ``misses`` x ``heartbeat``: the others count it down.
+        Returns the function that removes the callback."""
+        return _add(self._isolated_callbacks, callback)
+
+
+CallbackT = TypeVar("CallbackT")
+
+
+def _add(callbacks: list[CallbackT], callback: CallbackT) -> Callable[[], None]:
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove
 
 
 def _model_named(accepts: tuple[type[BaseModel], ...], name: str) -> type[BaseModel] | None:
