@@ -31,6 +31,7 @@ import multiprocessing
 from collections import deque
 from typing import Final
 
+from benchmarks import _cluster
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -484,3 +485,8 @@ async def w7_loop_lag_process(n: int) -> float:
         return await loop_lag_p99(loop.run_in_executor(pool, burn_cpu, n))
     finally:
         await asyncio.to_thread(pool.shutdown)
+
+
+# W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.
+w9_remote_call = _cluster.w9_remote_call_raw
+w9_remote_pipelined = _cluster.w9_remote_pipelined_raw
