@@ -8,6 +8,7 @@ imported by :mod:`benchmarks._raw` and :mod:`benchmarks._framework` alike.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import time
@@ -29,6 +30,16 @@ FANIN_PRODUCERS = 100
 
 #: W6_fanout: messages each of the N receivers gets (sent round-robin).
 FANOUT_MESSAGES_PER_ACTOR = 10
+
+#: W7_async_stream: calls running at once (``max_concurrency``, the semaphore's size).
+STREAM_CONCURRENCY = 100
+
+
+async def stream_item(x: int) -> int:
+    """W7_async_stream: one small item: suspends once (the I/O), then computes."""
+    await asyncio.sleep(0)
+    return 2 * x
+
 
 #: W4: untimed calls made before the timed ones.
 CALL_WARMUP = 1000

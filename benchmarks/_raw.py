@@ -35,10 +35,12 @@ from benchmarks._common import (
     FANOUT_MESSAGES_PER_ACTOR,
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
+    STREAM_CONCURRENCY,
     YIELD_EVERY,
     now_ns,
     per_second,
     percentile_s,
+    stream_item,
     traced_bytes_per_item,
 )
 
@@ -429,3 +431,25 @@ async def w6_fanout(n: int) -> float:
     t1 = now_ns()
     await asyncio.gather(*tasks)
     return per_second(n * k, t1 - t0)
+
+
+async def w7_async_stream(n: int) -> float:
+    """W7_async_stream: items/s mapped with bounded concurrency, ``asyncio.gather`` style.
+
+    The idiom ``async_stream`` replaces: one Task per item, each holding an
+    ``asyncio.Semaphore(STREAM_CONCURRENCY)`` around ``await stream_item(x)``,
+    all gathered; timed from the first Task's creation until ``gather``
+    returns the ``n`` results in input order.
+    """
+    semaphore = asyncio.Semaphore(STREAM_CONCURRENCY)
+
+    async def one(x: int) -> int:
+        async with semaphore:
+            return await stream_item(x)
+
+    gc.collect()
+    t0 = now_ns()
+    results = await asyncio.gather(*(one(x) for x in range(n)))
+    t1 = now_ns()
+    assert len(results) == n
+    return per_second(n, t1 - t0)

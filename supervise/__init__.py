@@ -34,6 +34,8 @@ from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
+from ._errors import TaskExitedError as TaskExitedError
+from ._errors import TaskTimeoutError as TaskTimeoutError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
@@ -58,6 +60,9 @@ from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
 from ._task import TaskRef as TaskRef
+from ._task_supervisor import AsyncTask as AsyncTask
+from ._task_supervisor import TaskResult as TaskResult
+from ._task_supervisor import TaskStream as TaskStream
 from ._timers import TimerHandle as TimerHandle
 from ._tree import Tree as Tree
 from ._tree import open_tree as open_tree
@@ -83,6 +88,7 @@ __all__ = [
     "ActorRef",
     "ActorStatistics",
     "ArgumentError",
+    "AsyncTask",
     "Backoff",
     "CallDroppedError",
     "CallFailedError",
@@ -129,8 +135,12 @@ __all__ = [
     "SupervisorRef",
     "SupervisorSpec",
     "SupervisorStatistics",
+    "TaskExitedError",
     "TaskRef",
+    "TaskResult",
     "TaskSpec",
+    "TaskStream",
+    "TaskTimeoutError",
     "TimerHandle",
     "Tree",
     "TreeFileError",

@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W5_restart_latency_p50": ("s", False),
     "W5_restart_latency_p99": ("s", False),
     "W6_fanout": ("messages/s", True),
+    "W7_async_stream": ("items/s", True),
 }
 ROW_KEYS = {"name", "unit", "framework", "raw", "ratio", "higher_is_better"}
 MACHINE_KEYS = {
