@@ -66,6 +66,7 @@ from ._errors import (
 from ._link import link
 from ._operations import StartChild
 from ._reason import SHUTDOWN, ExitReason, crash, killed
+from ._registry import slot_at
 from .spec import _NAME_PATTERN, DynamicSupervisorSpec, Restart, TaskSpec, _is_async_callable
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def _caller(registry: Registry) -> Process | None:
     task = asyncio.current_task()
     if task is None:
         return None
-    slot = registry._slot(task.get_name())
+    slot = slot_at(registry, task.get_name())
     process = slot.process if slot is not None else None
     return process if process is not None and process.task is task else None
 
