@@ -140,8 +140,9 @@ class _StartWatched(StartChild):
     watch: Callable[[Process], None]
     caller: Process | None
 
-    async def apply(self, handler: OperationHandler) -> ChildRef:
+    async def apply(self, handler: OperationHandler) -> ChildRef | None:
         ref = await handler.op_start_child(self.arg)
+        assert ref is not None  # a task has no start to ignore: it is ready at once
         _attach(ref, self.watch, self.caller)
         return ref
 
@@ -164,6 +165,7 @@ async def _start(
     ref = supervisor.start_child_now(spec)
     if ref is None:
         ref = await supervisor.request(_StartWatched(spec, watch, caller))
+        assert ref is not None  # a task has no start to ignore
         process = ref._child.process
         assert process is not None
     else:
