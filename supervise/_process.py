@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _log
 from ._errors import ActorExitedError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
-from ._reason import ExitReason, Ignore, crash, ends_program, ignored, killed
+from ._reason import Exit, ExitReason, Ignore, crash, ends_program, ignored, killed
 from .events import Event
 
 #: The end of a process whose event loop was closed under it: `_finish` then
@@ -429,8 +429,12 @@ class ActorProcess(LoopProcess):
                 except BaseException as exc:
                     if self._closing(exc) or self._cancelled(exc):
                         raise
-                    _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
-                    reason = crash(exc)
+                    if isinstance(exc, Exit):  # it chose its reason; a crash stands
+                        if reason.is_normal:
+                            reason = exc.reason
+                    else:
+                        _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+                        reason = crash(exc)
         except BaseException as exc:
             # Whatever escapes a handler, except this task's own cancellation, is
             # a crash: GeneratorExit and other BaseExceptions too, or asyncio would
@@ -469,6 +473,8 @@ class ActorProcess(LoopProcess):
                 return self._closed_reason()  # closing: end without awaiting again
             if self._cancelled(exc):
                 raise
+            if isinstance(exc, Exit):  # a chosen reason cannot hide the crash
+                return reason
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
             if ends_program(exc) and not ends_program(reason.exception):
                 return crash(exc)
