@@ -29,7 +29,10 @@ from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NodeDownError as NodeDownError
+from ._errors import NotServedError as NotServedError
 from ._errors import OffloadedHandlerError as OffloadedHandlerError
+from ._errors import RemoteError as RemoteError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -38,6 +41,7 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._errors import UsageError as UsageError
+from ._errors import WireError as WireError
 from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
@@ -66,11 +70,14 @@ from ._tree import open_tree as open_tree
 from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
+from .spec import ClusterSpec as ClusterSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
+from .spec import OnNodedown as OnNodedown
 from .spec import Overflow as Overflow
+from .spec import Placement as Placement
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
@@ -98,6 +105,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "ClusterSpec",
     "CrashInfo",
     "DeadLetter",
     "DeadLetters",
@@ -118,11 +126,16 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeDownError",
     "NodeSnapshot",
+    "NotServedError",
     "OffloadedHandlerError",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Registry",
+    "RemoteError",
     "Request",
     "Restart",
     "RestartIntensityExceeded",
@@ -142,6 +155,7 @@ __all__ = [
     "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
+    "WireError",
     "configure_logging",
     "load_tree",
     "load_tree_text",
