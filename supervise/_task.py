@@ -51,8 +51,8 @@ import asyncio
 from typing import TYPE_CHECKING, final
 
 from ._errors import UsageError
-from ._process import LoopProcess
-from ._reason import NORMAL, Exit, ExitReason, Ignore, crash, ignored, killed
+from ._process import Exit, LoopProcess
+from ._reason import NORMAL, ExitReason, Ignore, crash, ignored, killed
 from ._ref import Watchable
 
 if TYPE_CHECKING:
