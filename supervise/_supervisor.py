@@ -45,8 +45,18 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
-from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
-from ._ref import ActorRef, SupervisorRef
+from ._reason import (
+    SHUTDOWN,
+    ExitReason,
+    Ignore,
+    _reason,
+    crash,
+    ends_program,
+    give_up,
+    killed,
+)
+from ._ref import ActorRef, SupervisorRef, child_of
+from ._registry import register, slot_at, unregister
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
@@ -448,16 +458,22 @@ class Supervisor(LoopProcess):
         assert isinstance(self.spec, SupervisorSpec)
         return self.spec.children
 
+    def _initial_name(self, spec: AnyChildSpec) -> str:
+        """The name an initial child gets: its spec's (a dynamic supervisor numbers it)."""
+        return spec.name
+
     async def _start_initial_children(self) -> None:
         started: list[Child] = []
         for spec in self._initial_specs():
             try:
                 try:
-                    child = self._add_child(spec)
+                    child = self._add_child(spec, self._initial_name(spec))
                 except SuperviseError as exc:  # e.g. its registered name is taken
                     raise StartError(f"{self.path}/{spec.name}", exc) from exc
                 try:
-                    await self._start(child)
+                    if not await self._start(child):
+                        self._drop_ignored(child)  # OTP: the next children still start
+                        continue
                 except StartError:
                     self._remove(child)
                     raise
@@ -529,7 +545,7 @@ class Supervisor(LoopProcess):
             name = spec.name
         path = f"{self.path}/{name}"
         registry = self.child.registry
-        child = registry._slot(path)
+        child = slot_at(registry, path)
         if (
             child is not None
             and child.process is None
@@ -540,14 +556,14 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
-        registry._add(child)
+        register(registry, child)
         self._children[name] = child
         return child
 
     def _remove(self, child: Child) -> None:
         if self._children.get(child.name) is child:
             del self._children[child.name]
-            self.child.registry._remove(child)
+            unregister(self.child.registry, child)
 
     def _spawn(self, child: Child) -> Process:
         process = self._launch(child)
@@ -563,8 +579,13 @@ class Supervisor(LoopProcess):
         except MailboxClosed:
             pass  # we are gone; nobody restarts anything now
 
-    async def _start(self, child: Child, *, restart: bool = False) -> None:
+    async def _start(self, child: Child, *, restart: bool = False) -> bool:
         """Start one incarnation and wait until it is ready.
+
+        Returns:
+            True once it runs; False if its ``on_start`` raised `Ignore` (OTP's
+            ``ignore``): nothing runs, ``actor_ignored`` is logged, and the
+            caller keeps or drops the slot (`_drop_ignored`).
 
         Raises:
             StartError: creating it, its on_start, or its subtree's start failed.
@@ -572,18 +593,45 @@ class Supervisor(LoopProcess):
         process = self._spawn_or_fail(child)
         child.process = process
         pending = process.pending_start()
-        if pending is not None:
-            await self._wait_start(child, process, pending)
+        if pending is not None and not await self._wait_start(child, process, pending):
+            return False
         self._record_start(child, restart)
+        return True
+
+    def _emit_ignored(self, child: Child, exc: Ignore) -> None:
+        fields: dict[str, object] = {}
+        if exc.detail is not None:
+            fields["reason_detail"] = exc.detail
+        _log.emit(
+            Event.ACTOR_IGNORED,
+            actor=child.path,
+            supervisor=self.path,
+            incarnation=child.incarnation,
+            restart_count=child.restart_count,
+            **fields,
+        )
+
+    def _drop_ignored(self, child: Child) -> None:
+        """A child ignored its start: keep its slot, stopped, unless it is temporary (as OTP)."""
+        child.restarting = False
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
 
     async def _wait_start(
         self, child: Child, process: Process, pending: asyncio.Future[None]
-    ) -> None:
-        """Wait until ``process`` is ready; StartError if it failed to start."""
+    ) -> bool:
+        """Wait until ``process`` is ready: True, or False if it ignored its start.
+
+        Raises:
+            StartError: it failed to start.
+        """
         try:
             await pending
         except Exception as exc:
             child.process = None
+            if isinstance(exc, Ignore):
+                self._emit_ignored(child, exc)
+                return False
             cause: BaseException = exc
             path = child.path
             if isinstance(exc, StartError):  # a nested supervisor: name the leaf
@@ -591,6 +639,7 @@ class Supervisor(LoopProcess):
             elif process.reason is not None and process.reason.exception is not None:
                 cause = process.reason.exception
             raise self._start_failed(child, path, cause) from cause
+        return True
 
     def _start_now(self, child: Child) -> None:
         """`_start` for a child that is ready as soon as its task exists: never suspends."""
@@ -651,8 +700,9 @@ class Supervisor(LoopProcess):
             raise
 
     async def _terminate_processes(
-        self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
+        self, pairs: list[tuple[Child, Process]], mode: float | str | None, reason: ExitReason
     ) -> None:
+        """Stop ``pairs`` together within ``mode`` (None: each within its own shutdown)."""
         await stop_processes(pairs, mode, reason, self.path)
         if self._program_exit is None:
             for _, process in pairs:
@@ -688,6 +738,11 @@ class Supervisor(LoopProcess):
             return  # stale: an incarnation we already replaced or terminated
         reason = process.reason
         assert reason is not None
+        if type(reason.exception) is Ignore:  # a task raised Ignore: as an ignored start
+            child.process = None
+            self._emit_ignored(child, reason.exception)
+            self._drop_ignored(child)
+            return
         self._note_exit(child, reason)
         if reason.exception is not None:
             _release_crash(process, reason.exception)
@@ -742,7 +797,10 @@ class Supervisor(LoopProcess):
             or child.process is not process
             or self._children.get(child.name) is not child
             or not should_restart(child.spec.restart, reason)
-            or (reason.exception is not None and ends_program(reason.exception))
+            or (
+                reason.exception is not None
+                and (ends_program(reason.exception) or type(reason.exception) is Ignore)
+            )
         ):
             return False
         now = self._loop_time()
@@ -789,7 +847,10 @@ class Supervisor(LoopProcess):
         if process is None or pending is None:
             return
         try:
-            await self._wait_start(child, process, pending)  # done already, or its on_start runs
+            # Resolved already, or its on_start is still running.
+            if not await self._wait_start(child, process, pending):
+                self._drop_ignored(child)  # OTP: stays stopped
+                return
         except StartError as exc:
             self._restart_failed(child, (), exc)
             return
@@ -841,7 +902,9 @@ class Supervisor(LoopProcess):
         for index, child in enumerate(group):
             child.restart_count += 1
             try:
-                await self._start(child, restart=True)
+                if not await self._start(child, restart=True):
+                    self._drop_ignored(child)  # OTP: stays stopped; the group goes on
+                    continue
             except StartError as exc:
                 self._restart_failed(child, group[index + 1 :], exc)
                 return
@@ -925,13 +988,13 @@ class Supervisor(LoopProcess):
             return
         if not future.done():
             future.set_result(result)
-        elif starts:
+        elif starts and result is not None:
             # Cancelled while its child started: nobody will learn the ref, so
             # the child is stopped and forgotten, as if it had not started.
             await self._undo_start(result)  # type: ignore[arg-type]
 
     async def _undo_start(self, ref: ChildRef) -> None:
-        child = ref._child
+        child = child_of(ref)
         if self._children.get(child.name) is not child:
             return
         child.restarting = False
@@ -940,7 +1003,7 @@ class Supervisor(LoopProcess):
 
     def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
-            child: Child | None = key._child
+            child: Child | None = child_of(key)
             if child is not None and self._children.get(child.name) is not child:
                 child = None
             name = key.path.rpartition("/")[2]
@@ -961,7 +1024,7 @@ class Supervisor(LoopProcess):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def op_start_child(self, arg: StartArg) -> ChildRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef | None:
         spec = self._validate_child_spec(arg)
         return await self._start_new_child(spec, spec.name)
 
@@ -986,10 +1049,13 @@ class Supervisor(LoopProcess):
 
     async def _start_new_child(
         self, spec: AnyChildSpec, name: str
-    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """Add and start a child; None if it ignored its start (OTP ``{ok, undefined}``)."""
         child = self._add_new_child(spec, name)
         try:
-            await self._start(child)
+            if not await self._start(child):
+                self._drop_ignored(child)
+                return None
         except StartError:
             self._remove(child)
             raise
@@ -1016,10 +1082,12 @@ class Supervisor(LoopProcess):
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def op_restart_child(self, key: ChildKey) -> ChildRef:
+    async def op_restart_child(self, key: ChildKey) -> ChildRef | None:
         child = self._find(key)
         self._refuse_if_running(child)
-        await self._start(child)
+        if not await self._start(child):
+            self._drop_ignored(child)
+            return None
         return child.ref
 
     async def op_delete_child(self, key: ChildKey) -> None:
