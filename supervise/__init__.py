@@ -51,6 +51,7 @@ from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
+from ._process import Exit as Exit
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._reason import Ignore as Ignore
@@ -118,6 +119,7 @@ __all__ = [
     "DynamicSupervisorSpec",
     "Event",
     "Execution",
+    "Exit",
     "ExitKind",
     "ExitReason",
     "Ignore",
