@@ -51,6 +51,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W7_loop_lag_loop": ("s", False),
     "W7_loop_lag_thread": ("s", False),
     "W7_loop_lag_process": ("s", False),
+    "W8_async_stream": ("items/s", True),
     "W9_remote_call": ("calls/s", True),
     "W9_remote_pipelined": ("calls/s", True),
 }
