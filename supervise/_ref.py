@@ -562,9 +562,11 @@ class SupervisorRef(Watchable):
     ) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Add a child after the existing ones and start it (OTP ``start_child``).
 
-        For a dynamic supervisor pass what varies for a new instance of its
+        For a dynamic supervisor pass any child spec (started under the name
+        ``<spec name>-<n>``), or what varies for a new instance of its
         template: None (the template as it is), a dict (an actor's ``args``, a
-        task's ``kwargs``) or, for a task template, a list (its positional ``args``).
+        task's ``kwargs``) or, for a task template, a list (its positional
+        ``args``). Without a template, a dict is a spec's fields.
 
         A dynamic supervisor that is idle starts a child that needs no waiting
         (no ``on_start``) right in the caller's task, without a round trip and

