@@ -346,6 +346,9 @@ class ActorProcess(LoopProcess):
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
+        # A private write across classes, on purpose: an `Actor` is the user's
+        # subclass, so a setter method would sit in their namespace, and actors
+        # are a layer above processes (`_actor` imports us, not the reverse).
         actor._process = self
 
     def request_stop(self, reason: ExitReason) -> None:

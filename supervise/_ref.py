@@ -88,6 +88,15 @@ def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: f
         future.set_exception(CallTimeoutError(actor, message, timeout))
 
 
+def child_of(ref: Watchable) -> Child:
+    """The child slot behind ``ref``: what the runtime (supervisors, links) acts on.
+
+    A function of this module rather than a property, so a ref's public surface
+    stays what users call and the slot stays an internal of the runtime.
+    """
+    return ref._child
+
+
 def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
     child = watcher._child
     process = child.process

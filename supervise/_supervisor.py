@@ -45,7 +45,8 @@ from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
 from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
-from ._ref import ActorRef, SupervisorRef
+from ._ref import ActorRef, SupervisorRef, child_of
+from ._registry import register, slot_at, unregister
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
@@ -480,7 +481,7 @@ class Supervisor(LoopProcess):
             name = spec.name
         path = f"{self.path}/{name}"
         registry = self.child.registry
-        child = registry._slot(path)
+        child = slot_at(registry, path)
         if (
             child is not None
             and child.process is None
@@ -491,14 +492,14 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
-        registry._add(child)
+        register(registry, child)
         self._children[name] = child
         return child
 
     def _remove(self, child: Child) -> None:
         if self._children.get(child.name) is child:
             del self._children[child.name]
-            self.child.registry._remove(child)
+            unregister(self.child.registry, child)
 
     def _spawn(self, child: Child) -> Process:
         process = self._launch(child)
@@ -786,7 +787,7 @@ class Supervisor(LoopProcess):
             await self._undo_start(result)  # type: ignore[arg-type]
 
     async def _undo_start(self, ref: ChildRef) -> None:
-        child = ref._child
+        child = child_of(ref)
         if self._children.get(child.name) is not child:
             return
         child.restarting = False
@@ -795,7 +796,7 @@ class Supervisor(LoopProcess):
 
     def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
-            child: Child | None = key._child
+            child: Child | None = child_of(key)
             if child is not None and self._children.get(child.name) is not child:
                 child = None
             name = key.path.rpartition("/")[2]
