@@ -37,7 +37,7 @@ from ._mailbox import Mailbox, MailboxClosed
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess
 from ._reason import ExitKind, ExitReason
-from ._registry import Registry
+from ._registry import Registry, register
 from .spec import ChildSpec, Execution
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def _build(init: dict[str, Any], writer: asyncio.StreamWriter) -> ActorProcess:
     registry = Registry()
     child = Child(spec, path, None, registry, DeadLetters())
     child.incarnation = init["incarnation"] - 1
-    registry._add(child)
+    register(registry, child)
     actor: Actor[Any] = spec.actor()  # type: ignore[assignment]
     if spec.config is not None:
         actor.config = spec.config  # type: ignore[attr-defined]
