@@ -50,6 +50,7 @@ from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
+from ._reason import Ignore as Ignore
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
@@ -67,11 +68,14 @@ from ._tree import open_tree as open_tree
 from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
+from .spec import ClusterSpec as ClusterSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
+from .spec import OnNodedown as OnNodedown
 from .spec import Overflow as Overflow
+from .spec import Placement as Placement
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
@@ -99,6 +103,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "ClusterSpec",
     "CrashInfo",
     "DeadLetter",
     "DeadLetters",
@@ -108,6 +113,7 @@ __all__ = [
     "Execution",
     "ExitKind",
     "ExitReason",
+    "Ignore",
     "IsolatedActorError",
     "IsolatedProcessDiedError",
     "IsolationError",
@@ -123,7 +129,9 @@ __all__ = [
     "NodeSnapshot",
     "OffloadedHandlerError",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Registry",
     "Request",
     "Restart",
