@@ -58,6 +58,12 @@ class Unencodable(Request[object], frozen=True):
     """Reply with something that is not JSON data."""
 
 
+class Scale(Request[float], frozen=True):
+    """A float that JSON cannot carry when it is infinite (it crosses as null)."""
+
+    factor: float
+
+
 class IsolatedConfig(BaseModel, frozen=True):
     #: A file each hook appends a line to: what ran in the child, seen from the test.
     journal: str | None = None
@@ -66,7 +72,20 @@ class IsolatedConfig(BaseModel, frozen=True):
 
 
 class Counter(
-    Actor[Pid | Add | GetTotal | Fail | Exit | Segfault | Hang | Ticks | Tick | Unencodable | Down]
+    Actor[
+        Pid
+        | Add
+        | GetTotal
+        | Fail
+        | Exit
+        | Segfault
+        | Hang
+        | Ticks
+        | Tick
+        | Unencodable
+        | Scale
+        | Down
+    ]
 ):
     """Keeps a total; its hooks write to the journal; some messages end its process."""
 
@@ -111,9 +130,29 @@ class Counter(
                 return self.ticks
             case Unencodable():
                 return {1, 2}
+            case Scale(factor=factor):
+                return self.total * factor
             case Down(path=path, reason=reason):
                 self._note(f"down {path} {reason}")
         return None
 
     async def on_stop(self, reason: ExitReason) -> None:
         self._note(f"on_stop {reason.kind.value}")
+
+
+def children() -> set[int]:
+    """This process's child processes, zombies included (not reaped yet)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        text = (task / "children").read_text()
+        found.update(int(pid) for pid in text.split())
+    return found
+
+
+def gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (gone, or a zombie waiting for its new parent to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from _isolated_actors import (
     Ticks,
     Total,
     Unencodable,
+    children,
 )
 from _support import Crash, Ping, Worker
 from pydantic import BaseModel
@@ -49,21 +48,12 @@ from supervise.testing import EventLog
 TIMEOUT = 30.0
 
 
-def _children() -> set[int]:
-    """This process's child processes, zombies included (not reaped yet)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        text = (task / "children").read_text()
-        found.update(int(pid) for pid in text.split())
-    return found
-
-
 @pytest.fixture(autouse=True)
 def _nothing_left_behind() -> Iterator[None]:
     """No test leaves a child process behind, running or unreaped."""
-    before = _children()
+    before = children()
     yield
-    assert _children() - before == set()
+    assert children() - before == set()
 
 
 def _isolated(name: str = "counter", **fields: Any) -> ChildSpec:
@@ -263,7 +253,7 @@ async def test_a_reply_that_cannot_cross_crashes_the_actor(events: EventLog) -> 
 
 async def test_cancelling_the_tree_mid_start_leaves_no_process() -> None:
     """A tree cancelled while its isolated children start kills and reaps them."""
-    before = _children()
+    before = children()
     spec = _tree(_isolated("a"), _isolated("b"))
 
     async def run() -> None:
@@ -271,61 +261,12 @@ async def test_cancelling_the_tree_mid_start_leaves_no_process() -> None:
             await asyncio.sleep(TIMEOUT)
 
     task = asyncio.ensure_future(run())
-    while not _children() - before:  # a child process has been spawned
+    while not children() - before:  # a child process has been spawned
         await asyncio.sleep(0.001)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _children() - before == set()
-
-
-_ORPHAN_SCRIPT = """
-import asyncio, sys
-sys.path.insert(0, {tests!r})
-from _isolated_actors import Counter, Pid
-from supervise import ChildSpec, SupervisorSpec, open_tree
-
-async def main():
-    spec = SupervisorSpec(name="app", children=[
-        ChildSpec(name="counter", actor=Counter, execution="isolated")])
-    async with open_tree(spec) as tree:
-        pid = await tree.actor("app/counter", Counter).call(Pid(), timeout=60)
-        print("child", pid, flush=True)
-        await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
-
-
-def _gone(pid: int) -> bool:
-    """Whether ``pid`` has ended (gone, or a zombie waiting for its new parent to reap it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-async def test_the_child_dies_with_its_parent_process() -> None:
-    """SIGKILL to the tree's own process: its isolated child exits too (parent-death signal)."""
-    script = _ORPHAN_SCRIPT.format(tests=str(Path(__file__).parent))
-    parent = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, stdout=subprocess.PIPE
-    )
-    try:
-        assert parent.stdout is not None
-        async with asyncio.timeout(TIMEOUT):
-            line = b""
-            while not line.startswith(b"child "):  # past the log lines
-                line = await parent.stdout.readline()
-        child = int(line.split()[1])
-        assert not _gone(child)
-    finally:
-        parent.kill()
-        await parent.wait()
-    async with asyncio.timeout(TIMEOUT):
-        while not _gone(child):
-            await asyncio.sleep(0.01)
+    assert children() - before == set()
 
 
 def test_an_isolated_actor_must_be_importable_by_path() -> None:
