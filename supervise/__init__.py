@@ -29,7 +29,10 @@ from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NodeDownError as NodeDownError
+from ._errors import NotServedError as NotServedError
 from ._errors import OffloadedHandlerError as OffloadedHandlerError
+from ._errors import RemoteError as RemoteError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -38,6 +41,7 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._errors import UsageError as UsageError
+from ._errors import WireError as WireError
 from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
@@ -47,6 +51,7 @@ from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
+from ._reason import Ignore as Ignore
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
@@ -64,11 +69,14 @@ from ._tree import open_tree as open_tree
 from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
+from .spec import ClusterSpec as ClusterSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
+from .spec import OnNodedown as OnNodedown
 from .spec import Overflow as Overflow
+from .spec import Placement as Placement
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
@@ -96,6 +104,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "ClusterSpec",
     "CrashInfo",
     "DeadLetter",
     "DeadLetters",
@@ -105,6 +114,7 @@ __all__ = [
     "Execution",
     "ExitKind",
     "ExitReason",
+    "Ignore",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
@@ -114,11 +124,16 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeDownError",
     "NodeSnapshot",
+    "NotServedError",
     "OffloadedHandlerError",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Registry",
+    "RemoteError",
     "Request",
     "Restart",
     "RestartIntensityExceeded",
@@ -138,6 +153,7 @@ __all__ = [
     "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
+    "WireError",
     "configure_logging",
     "load_tree",
     "load_tree_text",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _log
 from ._errors import ActorExitedError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
-from ._reason import ExitReason, crash, ends_program, killed
+from ._reason import ExitReason, Ignore, crash, ends_program, ignored, killed
 from .events import Event
 
 #: The end of a process whose event loop was closed under it: `_finish` then
@@ -346,6 +346,9 @@ class ActorProcess(LoopProcess):
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
+        # A private write across classes, on purpose: an `Actor` is the user's
+        # subclass, so a setter method would sit in their namespace, and actors
+        # are a layer above processes (`_actor` imports us, not the reverse).
         actor._process = self
 
     def request_stop(self, reason: ExitReason) -> None:
@@ -380,10 +383,10 @@ class ActorProcess(LoopProcess):
                     if self._closing(exc) or self._cancelled(exc):
                         raise
                     if isinstance(exc, Exception):
-                        self._fail_started(exc)
+                        self._fail_started(exc)  # an Ignore too: the supervisor tells them apart
                     # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
                     # `started`, and the reason carries the exception.
-                    reason = crash(exc)
+                    reason = ignored(exc) if isinstance(exc, Ignore) else crash(exc)
                     return
                 started = self.started
                 if not started.done():  # a parent whose start was aborted stopped waiting

@@ -88,6 +88,15 @@ def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: f
         future.set_exception(CallTimeoutError(actor, message, timeout))
 
 
+def child_of(ref: Watchable) -> Child:
+    """The child slot behind ``ref``: what the runtime (supervisors, links) acts on.
+
+    A function of this module rather than a property, so a ref's public surface
+    stays what users call and the slot stays an internal of the runtime.
+    """
+    return ref._child
+
+
 def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
     child = watcher._child
     process = child.process
@@ -559,8 +568,13 @@ class SupervisorRef(Watchable):
 
     async def start_child(
         self, spec: AnyChildSpec | dict[str, Any] | list[Any] | None = None
-    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
         """Add a child after the existing ones and start it (OTP ``start_child``).
+
+        Returns the new child's ref, or None if its ``on_start`` raised
+        `Ignore` (OTP's ``{ok, undefined}``): nothing runs, and a permanent or
+        transient child stays in the list, stopped, for ``restart_child``
+        (a dynamic supervisor's, or a temporary one, is dropped).
 
         For a dynamic supervisor pass any child spec (started under the name
         ``<spec name>-<n>``), or what varies for a new instance of its
@@ -589,8 +603,11 @@ class SupervisorRef(Watchable):
         """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
         await self._supervisor().request(TerminateChild(name_or_ref))
 
-    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
-        """Start a stopped child again (after ``terminate_child``)."""
+    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """Start a stopped child again (after ``terminate_child``, or an `Ignore`).
+
+        Returns its ref, or None if it ignored its start again (`Ignore`).
+        """
         return await self._supervisor().request(RestartChild(name))
 
     async def delete_child(self, name: str) -> None:
@@ -657,3 +674,32 @@ class SupervisorRef(Watchable):
         supervisor = self._supervisor()
         supervisor.request_stop(NORMAL)
         await _until_ended(supervisor)
+
+
+def accepted_messages(ref: ActorRef[Any]) -> tuple[type[BaseModel], ...]:
+    """The message models the actor behind ``ref`` declares (for a node serving it remotely)."""
+    return ref._child.accepts
+
+
+def queue_call(ref: ActorRef[Any], msg: object) -> asyncio.Future[Any]:
+    """Queue a call to ``ref`` now and return its reply future, without waiting or a timeout.
+
+    For a node serving calls from other nodes: the call enters the mailbox in the order
+    the node received it (after the casts before it), and the caller keeps the timeout.
+
+    Raises:
+        MessageTypeError: the actor does not accept this type.
+        ActorNotRunningError: nothing runs behind the ref.
+        MailboxFull: the mailbox is full (whatever its overflow policy: nothing waits here).
+    """
+    child = ref._child
+    checked = msg if type(msg) in child.share_types else ref._checked(msg)
+    process: ActorProcess | None = child.process  # type: ignore[assignment]
+    if process is None:
+        raise ActorNotRunningError(child.path)
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        process.mailbox.put_nowait(Call(checked, future))
+    except MailboxClosed:
+        raise ActorNotRunningError(child.path) from None
+    return future

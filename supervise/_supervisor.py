@@ -44,8 +44,18 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
-from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
-from ._ref import ActorRef, SupervisorRef
+from ._reason import (
+    SHUTDOWN,
+    ExitReason,
+    Ignore,
+    _reason,
+    crash,
+    ends_program,
+    give_up,
+    killed,
+)
+from ._ref import ActorRef, SupervisorRef, child_of
+from ._registry import register, slot_at, unregister
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
@@ -412,7 +422,9 @@ class Supervisor(LoopProcess):
                 except SuperviseError as exc:  # e.g. its registered name is taken
                     raise StartError(f"{self.path}/{spec.name}", exc) from exc
                 try:
-                    await self._start(child)
+                    if not await self._start(child):
+                        self._drop_ignored(child)  # OTP: the next children still start
+                        continue
                 except StartError:
                     self._remove(child)
                     raise
@@ -480,7 +492,7 @@ class Supervisor(LoopProcess):
             name = spec.name
         path = f"{self.path}/{name}"
         registry = self.child.registry
-        child = registry._slot(path)
+        child = slot_at(registry, path)
         if (
             child is not None
             and child.process is None
@@ -491,14 +503,14 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
-        registry._add(child)
+        register(registry, child)
         self._children[name] = child
         return child
 
     def _remove(self, child: Child) -> None:
         if self._children.get(child.name) is child:
             del self._children[child.name]
-            self.child.registry._remove(child)
+            unregister(self.child.registry, child)
 
     def _spawn(self, child: Child) -> Process:
         process = self._launch(child)
@@ -512,8 +524,13 @@ class Supervisor(LoopProcess):
         except MailboxClosed:
             pass  # we are gone; nobody restarts anything now
 
-    async def _start(self, child: Child, *, restart: bool = False) -> None:
+    async def _start(self, child: Child, *, restart: bool = False) -> bool:
         """Start one incarnation and wait until it is ready.
+
+        Returns:
+            True once it runs; False if its ``on_start`` raised `Ignore` (OTP's
+            ``ignore``): nothing runs, ``actor_ignored`` is logged, and the
+            caller keeps or drops the slot (`_drop_ignored`).
 
         Raises:
             StartError: creating it, its on_start, or its subtree's start failed.
@@ -526,6 +543,9 @@ class Supervisor(LoopProcess):
                 await pending
             except Exception as exc:
                 child.process = None
+                if isinstance(exc, Ignore):
+                    self._emit_ignored(child, exc)
+                    return False
                 cause: BaseException = exc
                 path = child.path
                 if isinstance(exc, StartError):  # a nested supervisor: name the leaf
@@ -534,6 +554,26 @@ class Supervisor(LoopProcess):
                     cause = process.reason.exception
                 raise self._start_failed(child, path, cause) from cause
         self._record_start(child, restart)
+        return True
+
+    def _emit_ignored(self, child: Child, exc: Ignore) -> None:
+        fields: dict[str, object] = {}
+        if exc.detail is not None:
+            fields["reason_detail"] = exc.detail
+        _log.emit(
+            Event.ACTOR_IGNORED,
+            actor=child.path,
+            supervisor=self.path,
+            incarnation=child.incarnation,
+            restart_count=child.restart_count,
+            **fields,
+        )
+
+    def _drop_ignored(self, child: Child) -> None:
+        """A child ignored its start: keep its slot, stopped, unless it is temporary (as OTP)."""
+        child.restarting = False
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
 
     def _start_now(self, child: Child) -> None:
         """`_start` for a child that is ready as soon as its task exists: never suspends."""
@@ -633,6 +673,10 @@ class Supervisor(LoopProcess):
         child.process = None
         reason = process.reason
         assert reason is not None
+        if type(reason.exception) is Ignore:  # a task raised Ignore: as an ignored start
+            self._emit_ignored(child, reason.exception)
+            self._drop_ignored(child)
+            return
         self._emit_exit(child, reason)
         if not reason.is_normal:
             child.crashes += 1
@@ -692,7 +736,9 @@ class Supervisor(LoopProcess):
         for index, child in enumerate(group):
             child.restart_count += 1
             try:
-                await self._start(child, restart=True)
+                if not await self._start(child, restart=True):
+                    self._drop_ignored(child)  # OTP: stays stopped; the group goes on
+                    continue
             except StartError as exc:
                 if ends_program(exc.cause):
                     raise _EndProgram(crash(exc.cause)) from None
@@ -780,13 +826,13 @@ class Supervisor(LoopProcess):
             return
         if not future.done():
             future.set_result(result)
-        elif starts:
+        elif starts and result is not None:
             # Cancelled while its child started: nobody will learn the ref, so
             # the child is stopped and forgotten, as if it had not started.
             await self._undo_start(result)  # type: ignore[arg-type]
 
     async def _undo_start(self, ref: ChildRef) -> None:
-        child = ref._child
+        child = child_of(ref)
         if self._children.get(child.name) is not child:
             return
         child.restarting = False
@@ -795,7 +841,7 @@ class Supervisor(LoopProcess):
 
     def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
-            child: Child | None = key._child
+            child: Child | None = child_of(key)
             if child is not None and self._children.get(child.name) is not child:
                 child = None
             name = key.path.rpartition("/")[2]
@@ -816,7 +862,7 @@ class Supervisor(LoopProcess):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def op_start_child(self, arg: StartArg) -> ChildRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef | None:
         spec = self._validate_child_spec(arg)
         return await self._start_new_child(spec, spec.name)
 
@@ -841,10 +887,13 @@ class Supervisor(LoopProcess):
 
     async def _start_new_child(
         self, spec: AnyChildSpec, name: str
-    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """Add and start a child; None if it ignored its start (OTP ``{ok, undefined}``)."""
         child = self._add_new_child(spec, name)
         try:
-            await self._start(child)
+            if not await self._start(child):
+                self._drop_ignored(child)
+                return None
         except StartError:
             self._remove(child)
             raise
@@ -871,10 +920,12 @@ class Supervisor(LoopProcess):
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def op_restart_child(self, key: ChildKey) -> ChildRef:
+    async def op_restart_child(self, key: ChildKey) -> ChildRef | None:
         child = self._find(key)
         self._refuse_if_running(child)
-        await self._start(child)
+        if not await self._start(child):
+            self._drop_ignored(child)
+            return None
         return child.ref
 
     async def op_delete_child(self, key: ChildKey) -> None:

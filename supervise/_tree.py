@@ -39,7 +39,7 @@ from ._loader import load_tree
 from ._process import Process
 from ._reason import SHUTDOWN, ends_program
 from ._ref import ActorRef, SupervisorRef, _until_ended
-from ._registry import Registry
+from ._registry import Registry, register
 from ._snapshot import Rates, TreeSnapshot, take_snapshot
 from ._supervisor import Supervisor
 from ._task import TaskRef
@@ -182,7 +182,7 @@ class Tree:
             )
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
-        self.registry._add(self._root)
+        register(self.registry, self._root)
         if self._watch:
             self._watchdog = attach(self.spec.name, self.registry, self.spec)
         process = launch(self._root)
@@ -368,3 +368,15 @@ def open_tree(
         # The loader's dict path: every problem listed with its field, as a TreeFileError.
         spec = load_tree(spec)
     return Tree(spec, on_give_up, watchdog, control)
+
+
+def unraised_failure(tree: Tree) -> BaseException | None:
+    """The give-up that ended ``tree`` if no caller has had it raised yet; marks it raised.
+
+    For the test harness, which stops trees it started for a test and must not
+    let a give-up nobody saw pass silently (see ``supervise.testing``).
+    """
+    if tree._failure is None or tree._failure_raised:
+        return None
+    tree._failure_raised = True
+    return tree._failure

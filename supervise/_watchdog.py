@@ -35,6 +35,7 @@ from . import _log
 from ._errors import LoopBlockedError
 from ._process import ActorProcess, Call, Process
 from ._reason import ExitKind, ExitReason
+from ._registry import slot_at
 from .events import Event
 from .spec import ChildSpec, DynamicSupervisorSpec, OnBlock, SupervisorSpec
 
@@ -203,7 +204,7 @@ class LoopWatchdog:
         name = "-" if task is None else task.get_name()
         trees = self._trees
         for tree, registry, _ in trees:
-            child = registry._slot(name)
+            child = slot_at(registry, name)
             if child is None:
                 continue
             process = child.process

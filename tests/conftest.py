@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import pytest
+import structlog
 
+import supervise._log
 from supervise.testing import EventLog, capture_events, virtual_clock_loop_factory
 
 if TYPE_CHECKING:
@@ -18,6 +21,23 @@ def events() -> Iterator[EventLog]:
     """Lifecycle events logged during the test."""
     with capture_events() as log:
         yield log
+
+
+@pytest.fixture
+def fresh_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Unconfigured structlog and stdlib logging for the test; everything restored after."""
+    old = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    structlog.reset_defaults()
+    # supervise's logger caches its configuration on first use: give it a fresh one.
+    monkeypatch.setattr(supervise._log, "_logger", structlog.get_logger("supervise"))
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**old)
 
 
 @pytest.fixture(autouse=True)
