@@ -203,6 +203,8 @@ class NodeConnection(Serving):
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
                     error_cb=self._on_error,
+                    # Every subject is built here from checked names and escaped tokens.
+                    skip_subject_validation=True,
                 )
         except Exception as exc:
             with contextlib.suppress(Exception):
