@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _log
@@ -36,12 +37,19 @@ CLOSED_WITH_LOOP: Final = killed("its event loop was closed")
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
+    from ._metrics import NodeMetrics
 
 
 class Call:
-    """A call envelope: the message and the caller's reply future."""
+    """A call envelope: the message and the caller's reply future.
 
-    __slots__ = ("future", "message")
+    ``sent`` (`time.perf_counter`) is set by the caller only when the actor's
+    child slot counts metrics; only then is it read.
+    """
+
+    __slots__ = ("future", "message", "sent")
+
+    sent: float
 
     def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
         self.message = message
@@ -324,6 +332,7 @@ class ActorProcess(LoopProcess):
         "casts",
         "handling",
         "mailbox",
+        "metrics",
         "stop_bound",
     )
 
@@ -346,6 +355,8 @@ class ActorProcess(LoopProcess):
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
+        #: Where its calls' latencies are counted (None: the tree exports no metrics).
+        self.metrics: NodeMetrics | None = child.metrics
         actor._process = self
 
     def request_stop(self, reason: ExitReason) -> None:
@@ -392,6 +403,7 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
+            metrics = self.metrics
             while self._stop_reason is None:
                 if not mailbox.items:
                     await mailbox.waiter()
@@ -410,6 +422,8 @@ class ActorProcess(LoopProcess):
                     if not future.done():  # a timed-out caller has gone: drop the reply
                         future.set_result(reply)
                     self.calls += 1
+                    if metrics is not None:
+                        metrics.observe(perf_counter() - call.sent)
                 elif kind is _Stop:
                     self._stop_reason = item.reason  # type: ignore[attr-defined]
                 else:

@@ -63,6 +63,7 @@ from .spec import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from ._metrics import TreeMetrics
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
@@ -261,6 +262,7 @@ class Supervisor(LoopProcess):
         "_program_exit",
         "_strategy",
         "_timers",
+        "metrics",
         "spec",
     )
 
@@ -291,6 +293,10 @@ class Supervisor(LoopProcess):
         self._program_exit: ExitReason | None = None
         #: A stop asked for while starting: the start is aborted (see request_stop).
         self._abort: ExitReason | None = None
+        #: The tree's metrics, passed down from the parent (the tree sets the root's);
+        #: None: the tree exports none.
+        parent = child.supervisor
+        self.metrics: TreeMetrics | None = None if parent is None else parent.metrics
 
     # -- what the parent sees ------------------------------------------------------------
 
@@ -487,6 +493,8 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
+        if self.metrics is not None and child.metrics is None:
+            child.metrics = self.metrics.for_child(self)
         registry._add(child)
         self._children[name] = child
         return child
@@ -631,6 +639,8 @@ class Supervisor(LoopProcess):
         self._emit_exit(child, reason)
         if not reason.is_normal:
             child.crashes += 1
+            if child.metrics is not None:
+                child.metrics.crashes += 1
             exc = reason.exception
             child.last_crash = (
                 time.time(),
@@ -686,6 +696,8 @@ class Supervisor(LoopProcess):
             child.restarting = True
         for index, child in enumerate(group):
             child.restart_count += 1
+            if child.metrics is not None:
+                child.metrics.restarts += 1
             try:
                 await self._start(child, restart=True)
             except StartError as exc:
