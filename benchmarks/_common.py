@@ -8,6 +8,7 @@ imported by :mod:`benchmarks._raw` and :mod:`benchmarks._framework` alike.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import time
@@ -38,6 +39,9 @@ CALL_WARMUP = 1000
 #: checked on every restart, as a real supervisor must.
 RESTART_INTENSITY = 10**9
 RESTART_PERIOD_S = 1.0
+
+#: W7: the loop-lag probe asks to wake this often (seconds).
+LAG_PERIOD_S = 0.001
 
 #: Monotonic nanosecond timer used for every timed region.
 now_ns: Callable[[], int] = time.perf_counter_ns
@@ -92,3 +96,52 @@ async def traced_bytes_per_item(
         tracemalloc.stop()
     await teardown(built)
     return (after - before) / n
+
+
+def burn_cpu(ms: int) -> int:
+    """W7's CPU work: pure Python, holding the GIL, until this thread has used ``ms`` ms of CPU.
+
+    Counted in the thread's own CPU time (``time.thread_time``), so the work is
+    the same however busy the machine is; the wall time it takes grows with
+    the load.  Returns the number of iterations (a result to send back).
+    """
+    end = time.thread_time() + ms / 1000
+    clock = time.thread_time
+    spins = 0
+    while clock() < end:
+        spins += 1
+    return spins
+
+
+async def loop_lag_p99(work: Awaitable[object]) -> float:
+    """W7: the 99th-percentile loop lag, in seconds, while ``work`` is awaited.
+
+    A probe task sleeps :data:`LAG_PERIOD_S` again and again; each wake-up's
+    lag is how much later than asked it woke (how long the loop was kept
+    from it).  Sampling starts just before ``work`` is awaited and ends with
+    the first wake-up after it finished, so a loop blocked for the whole work
+    still gives its one sample (that long).  Nearest-rank p99 of the samples
+    (:func:`percentile_s`).
+    """
+    period_ns = round(LAG_PERIOD_S * 1e9)
+    lags: list[int] = []
+    finished = False
+
+    async def probe() -> None:
+        last = now_ns()
+        while True:
+            await asyncio.sleep(LAG_PERIOD_S)
+            now = now_ns()
+            lags.append(max(0, now - last - period_ns))
+            last = now
+            if finished:
+                return
+
+    task = asyncio.create_task(probe())
+    await asyncio.sleep(0)  # the probe's first sleep is armed
+    try:
+        await work
+    finally:
+        finished = True
+        await task
+    return percentile_s(lags, 0.99)

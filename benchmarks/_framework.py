@@ -41,6 +41,9 @@ W4_call_latency_p99       w4_call_latency_p99       100_000   s           lower
 W5_restart_latency_p50    w5_restart_latency_p50    10_000    s           lower
 W5_restart_latency_p99    w5_restart_latency_p99    10_000    s           lower
 W6_fanout                 w6_fanout                 10_000    messages/s  higher
+W7_loop_lag_loop          w7_loop_lag_loop          1_000     s           lower
+W7_loop_lag_thread        w7_loop_lag_thread        1_000     s           lower
+W7_loop_lag_process       w7_loop_lag_process       1_000     s           lower
 ========================  ========================  ========  ==========  =======
 
 What each must do with supervise (the raw counterpart is in ``_raw.py``):
@@ -69,6 +72,11 @@ What each must do with supervise (the raw counterpart is in ``_raw.py``):
 * ``w6_fanout(n)``: ``n`` actors started (untimed), ``gc.collect()``, then one
   sender casts ``FANOUT_MESSAGES_PER_ACTOR`` rounds round-robin, yielding every
   ``YIELD_EVERY`` casts; messages/s until every actor has received all.
+
+* ``w7_loop_lag_loop(n)`` / ``..._thread(n)`` / ``..._process(n)``: one actor
+  started with ``execution: loop`` / ``thread`` / ``process`` answers one call
+  of zero work (untimed), then computes ``burn_cpu(n)`` (``n`` ms of CPU) for
+  one call while ``loop_lag_p99`` samples the loop's lag.
 
 Any other public name starting with ``w`` and a digit is rejected by the
 harness as a probable typo.
@@ -120,6 +128,8 @@ from benchmarks._common import (
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
     YIELD_EVERY,
+    burn_cpu,
+    loop_lag_p99,
     now_ns,
     per_second,
     percentile_s,
@@ -594,6 +604,57 @@ async def w6_fanout(n: int) -> float:
     return per_second(n * k, t1 - t0)
 
 
+# --------------------------------------------------------------------------- W7
+
+
+class _Burn(BaseModel, frozen=True):
+    """Asks the W7 burner for ``ms`` milliseconds of CPU work."""
+
+    ms: int
+
+
+class _Burner(Actor[_Burn]):
+    """Does the CPU work it is asked for, wherever its spec's ``execution`` puts it."""
+
+    async def handle(self, msg: _Burn) -> int:
+        return burn_cpu(msg.ms)
+
+
+async def _loop_lag(n: int, execution: str) -> float:
+    """p99 loop lag while the burner, run with ``execution``, computes for ``n`` ms.
+
+    One call of zero work first (untimed) starts the thread or the worker
+    process; then the measured call, with no timeout.
+    """
+    spec = SupervisorSpec(
+        name="bench", children=[ChildSpec(name="burner", actor=_Burner, execution=execution)]
+    )
+    with quiet_logging():
+        async with _open_tree(spec) as tree:
+            burner = tree.actor("bench/burner")
+            await burner.call(_Burn(ms=0), timeout=None)
+            p99 = await loop_lag_p99(burner.call(_Burn(ms=n), timeout=None))
+    return p99
+
+
+async def w7_loop_lag_loop(n: int) -> float:
+    """W7_loop_lag_loop: p99 loop lag (s) while an actor's handler computes for ``n`` ms.
+
+    ``execution: loop`` (the default): the handler runs on the loop.
+    """
+    return await _loop_lag(n, "loop")
+
+
+async def w7_loop_lag_thread(n: int) -> float:
+    """W7_loop_lag_thread: the same with ``execution: thread`` (a worker thread)."""
+    return await _loop_lag(n, "thread")
+
+
+async def w7_loop_lag_process(n: int) -> float:
+    """W7_loop_lag_process: the same with ``execution: process`` (a worker process)."""
+    return await _loop_lag(n, "process")
+
+
 __all__ = [
     "logging_setup",
     "quiet_logging",
@@ -608,4 +669,7 @@ __all__ = [
     "w5_restart_latency_p50",
     "w5_restart_latency_p99",
     "w6_fanout",
+    "w7_loop_lag_loop",
+    "w7_loop_lag_process",
+    "w7_loop_lag_thread",
 ]

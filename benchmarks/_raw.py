@@ -24,8 +24,10 @@ function has the :data:`~benchmarks._common.WorkloadFn` signature
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import gc
+import multiprocessing
 from collections import deque
 from typing import Final
 
@@ -36,6 +38,8 @@ from benchmarks._common import (
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
     YIELD_EVERY,
+    burn_cpu,
+    loop_lag_p99,
     now_ns,
     per_second,
     percentile_s,
@@ -429,3 +433,54 @@ async def w6_fanout(n: int) -> float:
     t1 = now_ns()
     await asyncio.gather(*tasks)
     return per_second(n * k, t1 - t0)
+
+
+# --------------------------------------------------------------------------- W7
+
+
+async def w7_loop_lag_loop(n: int) -> float:
+    """W7_loop_lag_loop: p99 loop lag (s) while a task does ``n`` ms of CPU work on the loop.
+
+    The work (:func:`~benchmarks._common.burn_cpu`) runs in a task of the
+    loop, as a handler that computes does; the probe
+    (:func:`~benchmarks._common.loop_lag_p99`) cannot run until it ends.
+    """
+
+    async def work() -> int:
+        return burn_cpu(n)
+
+    # A coroutine, not a task: it runs once the probe is armed.
+    return await loop_lag_p99(work())
+
+
+async def w7_loop_lag_thread(n: int) -> float:
+    """W7_loop_lag_thread: the same, the work in a worker thread (``asyncio.to_thread``).
+
+    The default executor is warmed up with an empty piece of work first
+    (untimed). The work is pure Python, so the thread and the loop take turns
+    at the GIL: the loop waits up to ``sys.getswitchinterval()`` each time.
+    """
+    await asyncio.to_thread(burn_cpu, 0)
+    return await loop_lag_p99(asyncio.to_thread(burn_cpu, n))
+
+
+def _process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """A pool of one worker process, forked from a fork server (as supervise's offload)."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+
+
+async def w7_loop_lag_process(n: int) -> float:
+    """W7_loop_lag_process: the same, the work in a worker process (``run_in_executor``).
+
+    A pool of one process is started and warmed up with an empty piece of
+    work (untimed, off the loop), and shut down afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    pool = _process_pool()
+    try:
+        await loop.run_in_executor(pool, burn_cpu, 0)
+        return await loop_lag_p99(loop.run_in_executor(pool, burn_cpu, n))
+    finally:
+        await asyncio.to_thread(pool.shutdown)

@@ -66,6 +66,10 @@ WORKLOADS: tuple[Workload, ...] = (
     _row("W5_restart_latency_p50", "s", False, 10_000, _raw.w5_restart_latency_p50),
     _row("W5_restart_latency_p99", "s", False, 10_000, _raw.w5_restart_latency_p99),
     _row("W6_fanout", "messages/s", True, 10_000, _raw.w6_fanout),
+    # W7: n is the milliseconds of CPU work.
+    _row("W7_loop_lag_loop", "s", False, 1_000, _raw.w7_loop_lag_loop),
+    _row("W7_loop_lag_thread", "s", False, 1_000, _raw.w7_loop_lag_thread),
+    _row("W7_loop_lag_process", "s", False, 1_000, _raw.w7_loop_lag_process),
 )
 
 WORKLOAD_NAMES: tuple[str, ...] = tuple(w.name for w in WORKLOADS)

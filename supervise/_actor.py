@@ -223,9 +223,13 @@ class Actor(Behaviour, Generic[MsgT]):
 
         .. versionadded:: 0.1
         """
-        process = ref._child.process
+        # `_ref.child_of` is the runtime's accessor, but refs sit a layer above
+        # actors (a ref hands messages to an actor, never the other way), so
+        # the actor reads the slot itself.
+        child = ref._child
+        process = child.process
         if process is None:
-            raise ActorNotRunningError(ref._child.path)
+            raise ActorNotRunningError(child.path)
         link_processes(self._process, process)
 
     def unlink(self, ref: Watchable) -> None:

@@ -453,7 +453,9 @@ def _count(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> tuple
     """(supervisors, workers) in a tree; a dynamic supervisor's template counts once."""
     if not isinstance(spec, SupervisorSpec | DynamicSupervisorSpec):
         return 0, 1  # an actor, or any other kind of leaf
-    children = spec.children if isinstance(spec, SupervisorSpec) else [spec.child]
+    children = list(spec.children)
+    if isinstance(spec, DynamicSupervisorSpec) and spec.child is not None:
+        children.append(spec.child)
     supervisors, workers = 1, 0
     for child in children:
         s, w = _count(child)
@@ -539,13 +541,15 @@ def _draw(
     # The root's children hang from the left edge; below a last child, no bar.
     indent = {"": "", "└── ": "    "}.get(branch, "│   ")
     below = prefix + indent
-    if isinstance(spec, SupervisorSpec):
+    if isinstance(spec, SupervisorSpec | DynamicSupervisorSpec):
+        template = spec.child if isinstance(spec, DynamicSupervisorSpec) else None
         for index, child in enumerate(spec.children):
-            last = index == len(spec.children) - 1
-            _draw(child, lines, below, "└── " if last else "├── ")
-    elif isinstance(spec, DynamicSupervisorSpec):
-        template = spec.child
-        _draw(template, lines, below, "└── ", f"{template.name}-* [template]")
+            last = index == len(spec.children) - 1 and template is None
+            # A dynamic supervisor names its listed children as start_child does.
+            label = f"{child.name}-{index + 1}" if isinstance(spec, DynamicSupervisorSpec) else None
+            _draw(child, lines, below, "└── " if last else "├── ", label)
+        if template is not None:
+            _draw(template, lines, below, "└── ", f"{template.name}-* [template]")
 
 
 def _as_json(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec, path: str) -> Any:
@@ -554,7 +558,12 @@ def _as_json(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec, path: 
     if isinstance(spec, SupervisorSpec):
         node["children"] = [_as_json(c, f"{path}/{c.name}") for c in spec.children]
     elif isinstance(spec, DynamicSupervisorSpec):
-        node["child"] = _as_json(spec.child, f"{path}/{spec.child.name}-*")
+        # Listed children are started as start_child names them: <name>-<n>, n from 1.
+        node["children"] = [
+            _as_json(c, f"{path}/{c.name}-{n}") for n, c in enumerate(spec.children, 1)
+        ]
+        if spec.child is not None:
+            node["child"] = _as_json(spec.child, f"{path}/{spec.child.name}-*")
     return node
 
 

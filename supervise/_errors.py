@@ -16,6 +16,8 @@ exception so code never has to parse text::
     │   └── CallDroppedError              ... before the call left its mailbox (safe to resend)
     ├── ActorNotRunningError              nothing runs behind the ref (OTP ``noproc``)
     ├── LinkedExit                        a linked incarnation ended abnormally (a crash reason)
+    ├── LoopBlockedError                  a handler blocked the loop (``on_block: crash``)
+    ├── OffloadedHandlerError             a handler raised in its worker process
     ├── StartError                        a child failed to start
     ├── RestartIntensityExceeded          a supervisor gave up
     ├── ChildError                        a dynamic-child request was refused

@@ -40,7 +40,8 @@ def configure_logging(
         destination: a file path (appended to, one line per event), an open
             text stream, or None for standard error.
         format: ``json`` (JSON lines, for ``supervise logs`` and log collectors),
-            ``console`` (for people), or ``auto``: console on a terminal, else JSON.
+            ``console`` (for people; coloured on a terminal unless ``NO_COLOR`` is
+            set), or ``auto``: console on a terminal, else JSON.
         level: drop events below this level (``debug``, ``info``, ``warning``, ``error``).
         stdlib: route events through the standard library's ``logging``, so that
             its handlers write them; records from other ``logging`` users are then
@@ -81,7 +82,9 @@ def configure_logging(
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=bool(stream.isatty()))
+        # https://no-color.org: a non-empty NO_COLOR turns colours off, even on a terminal.
+        colors = bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+        renderer = structlog.dev.ConsoleRenderer(colors=colors)
     if not stdlib:
         structlog.configure(
             processors=[*shared, renderer],

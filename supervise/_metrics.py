@@ -9,10 +9,11 @@ in a `NodeMetrics`:
   the clock, the actor adds the time taken once it has replied (two clock
   reads, a bisection and two increments per call).
 
-The children of a dynamic supervisor share one `NodeMetrics`, exported under
-the path ``<supervisor>/*`` (``MetricsOptions.aggregate_dynamic``, the
-default): the number of series stays that of the spec however many children
-come and go, and the counts of children that ended for good are kept.
+The children of a dynamic supervisor, and the subtrees of those that are
+supervisors, share one `NodeMetrics`, exported under the path
+``<supervisor>/*`` (``MetricsOptions.aggregate_dynamic``, the default): the
+number of series stays that of the spec however many children come and go,
+and the counts of children that ended for good are kept.
 
 Mailbox depths, children counts and dead letters are read when scraped, by
 `TreeMetrics.read`, which walks the tree yielding to the loop every `CHUNK`
@@ -82,9 +83,11 @@ class MetricsOptions:
 class NodeMetrics:
     """What a child slot (or the children of a dynamic supervisor) counted so far."""
 
-    __slots__ = ("buckets", "call_seconds", "crashes", "restarts")
+    __slots__ = ("buckets", "call_seconds", "crashes", "group", "restarts")
 
-    def __init__(self) -> None:
+    def __init__(self, group: bool = False) -> None:
+        #: Shared by the children of a dynamic supervisor (and their subtrees).
+        self.group: bool = group
         self.crashes: int = 0
         self.restarts: int = 0
         #: Calls answered per bucket of `BUCKETS` (not cumulative), the last one
@@ -185,10 +188,15 @@ class TreeMetrics:
 
     def for_child(self, supervisor: Supervisor) -> NodeMetrics:
         """The `NodeMetrics` a new child slot of ``supervisor`` counts into."""
-        if self.aggregate_dynamic and isinstance(supervisor.spec, DynamicSupervisorSpec):
+        if not self.aggregate_dynamic:
+            return NodeMetrics()
+        above = supervisor.child.metrics
+        if above is not None and above.group:  # inside a dynamic supervisor's subtree
+            return above
+        if isinstance(supervisor.spec, DynamicSupervisorSpec):
             group = self.groups.get(supervisor.path)
             if group is None:
-                group = self.groups[supervisor.path] = NodeMetrics()
+                group = self.groups[supervisor.path] = NodeMetrics(group=True)
             return group
         return NodeMetrics()
 
@@ -219,10 +227,16 @@ class TreeMetrics:
                 seconds,
             )
             if kind == "dynamic_supervisor" and self.aggregate_dynamic:
-                depth = 0
-                for index, member in enumerate(below, 1):
+                # The whole subtree below, counted together: only the mailboxes to add up.
+                depth = read = 0
+                while below:
+                    member = below.pop()
                     depth += _depth(member)
-                    if index % CHUNK == 0:
+                    process = member.process
+                    if isinstance(process, Supervisor) and process.reason is None:
+                        below.extend(process._children.values())
+                    read += 1
+                    if read % CHUNK == 0:
                         yield None
                 restarts, crashes, buckets, seconds = _counts(self.groups.get(child.path))
                 yield Row(

@@ -357,6 +357,9 @@ class ActorProcess(LoopProcess):
         self.handling: object = None
         #: Where its calls' latencies are counted (None: the tree exports no metrics).
         self.metrics: NodeMetrics | None = child.metrics
+        # A private write across classes, on purpose: an `Actor` is the user's
+        # subclass, so a setter method would sit in their namespace, and actors
+        # are a layer above processes (`_actor` imports us, not the reverse).
         actor._process = self
 
     def request_stop(self, reason: ExitReason) -> None:

@@ -89,6 +89,15 @@ def _expire(future: asyncio.Future[Any], actor: str, message: object, timeout: f
         future.set_exception(CallTimeoutError(actor, message, timeout))
 
 
+def child_of(ref: Watchable) -> Child:
+    """The child slot behind ``ref``: what the runtime (supervisors, links) acts on.
+
+    A function of this module rather than a property, so a ref's public surface
+    stays what users call and the slot stays an internal of the runtime.
+    """
+    return ref._child
+
+
 def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
     child = watcher._child
     process = child.process
@@ -565,9 +574,11 @@ class SupervisorRef(Watchable):
     ) -> ActorRef[Any] | SupervisorRef | TaskRef:
         """Add a child after the existing ones and start it (OTP ``start_child``).
 
-        For a dynamic supervisor pass what varies for a new instance of its
+        For a dynamic supervisor pass any child spec (started under the name
+        ``<spec name>-<n>``), or what varies for a new instance of its
         template: None (the template as it is), a dict (an actor's ``args``, a
-        task's ``kwargs``) or, for a task template, a list (its positional ``args``).
+        task's ``kwargs``) or, for a task template, a list (its positional
+        ``args``). Without a template, a dict is a spec's fields.
 
         A dynamic supervisor that is idle starts a child that needs no waiting
         (no ``on_start``) right in the caller's task, without a round trip and

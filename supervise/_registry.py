@@ -36,25 +36,6 @@ class Registry:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
 
-    def _add(self, child: Child) -> None:
-        name = child.spec.registered_name if child.spec.kind == "worker" else None
-        if name is not None:
-            holder = self._by_name.get(name)
-            if holder is not None and holder is not child:
-                raise NameTakenError(name, holder.path)
-            self._by_name[name] = child
-        self._by_path[child.path] = child
-
-    def _remove(self, child: Child) -> None:
-        if self._by_path.get(child.path) is child:
-            del self._by_path[child.path]
-        name = child.spec.registered_name if child.spec.kind == "worker" else None
-        if name is not None and self._by_name.get(name) is child:
-            del self._by_name[name]
-
-    def _slot(self, path: str) -> Child | None:
-        return self._by_path.get(path)
-
     def whereis(self, name: str) -> ActorRef[object] | SupervisorRef | TaskRef:
         """The ref registered as ``name``, or at tree path ``name``.
 
@@ -132,3 +113,38 @@ class Registry:
     def names(self) -> list[str]:
         """Every registered name."""
         return list(self._by_name)
+
+
+# The supervisors own the entries: they add a child slot when they create it and
+# remove it when its spec goes. These are functions of this module, not methods,
+# so `Registry`'s public surface stays what users look things up with.
+
+
+def register(registry: Registry, child: Child) -> None:
+    """Enter ``child`` under its path (and its registered name, for an actor).
+
+    Raises:
+        NameTakenError: another child holds the registered name.
+    """
+    name = child.spec.registered_name if child.spec.kind == "worker" else None
+    if name is not None:
+        holder = registry._by_name.get(name)
+        if holder is not None and holder is not child:
+            raise NameTakenError(name, holder.path)
+        registry._by_name[name] = child
+    registry._by_path[child.path] = child
+
+
+def unregister(registry: Registry, child: Child) -> None:
+    """Remove ``child``'s entries, if they are still its own."""
+    by_path, by_name = registry._by_path, registry._by_name
+    if by_path.get(child.path) is child:
+        del by_path[child.path]
+    name = child.spec.registered_name if child.spec.kind == "worker" else None
+    if name is not None and by_name.get(name) is child:
+        del by_name[name]
+
+
+def slot_at(registry: Registry, path: str) -> Child | None:
+    """The child slot at tree path ``path``, if any (names are not looked at)."""
+    return registry._by_path.get(path)

@@ -45,12 +45,21 @@ def shutdown_seconds(
 
 
 async def stop_processes(
-    pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason, supervisor: str
+    pairs: list[tuple[Child, Process]],
+    mode: float | str | None,
+    reason: ExitReason,
+    supervisor: str,
 ) -> None:
-    """Stop processes together: graceful stop, then cancel at the timeout, then abandon."""
+    """Stop processes together: graceful stop, then cancel at the timeout, then abandon.
+
+    ``mode`` is the shutdown of every one of them, or None: each within its own
+    child's shutdown, all signalled at once (a dynamic supervisor's mixed children).
+    """
     for _, process in pairs:
         process.terminating = True
-    if mode == "brutal_kill":
+    if mode is None:
+        await _stop_each(pairs, reason, supervisor)
+    elif mode == "brutal_kill":
         for child, process in pairs:
             _emit_killed(child, "brutal_kill", supervisor)
             process.kill("brutal_kill")
@@ -71,6 +80,30 @@ async def stop_processes(
         for child, process in pairs:
             end = process.reason or killed("abandoned")
             emit_exit(child, end, supervisor)
+
+
+async def _stop_each(
+    pairs: list[tuple[Child, Process]], reason: ExitReason, supervisor: str
+) -> None:
+    """Signal all at once; then each is cancelled when its own shutdown runs out."""
+    by_timeout: dict[float | None, list[Process]] = {}
+    for child, process in pairs:
+        mode = child.spec.shutdown
+        if mode == "brutal_kill":
+            _emit_killed(child, mode, supervisor)
+            process.kill("brutal_kill")
+        else:
+            process.request_stop(reason)
+            timeout = None if mode == _INFINITY else float(mode)
+            by_timeout.setdefault(timeout, []).append(process)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    # Shortest first; the others keep stopping meanwhile. Infinity (None) last.
+    for timeout in sorted(by_timeout, key=lambda t: float("inf") if t is None else t):
+        left = None if timeout is None else max(0.0, began + timeout - loop.time())
+        for process in await _wait_all(by_timeout[timeout], left):
+            _emit_killed(process.child, timeout, supervisor)
+            process.kill(f"shutdown timeout ({timeout:g} s) ran out")
 
 
 async def _wait_all(processes: list[Process], timeout: float | None) -> list[Process]:

@@ -45,7 +45,8 @@ from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
 from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
-from ._ref import ActorRef, SupervisorRef
+from ._ref import ActorRef, SupervisorRef, child_of
+from ._registry import register, slot_at, unregister
 from ._shutdown import emit_exit, stop_processes
 from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
@@ -405,12 +406,16 @@ class Supervisor(LoopProcess):
         assert isinstance(self.spec, SupervisorSpec)
         return self.spec.children
 
+    def _initial_name(self, spec: AnyChildSpec) -> str:
+        """The name an initial child gets: its spec's (a dynamic supervisor numbers it)."""
+        return spec.name
+
     async def _start_initial_children(self) -> None:
         started: list[Child] = []
         for spec in self._initial_specs():
             try:
                 try:
-                    child = self._add_child(spec)
+                    child = self._add_child(spec, self._initial_name(spec))
                 except SuperviseError as exc:  # e.g. its registered name is taken
                     raise StartError(f"{self.path}/{spec.name}", exc) from exc
                 try:
@@ -482,7 +487,7 @@ class Supervisor(LoopProcess):
             name = spec.name
         path = f"{self.path}/{name}"
         registry = self.child.registry
-        child = registry._slot(path)
+        child = slot_at(registry, path)
         if (
             child is not None
             and child.process is None
@@ -495,14 +500,14 @@ class Supervisor(LoopProcess):
         child.name = name
         if self.metrics is not None and child.metrics is None:
             child.metrics = self.metrics.for_child(self)
-        registry._add(child)
+        register(registry, child)
         self._children[name] = child
         return child
 
     def _remove(self, child: Child) -> None:
         if self._children.get(child.name) is child:
             del self._children[child.name]
-            self.child.registry._remove(child)
+            unregister(self.child.registry, child)
 
     def _spawn(self, child: Child) -> Process:
         process = self._launch(child)
@@ -598,8 +603,9 @@ class Supervisor(LoopProcess):
             raise
 
     async def _terminate_processes(
-        self, pairs: list[tuple[Child, Process]], mode: float | str, reason: ExitReason
+        self, pairs: list[tuple[Child, Process]], mode: float | str | None, reason: ExitReason
     ) -> None:
+        """Stop ``pairs`` together within ``mode`` (None: each within its own shutdown)."""
         await stop_processes(pairs, mode, reason, self.path)
         if self._program_exit is None:
             for _, process in pairs:
@@ -793,7 +799,7 @@ class Supervisor(LoopProcess):
             await self._undo_start(result)  # type: ignore[arg-type]
 
     async def _undo_start(self, ref: ChildRef) -> None:
-        child = ref._child
+        child = child_of(ref)
         if self._children.get(child.name) is not child:
             return
         child.restarting = False
@@ -802,7 +808,7 @@ class Supervisor(LoopProcess):
 
     def _find(self, key: ChildKey) -> Child:
         if isinstance(key, ActorRef | SupervisorRef | TaskRef):
-            child: Child | None = key._child
+            child: Child | None = child_of(key)
             if child is not None and self._children.get(child.name) is not child:
                 child = None
             name = key.path.rpartition("/")[2]

@@ -158,6 +158,8 @@ def start_timer(
     if process.reason is not None:
         raise ActorNotRunningError(process.path)
     ref = cast("ActorRef[object]", process.child.ref)  # an actor's child slot
+    # A private read across classes on purpose: refs sit a layer above timers (see
+    # docs/architecture.md), so the timer cannot call into `_ref`.
     checked = ref._checked(message)  # MessageTypeError now, not when it fires
     loop = asyncio.get_running_loop()
     return TimerHandle(

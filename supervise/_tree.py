@@ -40,7 +40,7 @@ from ._metrics import MetricsOptions, TreeMetrics
 from ._process import Process
 from ._reason import SHUTDOWN, ends_program
 from ._ref import ActorRef, SupervisorRef, _until_ended
-from ._registry import Registry
+from ._registry import Registry, register
 from ._snapshot import Rates, TreeSnapshot, take_snapshot
 from ._supervisor import Supervisor
 from ._task import TaskRef
@@ -208,7 +208,7 @@ class Tree:
             assert self._collector is not None
             self._collector.add(metrics)  # first: a tree of the same name is refused here
             metrics.loop = asyncio.get_running_loop()
-        self.registry._add(self._root)
+        register(self.registry, self._root)
         if self._watch:
             self._watchdog = attach(self.spec.name, self.registry, self.spec)
         process = launch(self._root)
@@ -450,3 +450,15 @@ def open_tree(
         # The loader's dict path: every problem listed with its field, as a TreeFileError.
         spec = load_tree(spec)
     return Tree(spec, on_give_up, watchdog, control, metrics, http)
+
+
+def unraised_failure(tree: Tree) -> BaseException | None:
+    """The give-up that ended ``tree`` if no caller has had it raised yet; marks it raised.
+
+    For the test harness, which stops trees it started for a test and must not
+    let a give-up nobody saw pass silently (see ``supervise.testing``).
+    """
+    if tree._failure is None or tree._failure_raised:
+        return None
+    tree._failure_raised = True
+    return tree._failure

@@ -35,6 +35,7 @@ from . import _log
 from ._errors import LoopBlockedError
 from ._process import ActorProcess, Call, Process
 from ._reason import ExitKind, ExitReason
+from ._registry import slot_at
 from .events import Event
 from .spec import ChildSpec, DynamicSupervisorSpec, OnBlock, SupervisorSpec
 
@@ -52,7 +53,9 @@ BLOCKED_LOOP: Final = "blocked_loop"
 def _tree_threshold(spec: SupervisorSpec | DynamicSupervisorSpec) -> float:
     """The smallest block threshold anywhere in a tree: how soon the watchdog must look."""
     found = [DEFAULT_BLOCK_THRESHOLD if spec.block_threshold is None else spec.block_threshold]
-    children = spec.children if isinstance(spec, SupervisorSpec) else [spec.child]
+    children = list(spec.children)
+    if isinstance(spec, DynamicSupervisorSpec) and spec.child is not None:
+        children.append(spec.child)
     for child in children:
         if isinstance(child, SupervisorSpec | DynamicSupervisorSpec):
             found.append(_tree_threshold(child))
@@ -201,7 +204,7 @@ class LoopWatchdog:
         name = "-" if task is None else task.get_name()
         trees = self._trees
         for tree, registry, _ in trees:
-            child = registry._slot(name)
+            child = slot_at(registry, name)
             if child is None:
                 continue
             process = child.process

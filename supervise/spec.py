@@ -610,25 +610,47 @@ class SupervisorSpec(_SupervisorBase):
 
 
 class DynamicSupervisorSpec(_SupervisorBase):
-    """A supervisor of many children started at run time from one template.
+    """A supervisor of children started at run time (Elixir's DynamicSupervisor).
 
-    Children are started with ``start_child`` and named ``<template name>-<n>``.
-    The strategy is one_for_one; shutdown stops all children at once.
+    ``start_child(spec)`` starts any child spec (an actor, a task or a
+    supervisor, each with its own restart, shutdown and args) under the name
+    ``<spec name>-<n>``, so one spec can be started many times. A ``child``
+    template is optional sugar: ``start_child()`` starts it as it is, and
+    ``start_child(args)`` with other args. ``children`` are started at start,
+    in order, as if by ``start_child``. The strategy is one_for_one; a child
+    that ends for good is forgotten; shutdown stops all children at once,
+    each within its own ``shutdown``.
 
     Attributes:
-        child: the template, an actor (`ChildSpec`) or a plain task (`TaskSpec`);
-            ``start_child(args)`` overrides an actor's ``args``; for a task, a
-            dict overrides its ``kwargs`` and a list its ``args``.
+        child: an optional template (any child spec); ``start_child(args)``
+            overrides an actor's ``args``; for a task, a dict overrides its
+            ``kwargs`` and a list its ``args``.
+        children: started at start, in order, named ``<name>-<n>`` like the
+            children started later.
         max_children: refuse ``start_child`` beyond this many (None: no limit).
+
+    .. versionchanged:: 0.1
+       any child spec; ``child`` optional; ``children``.
     """
 
     kind: Literal["dynamic_supervisor"] = "dynamic_supervisor"
-    child: Annotated[
-        Annotated[ChildSpec, Tag("worker")] | Annotated[TaskSpec, Tag("task")],
-        Discriminator(_child_kind),
-    ]
+    child: _Template = None
     # 0 is valid, as in Elixir: every start_child is refused.
     max_children: Annotated[int, Field(ge=0)] | None = None
+    # After max_children, so that its validator can read it.
+    children: _Children = _default_factory(list)
+
+    @field_validator("children")
+    @classmethod
+    def _unique(cls, children: list[AnyChildSpec], info: ValidationInfo) -> list[AnyChildSpec]:
+        _check_unique_names(children)
+        limit = info.data.get("max_children")
+        if limit is not None and len(children) > limit:
+            raise ValueError(
+                f"{len(children)} children listed but max_children is {limit}; "
+                f"list fewer children or raise max_children"
+            )
+        return children
 
 
 #: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).
@@ -642,10 +664,13 @@ AnyChildSpec = Annotated[
 
 if TYPE_CHECKING:
     _Children = _Lenient[list[AnyChildSpec], Sequence[AnyChildSpec]]
+    _Template = AnyChildSpec | None
 else:
     _Children = list[AnyChildSpec]
+    _Template = AnyChildSpec | None
 
 SupervisorSpec.model_rebuild()
+DynamicSupervisorSpec.model_rebuild()
 
 
 def _root_kind(value: object) -> str:

@@ -281,13 +281,15 @@ class TreeStarter:
 
     async def aclose(self) -> None:
         """Stop the trees, newest first; then raise a give-up no test code has seen."""
+        from ._tree import unraised_failure  # deferred, as in open_test_tree
+
         trees, self._trees = self._trees, []
         for tree in reversed(trees):
             await tree.stop()
         for tree in trees:
-            if tree._failure is not None and not tree._failure_raised:
-                tree._failure_raised = True
-                raise tree._failure
+            failure = unraised_failure(tree)
+            if failure is not None:
+                raise failure
 
 
 class InjectedCrash(Exception):

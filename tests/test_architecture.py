@@ -46,6 +46,48 @@ def test_every_layered_module_exists_and_has_its_paragraph() -> None:
     assert missing == []
 
 
+def test_every_module_of_the_package_has_its_layer() -> None:
+    """A new module (or subpackage) must be placed in the layers contract to land.
+
+    import-linter only checks the modules a contract names; an unplaced module
+    could import anything. ``__init__`` is the public facade over every layer.
+    """
+    package = ROOT / "supervise"
+    modules = {p.stem for p in package.glob("*.py")} | {
+        p.parent.name for p in package.glob("*/__init__.py")
+    }
+    unplaced = sorted(modules - _layered_modules() - {"__init__"})
+    assert unplaced == [], (
+        f"modules {unplaced} are in no layer: add each to the `layers` contract in "
+        "pyproject.toml and give it a paragraph in docs/architecture.md"
+    )
+
+
+#: Modules whose tests are named for what they do rather than for the module.
+_TESTED_ELSEWHERE = {
+    "__main__": "test_cli.py",  # ``python -m supervise`` is the CLI
+    "_dynamic_supervisor": "test_dynamic_start.py",
+}
+
+
+def test_every_module_has_its_test_file() -> None:
+    """Tests mirror the modules: ``supervise/_x.py`` has ``tests/test_x.py``; a package
+    ``supervise/_x/`` has ``tests/test_x.py`` or ``tests/test_x_*.py`` files."""
+    package, tests = ROOT / "supervise", ROOT / "tests"
+    missing = []
+    for path in sorted(package.glob("*.py")):
+        name = path.stem
+        if name != "__init__":
+            expected = _TESTED_ELSEWHERE.get(name, f"test_{name.lstrip('_')}.py")
+            if not (tests / expected).exists():
+                missing.append(expected)
+    for init in sorted(package.glob("*/__init__.py")):
+        stem = f"test_{init.parent.name.lstrip('_')}"
+        if not (tests / f"{stem}.py").exists() and not list(tests.glob(f"{stem}_*.py")):
+            missing.append(f"{stem}.py")
+    assert missing == [], f"write {missing} for the modules they are named after"
+
+
 def test_specs_and_pure_logic_sit_in_the_specs_layer() -> None:
     """The modules forbidden an event loop are exactly those of the specs layer."""
     layers = _contracts()["layers"]["layers"]

@@ -47,6 +47,9 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W5_restart_latency_p50": ("s", False),
     "W5_restart_latency_p99": ("s", False),
     "W6_fanout": ("messages/s", True),
+    "W7_loop_lag_loop": ("s", False),
+    "W7_loop_lag_thread": ("s", False),
+    "W7_loop_lag_process": ("s", False),
 }
 ROW_KEYS = {"name", "unit", "framework", "raw", "ratio", "higher_is_better"}
 MACHINE_KEYS = {

@@ -11,6 +11,7 @@ from _support import Crash, Ping, until, worker
 
 import supervise._log
 from supervise import ActorRef, SupervisorSpec, open_tree
+from supervise._registry import slot_at
 
 
 def exploding(logger: object, method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -29,7 +30,7 @@ async def test_failing_sink_is_reported_once_and_the_tree_carries_on(
             w = tree.whereis("root/w")
             assert isinstance(w, ActorRef)
             await w.cast(Crash())
-            await until(lambda: tree.registry._slot("root/w").incarnation == 2)  # type: ignore[union-attr]
+            await until(lambda: slot_at(tree.registry, "root/w").incarnation == 2)  # type: ignore[union-attr]
             assert await w.call(Ping()) == "pong"
     finally:
         structlog.configure(**old)

@@ -25,7 +25,7 @@ from supervise._mailbox import Mailbox
 from supervise._monitor import start_monitor
 from supervise._process import ActorProcess, Process
 from supervise._reason import SHUTDOWN, crash, killed
-from supervise._registry import Registry
+from supervise._registry import Registry, slot_at
 from supervise._supervisor import Supervisor
 from supervise._task import TaskProcess
 from supervise.testing import EventLog
@@ -113,7 +113,7 @@ async def test_a_crashed_incarnation_is_freed_without_the_cyclic_gc(events: Even
     gc.disable()
     try:
         async with open_tree(spec) as tree:
-            old = tree.registry._slot("root/w").process.actor  # type: ignore[union-attr]
+            old = slot_at(tree.registry, "root/w").process.actor  # type: ignore[union-attr]
             gone = weakref.ref(old)
             del old
             w = tree.whereis("root/w")
@@ -146,7 +146,7 @@ async def test_a_crash_keeps_the_users_frame_locals_and_is_still_freed_by_refcou
     gc.disable()
     try:
         async with open_tree(spec) as tree:
-            old = tree.registry._slot("root/k").process.actor  # type: ignore[union-attr]
+            old = slot_at(tree.registry, "root/k").process.actor  # type: ignore[union-attr]
             gone = weakref.ref(old)
             del old
             k = tree.whereis("root/k")

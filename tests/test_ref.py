@@ -34,6 +34,7 @@ from supervise import (
     Tree,
     open_tree,
 )
+from supervise._registry import slot_at
 from supervise.testing import EventLog
 
 
@@ -43,7 +44,7 @@ def one(*children: ChildSpec, **sup: Any) -> SupervisorSpec:
 
 def handled(tree: Tree, path: str) -> int:
     """How many messages the current incarnation at ``path`` has taken."""
-    process = tree.registry._slot(path).process  # type: ignore[union-attr]
+    process = slot_at(tree.registry, path).process  # type: ignore[union-attr]
     return int(process.actor.handled)  # type: ignore[union-attr]
 
 
@@ -81,7 +82,7 @@ async def test_wrong_message_type_fails_in_the_sender() -> None:
         )
         with pytest.raises(MessageTypeError):
             await w.cast({"text": "dicts are not messages"})
-        process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
+        process = slot_at(tree.registry, "root/w").process  # type: ignore[union-attr]
         assert process.actor.handled == 0  # type: ignore[union-attr]
 
 
@@ -341,7 +342,7 @@ async def test_mailbox_statistics() -> None:
         await w.cast(Sleep(seconds=0.05))
         await until(lambda: handled(tree, "root/w") == 1)
         await w.cast(Ping())
-        process = tree.registry._slot("root/w").process  # type: ignore[union-attr]
+        process = slot_at(tree.registry, "root/w").process  # type: ignore[union-attr]
         stats = process.mailbox.statistics()  # type: ignore[union-attr]
         assert (stats.size, stats.capacity, stats.waiting_senders, stats.closed) == (1, 3, 0, False)
 

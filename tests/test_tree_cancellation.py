@@ -25,6 +25,7 @@ from supervise import (
     SupervisorSpec,
     open_tree,
 )
+from supervise._registry import slot_at
 from supervise.testing import EventLog
 
 #: on_start of SlowStart waits for this; a test sets it to let the start end.
@@ -180,7 +181,7 @@ async def test_a_cancelled_start_child_leaves_no_running_child(events: EventLog)
         with pytest.raises(asyncio.CancelledError):
             await call
         assert await tree.root.which_children() == []
-        ref = tree.registry._slot("root/s")
+        ref = slot_at(tree.registry, "root/s")
         assert ref is None or ref.state is ChildState.STOPPED
     assert STOPS == [("root/s", "shutdown")]
 
