@@ -48,6 +48,7 @@ from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
+from ._reason import Ignore as Ignore
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
 from ._ref import SupervisorRef as SupervisorRef
@@ -65,11 +66,14 @@ from ._tree import open_tree as open_tree
 from .events import Event as Event
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
+from .spec import ClusterSpec as ClusterSpec
 from .spec import DynamicSupervisorSpec as DynamicSupervisorSpec
 from .spec import Execution as Execution
 from .spec import MailboxSpec as MailboxSpec
 from .spec import OnBlock as OnBlock
+from .spec import OnNodedown as OnNodedown
 from .spec import Overflow as Overflow
+from .spec import Placement as Placement
 from .spec import Restart as Restart
 from .spec import Strategy as Strategy
 from .spec import SupervisorSpec as SupervisorSpec
@@ -97,6 +101,7 @@ __all__ = [
     "ChildNotFoundError",
     "ChildSpec",
     "ChildState",
+    "ClusterSpec",
     "CrashInfo",
     "DeadLetter",
     "DeadLetters",
@@ -106,6 +111,7 @@ __all__ = [
     "Execution",
     "ExitKind",
     "ExitReason",
+    "Ignore",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
@@ -119,7 +125,9 @@ __all__ = [
     "NodeSnapshot",
     "OffloadedHandlerError",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Registry",
     "Request",
     "Restart",

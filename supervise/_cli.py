@@ -41,7 +41,7 @@ from ._errors import (
 )
 from ._imports import import_path_of
 from ._loader import load_tree
-from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, json_schema
+from .spec import ChildSpec, DynamicSupervisorSpec, Placement, SupervisorSpec, json_schema
 
 if TYPE_CHECKING:
     from .spec import AnyChildSpec
@@ -527,7 +527,22 @@ def _describe(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> st
     parts.append(f"shutdown {_seconds(spec.shutdown)}")
     if isinstance(spec, ChildSpec) and spec.registered_name:
         parts.append(f"registered as {spec.registered_name}")
+    cluster = getattr(spec, "cluster", None)
+    if cluster is not None:
+        parts.append(f"cluster {cluster.name} as node {cluster.node}")
+    placement = getattr(spec, "placement", None)
+    if placement is not None:
+        parts.append(f"placed on {_where(placement)}, on_nodedown {placement.policy.value}")
     return ", ".join(parts)
+
+
+def _where(placement: Placement) -> str:
+    if placement.node is not None:
+        return f"node {placement.node}"
+    if placement.prefer is not None:
+        return f"first of {' '.join(placement.prefer)}"
+    labels = placement.labels or {}
+    return "a node with " + " ".join(f"{k}={v}" for k, v in labels.items())
 
 
 def _draw(

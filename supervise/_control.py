@@ -115,6 +115,8 @@ async def _answer(tree: Tree, request: ControlRequest) -> object:
         ]
     if isinstance(request, RestartChildRequest):
         ref = await supervisor.restart_child(request.child)
+        if ref is None:  # it raised Ignore: nothing runs
+            return {"path": f"{supervisor.path}/{request.child}", "ignored": True}
         return {"path": ref.path}
     await supervisor.terminate_child(request.child)
     return None

@@ -57,6 +57,12 @@ class DynamicSupervisor(Supervisor):
         if child.process is None and not child.restarting:
             self._remove(child)
 
+    def _drop_ignored(self, child: Child) -> None:
+        # OTP's simple_one_for_one and Elixir: an ignored child is not kept, whatever
+        # its restart type (start_child answers None, a restart drops it).
+        child.restarting = False
+        self._remove(child)
+
     async def _on_child_exit(self, process: Process) -> None:
         await super()._on_child_exit(process)
         self._forget_if_stopped(process.child)
@@ -102,7 +108,7 @@ class DynamicSupervisor(Supervisor):
         spec = child.spec
         return spec if spec.name == child.name else spec.model_copy(update={"name": child.name})
 
-    async def op_start_child(self, arg: StartArg) -> ChildRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef | None:
         spec = self._spec_for(arg)
         return await self._start_new_child(spec, self._name_for(spec))
 

@@ -53,12 +53,19 @@ from ._errors import TreeFileError
 from ._json_document import JsonReader
 from .spec import (
     _NAME_PATTERN,
+    _NODE_NAME_PATTERN,
+    _SERVER_URL_PATTERN,
+    TEMPLATE_PLACED,
     Backoff,
     ChildSpec,
+    ClusterSpec,
     DynamicSupervisorSpec,
     MailboxSpec,
+    Placement,
     SupervisorSpec,
+    TaskSpec,
     _child_kind,
+    placement_problem,
 )
 
 Format = Literal["yaml", "json"]
@@ -91,6 +98,8 @@ _ROOT_KINDS: Final[dict[str, type[SupervisorSpec | DynamicSupervisorSpec]]] = {
 _SUB_MODELS: Final[dict[str, type[BaseModel]]] = {
     "mailbox": MailboxSpec,
     "backoff": Backoff,
+    "cluster": ClusterSpec,
+    "placement": Placement,
 }
 
 
@@ -169,6 +178,33 @@ def _check_names(
         _check_names(template, (*path, "child"), doc, registered)
 
 
+def _check_placements(data: object, path: DataPath, doc: Document, inside: str | None) -> None:
+    """Report ``cluster`` below the root and ``placement`` where it cannot be.
+
+    The spec refuses the same (``placement_problem``), but only for a list
+    whose children are all valid and without positions; here each problem
+    points at its field in the file.
+    """
+    if not isinstance(data, Mapping):
+        return
+    children = data.get("children")
+    if isinstance(children, list):
+        for index, child in enumerate(children):
+            where = (*path, "children", index)
+            problem = placement_problem(child, inside) if isinstance(child, Mapping) else None
+            if problem is not None:
+                field, message = problem
+                doc.problem((*where, field), message, doc.position((*where, field), key=True))
+            placed = isinstance(child, Mapping) and child.get("placement") is not None
+            name = _name_of(child)
+            below = inside or (str(name) if placed else None)
+            _check_placements(child, where, doc, below)
+    template = data.get("child")
+    if isinstance(template, Mapping) and template.get("placement") is not None:
+        where = (*path, "child", "placement")
+        doc.problem(where, TEMPLATE_PLACED, doc.position(where, key=True))
+
+
 # -- pydantic errors -> problems -------------------------------------------------------
 
 
@@ -229,6 +265,10 @@ def _expected(error: Mapping[str, Any]) -> str | None:
     if kind == "string_pattern_mismatch":
         if ctx.get("pattern") == _NAME_PATTERN:
             return 'a name of letters, digits, "_", "." and "-" (not starting with "." or "-")'
+        if ctx.get("pattern") == _NODE_NAME_PATTERN:
+            return 'a name of up to 64 letters, digits, "_" and "-"'
+        if ctx.get("pattern") == _SERVER_URL_PATTERN:
+            return 'a server URL such as "nats://10.0.0.5:4222" (nats, tls, ws or wss)'
         return f"a string matching {ctx.get('pattern')}"
     if kind == "string_too_short":
         return "a non-empty string"
@@ -282,8 +322,8 @@ class _ErrorMapper:
 
     def add(self, error: Mapping[str, Any]) -> None:
         kind = error["type"]
-        if kind == "duplicate_child_name":
-            return  # reported by _check_names, with the position of the name
+        if kind in ("duplicate_child_name", "placement_problem"):
+            return  # reported by _check_names and _check_placements, with positions
         path, in_union = self._walk(self._doc.data, error["loc"], children_tags=True)
         if self._already_reported(path):
             return
@@ -353,6 +393,8 @@ class _ErrorMapper:
             hint = _did_you_mean(name, fields)
             if not hint and model is ChildSpec and name in SupervisorSpec.model_fields:
                 hint = '; add "kind: supervisor" to make this child a supervisor'
+            elif model is TaskSpec and name == "placement":
+                hint = "; a task cannot be placed on another node: place a supervisor holding it"
             elif not hint and fields:
                 hint = f"; expected one of: {', '.join(fields)}"
             doc.problem(path, f"unknown field{hint}", doc.position(path, key=True))
@@ -630,6 +672,14 @@ def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
         doc.problem(("kind",), f"expected {_one_of(choices)}, found {_render(kind)}{hint}")
         return None
     _check_names(data, (), doc)
+    if data.get("placement") is not None:
+        doc.problem(
+            ("placement",),
+            "the root runs in this process and cannot be placed; put the subtree to "
+            "place among the root's children",
+            doc.position(("placement",), key=True),
+        )
+    _check_placements(data, (), doc, None)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

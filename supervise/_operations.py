@@ -36,11 +36,11 @@ R = TypeVar("R", covariant=True)
 class OperationHandler(Protocol):
     """What a supervisor does for each operation, in its own task, one at a time."""
 
-    async def op_start_child(self, arg: StartArg) -> ChildRef: ...
+    async def op_start_child(self, arg: StartArg) -> ChildRef | None: ...
 
     async def op_terminate_child(self, key: ChildKey) -> None: ...
 
-    async def op_restart_child(self, key: ChildKey) -> ChildRef: ...
+    async def op_restart_child(self, key: ChildKey) -> ChildRef | None: ...
 
     async def op_delete_child(self, key: ChildKey) -> None: ...
 
@@ -64,12 +64,15 @@ class Operation(Generic[R]):
 
 
 @dataclass(frozen=True, slots=True)
-class StartChild(Operation["ChildRef"]):
-    """Add a child after the existing ones and start it (OTP ``start_child``)."""
+class StartChild(Operation["ChildRef | None"]):
+    """Add a child after the existing ones and start it (OTP ``start_child``).
+
+    None: the child ignored its start (`supervise.Ignore`), OTP's ``{ok, undefined}``.
+    """
 
     arg: StartArg
 
-    async def apply(self, handler: OperationHandler) -> ChildRef:
+    async def apply(self, handler: OperationHandler) -> ChildRef | None:
         return await handler.op_start_child(self.arg)
 
 
@@ -84,12 +87,12 @@ class TerminateChild(Operation[None]):
 
 
 @dataclass(frozen=True, slots=True)
-class RestartChild(Operation["ChildRef"]):
-    """Start a stopped child again (OTP ``restart_child``)."""
+class RestartChild(Operation["ChildRef | None"]):
+    """Start a stopped child again (OTP ``restart_child``); None if it ignored its start."""
 
     key: ChildKey
 
-    async def apply(self, handler: OperationHandler) -> ChildRef:
+    async def apply(self, handler: OperationHandler) -> ChildRef | None:
         return await handler.op_restart_child(self.key)
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _log
 from ._errors import ActorExitedError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
-from ._reason import ExitReason, crash, ends_program, killed
+from ._reason import ExitReason, Ignore, crash, ends_program, ignored, killed
 from .events import Event
 
 #: The end of a process whose event loop was closed under it: `_finish` then
@@ -394,10 +394,10 @@ class ActorProcess(LoopProcess):
                     if self._closing(exc) or self._cancelled(exc):
                         raise
                     if isinstance(exc, Exception):
-                        self._fail_started(exc)
+                        self._fail_started(exc)  # an Ignore too: the supervisor tells them apart
                     # Else (GeneratorExit, KeyboardInterrupt, ...) `_finish` fails
                     # `started`, and the reason carries the exception.
-                    reason = crash(exc)
+                    reason = ignored(exc) if isinstance(exc, Ignore) else crash(exc)
                     return
                 started = self.started
                 if not started.done():  # a parent whose start was aborted stopped waiting

@@ -12,6 +12,10 @@ kind           when                                        normal?
 
 "Normal" decides restarts exactly as OTP does: a transient child is restarted
 only after an abnormal end (crash or killed).
+
+An incarnation that raised `Ignore` (OTP's ``init/1`` returning ``ignore``)
+ends ``normal`` with the detail ``ignore``; its supervisor neither restarts it
+nor counts it as running (see `ignored`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class ExitReason:
     Attributes:
         kind: one of `ExitKind`.
         detail: for ``shutdown``, an optional detail (OTP's ``{shutdown, Term}``);
-            for ``killed``, what forced it.
+            for ``killed``, what forced it; for ``normal``, ``ignore`` when the
+            incarnation raised `Ignore` (then ``exception`` is that `Ignore`).
         exception: for ``crash``, the exception that escaped; for a supervisor
             that gave up (``shutdown``, detail ``reached_max_restart_intensity``),
             the `RestartIntensityExceeded` saying why.
@@ -108,6 +113,42 @@ def ends_program(exc: BaseException | None) -> bool:
     it to the code that embeds it, as ``asyncio.run`` does for its main task.
     """
     return isinstance(exc, KeyboardInterrupt | SystemExit)
+
+
+class Ignore(Exception):  # a signal, as StopIteration, not an error
+    """Raise it from ``on_start`` or a task: this child is not to run (OTP's ``ignore``).
+
+    OTP's ``init/1`` returning ``ignore``, e.g. a child disabled by config::
+
+        async def on_start(self) -> None:
+            if not self.config.enabled:
+                raise Ignore("disabled in config")
+
+    The supervisor does not start it and does not restart it: a permanent or
+    transient child stays in its list, stopped (``restart_child`` tries it
+    again), a temporary one is dropped. ``start_child`` and ``restart_child``
+    return None instead of a ref, and the event ``actor_ignored`` is logged.
+    A plain task has no start phase: raising it ends the task the same way
+    whenever it is raised (raise it first thing).
+
+    Attributes:
+        detail: why, for the ``actor_ignored`` event (optional).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "ignore")
+        self.detail = detail
+
+
+#: The detail of the ``normal`` end of an incarnation that raised `Ignore`.
+IGNORE: Final = "ignore"
+
+
+def ignored(exc: Ignore) -> ExitReason:
+    """The end of an incarnation that raised `Ignore`: ``normal``, detail ``ignore``."""
+    return ExitReason(ExitKind.NORMAL, detail=IGNORE, exception=exc)
 
 
 def crash(exc: BaseException) -> ExitReason:

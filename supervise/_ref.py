@@ -571,8 +571,13 @@ class SupervisorRef(Watchable):
 
     async def start_child(
         self, spec: AnyChildSpec | dict[str, Any] | list[Any] | None = None
-    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
         """Add a child after the existing ones and start it (OTP ``start_child``).
+
+        Returns the new child's ref, or None if its ``on_start`` raised
+        `Ignore` (OTP's ``{ok, undefined}``): nothing runs, and a permanent or
+        transient child stays in the list, stopped, for ``restart_child``
+        (a dynamic supervisor's, or a temporary one, is dropped).
 
         For a dynamic supervisor pass any child spec (started under the name
         ``<spec name>-<n>``), or what varies for a new instance of its
@@ -601,8 +606,11 @@ class SupervisorRef(Watchable):
         """Stop a child (not a restart, not counted). Its spec stays unless temporary."""
         await self._supervisor().request(TerminateChild(name_or_ref))
 
-    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef:
-        """Start a stopped child again (after ``terminate_child``)."""
+    async def restart_child(self, name: str) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """Start a stopped child again (after ``terminate_child``, or an `Ignore`).
+
+        Returns its ref, or None if it ignored its start again (`Ignore`).
+        """
         return await self._supervisor().request(RestartChild(name))
 
     async def delete_child(self, name: str) -> None:

@@ -44,7 +44,16 @@ from ._errors import (
 from ._mailbox import Mailbox, MailboxClosed
 from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
-from ._reason import SHUTDOWN, ExitReason, _reason, crash, ends_program, give_up, killed
+from ._reason import (
+    SHUTDOWN,
+    ExitReason,
+    Ignore,
+    _reason,
+    crash,
+    ends_program,
+    give_up,
+    killed,
+)
 from ._ref import ActorRef, SupervisorRef, child_of
 from ._registry import register, slot_at, unregister
 from ._shutdown import emit_exit, stop_processes
@@ -419,7 +428,9 @@ class Supervisor(LoopProcess):
                 except SuperviseError as exc:  # e.g. its registered name is taken
                     raise StartError(f"{self.path}/{spec.name}", exc) from exc
                 try:
-                    await self._start(child)
+                    if not await self._start(child):
+                        self._drop_ignored(child)  # OTP: the next children still start
+                        continue
                 except StartError:
                     self._remove(child)
                     raise
@@ -521,8 +532,13 @@ class Supervisor(LoopProcess):
         except MailboxClosed:
             pass  # we are gone; nobody restarts anything now
 
-    async def _start(self, child: Child, *, restart: bool = False) -> None:
+    async def _start(self, child: Child, *, restart: bool = False) -> bool:
         """Start one incarnation and wait until it is ready.
+
+        Returns:
+            True once it runs; False if its ``on_start`` raised `Ignore` (OTP's
+            ``ignore``): nothing runs, ``actor_ignored`` is logged, and the
+            caller keeps or drops the slot (`_drop_ignored`).
 
         Raises:
             StartError: creating it, its on_start, or its subtree's start failed.
@@ -535,6 +551,9 @@ class Supervisor(LoopProcess):
                 await pending
             except Exception as exc:
                 child.process = None
+                if isinstance(exc, Ignore):
+                    self._emit_ignored(child, exc)
+                    return False
                 cause: BaseException = exc
                 path = child.path
                 if isinstance(exc, StartError):  # a nested supervisor: name the leaf
@@ -543,6 +562,26 @@ class Supervisor(LoopProcess):
                     cause = process.reason.exception
                 raise self._start_failed(child, path, cause) from cause
         self._record_start(child, restart)
+        return True
+
+    def _emit_ignored(self, child: Child, exc: Ignore) -> None:
+        fields: dict[str, object] = {}
+        if exc.detail is not None:
+            fields["reason_detail"] = exc.detail
+        _log.emit(
+            Event.ACTOR_IGNORED,
+            actor=child.path,
+            supervisor=self.path,
+            incarnation=child.incarnation,
+            restart_count=child.restart_count,
+            **fields,
+        )
+
+    def _drop_ignored(self, child: Child) -> None:
+        """A child ignored its start: keep its slot, stopped, unless it is temporary (as OTP)."""
+        child.restarting = False
+        if child.spec.restart is Restart.TEMPORARY:
+            self._remove(child)
 
     def _start_now(self, child: Child) -> None:
         """`_start` for a child that is ready as soon as its task exists: never suspends."""
@@ -642,6 +681,10 @@ class Supervisor(LoopProcess):
         child.process = None
         reason = process.reason
         assert reason is not None
+        if type(reason.exception) is Ignore:  # a task raised Ignore: as an ignored start
+            self._emit_ignored(child, reason.exception)
+            self._drop_ignored(child)
+            return
         self._emit_exit(child, reason)
         if not reason.is_normal:
             child.crashes += 1
@@ -705,7 +748,9 @@ class Supervisor(LoopProcess):
             if child.metrics is not None:
                 child.metrics.restarts += 1
             try:
-                await self._start(child, restart=True)
+                if not await self._start(child, restart=True):
+                    self._drop_ignored(child)  # OTP: stays stopped; the group goes on
+                    continue
             except StartError as exc:
                 if ends_program(exc.cause):
                     raise _EndProgram(crash(exc.cause)) from None
@@ -793,7 +838,7 @@ class Supervisor(LoopProcess):
             return
         if not future.done():
             future.set_result(result)
-        elif starts:
+        elif starts and result is not None:
             # Cancelled while its child started: nobody will learn the ref, so
             # the child is stopped and forgotten, as if it had not started.
             await self._undo_start(result)  # type: ignore[arg-type]
@@ -829,7 +874,7 @@ class Supervisor(LoopProcess):
             where = ".".join(str(p) for p in first["loc"])
             raise SpecError(f"start_child on {self.path}: {where}", first["msg"]) from exc
 
-    async def op_start_child(self, arg: StartArg) -> ChildRef:
+    async def op_start_child(self, arg: StartArg) -> ChildRef | None:
         spec = self._validate_child_spec(arg)
         return await self._start_new_child(spec, spec.name)
 
@@ -854,10 +899,13 @@ class Supervisor(LoopProcess):
 
     async def _start_new_child(
         self, spec: AnyChildSpec, name: str
-    ) -> ActorRef[Any] | SupervisorRef | TaskRef:
+    ) -> ActorRef[Any] | SupervisorRef | TaskRef | None:
+        """Add and start a child; None if it ignored its start (OTP ``{ok, undefined}``)."""
         child = self._add_new_child(spec, name)
         try:
-            await self._start(child)
+            if not await self._start(child):
+                self._drop_ignored(child)
+                return None
         except StartError:
             self._remove(child)
             raise
@@ -884,10 +932,12 @@ class Supervisor(LoopProcess):
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
 
-    async def op_restart_child(self, key: ChildKey) -> ChildRef:
+    async def op_restart_child(self, key: ChildKey) -> ChildRef | None:
         child = self._find(key)
         self._refuse_if_running(child)
-        await self._start(child)
+        if not await self._start(child):
+            self._drop_ignored(child)
+            return None
         return child.ref
 
     async def op_delete_child(self, key: ChildKey) -> None:

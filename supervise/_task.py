@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, final
 
 from ._errors import UsageError
 from ._process import LoopProcess
-from ._reason import NORMAL, ExitReason, crash, killed
+from ._reason import NORMAL, ExitReason, Ignore, crash, ignored, killed
 from ._ref import Watchable
 
 if TYPE_CHECKING:
@@ -91,6 +91,8 @@ class TaskProcess(LoopProcess):
                 raise
             if self._cancelled(exc):  # a stop or a kill (a stop cancels the task too)
                 reason = self._kill_reason or self._stop_reason or killed("cancelled")
+            elif isinstance(exc, Ignore):
+                reason = self._kill_reason or ignored(exc)
             else:
                 reason = crash(exc)
         else:

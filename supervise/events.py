@@ -53,6 +53,12 @@ class Event(enum.StrEnum):
     #: A child was started again by its supervisor after an exit (logged just
     #: before its actor_started). Fields: actor, supervisor, incarnation, restart_count.
     ACTOR_RESTARTED = "actor_restarted"
+    #: A child did not start: its ``on_start`` (or, for a plain task, its call)
+    #: raised `supervise.Ignore`, OTP's ``ignore``. It is not restarted; a temporary
+    #: child is dropped, others stay stopped. Fields: actor, supervisor,
+    #: incarnation (of its last start), restart_count; reason_detail when the
+    #: `Ignore` gave one.
+    ACTOR_IGNORED = "actor_ignored"
     #: A child had to be killed: brutal_kill, or its shutdown timeout ran out.
     #: Fields: actor, supervisor, shutdown.
     ACTOR_KILLED = "actor_killed"
@@ -126,6 +132,9 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     ),
     Event.ACTOR_CRASHED: _spec(
         "error", "actor supervisor reason incarnation restart_count", f"{_REASON_EXC} exc_info"
+    ),
+    Event.ACTOR_IGNORED: _spec(
+        "info", "actor supervisor incarnation restart_count", "reason_detail"
     ),
     Event.ACTOR_KILLED: _spec("warning", "actor supervisor shutdown"),
     Event.ACTOR_ABANDONED: _spec("error", "actor supervisor"),

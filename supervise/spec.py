@@ -24,12 +24,13 @@ from __future__ import annotations
 import enum
 import inspect
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Annotated,
     Any,
     ClassVar,
+    Final,
     Generic,
     Literal,
     TypeVar,
@@ -113,6 +114,24 @@ class OnBlock(enum.StrEnum):
     CRASH = "crash"
 
 
+class OnNodedown(enum.StrEnum):
+    """What becomes of a placed child whose node is lost (``placement.on_nodedown``).
+
+    In every case the child first exits with reason ``nodedown`` (abnormal), as
+    Erlang's links fire with ``noconnection``; this says where its restart goes.
+    """
+
+    #: Restart at once on another eligible node (the first live one of ``prefer``,
+    #: or a live node with the ``labels``); the default for ``prefer`` and ``labels``.
+    RELOCATE = "relocate"
+    #: Restart on the same node, waiting up to ``grace`` seconds for it to come back,
+    #: then on any eligible node (OTP's distributed applications); the default for ``node``.
+    WAIT = "wait"
+    #: Do not restart it after losing its node, whatever its restart type; its
+    #: slot stays stopped (``restart_child`` starts it again) and no restart is counted.
+    STOP = "stop"
+
+
 _R = TypeVar("_R")
 _A = TypeVar("_A")
 
@@ -142,6 +161,7 @@ if TYPE_CHECKING:
     _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
     _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
     _ExecutionField = _Lenient[Execution, Literal["loop", "thread", "process"]]
+    _OnNodedownField = _Lenient[OnNodedown | None, Literal["relocate", "wait", "stop"] | None]
 
     def _default(value: _R) -> _Lenient[_R, Any]:
         """The field's default (the value itself at run time)."""
@@ -155,6 +175,7 @@ else:
     _StrategyField, _RestartField, _OverflowField = Strategy, Restart, Overflow
     _OnBlockField = OnBlock
     _ExecutionField = Execution
+    _OnNodedownField = OnNodedown | None
 
     def _default(value: object) -> object:
         return value
@@ -343,6 +364,156 @@ class MailboxSpec(_Spec):
     overflow: _OverflowField = _default(Overflow.WAIT)
 
 
+_NODE_NAME_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+
+#: A node, cluster or label name: up to 64 letters, digits, ``_`` and ``-``
+#: (one token of a NATS subject).
+NodeName = Annotated[str, Field(pattern=_NODE_NAME_PATTERN)]
+
+#: Positive, finite seconds.
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class Placement(_Spec):
+    """Where a child (an actor or a whole subtree) runs when the tree has a ``cluster``.
+
+    Exactly one of ``node``, ``labels`` and ``prefer`` says which nodes are
+    eligible; the choice is made again at every (re)start among the nodes that
+    are up. The placed child appears in its parent as one child: its exits,
+    and the loss of its node (reason ``nodedown``), are handled by the parent's
+    strategy, restart type and intensity as for a local child. In a tree file::
+
+        - kind: supervisor
+          name: ingest
+          placement: {prefer: [worker-b, worker-c]}
+          children: [...]
+
+    Without a ``cluster`` block at the root, placement is ignored and the child
+    runs in this process like any other.
+
+    Attributes:
+        node: pin to this node.
+        labels: any node that advertises all these labels
+            (``supervise node --labels gpu=true``); of several, the one running
+            the fewest children placed by this tree, then by name.
+        prefer: the first node of this list that is up (OTP's distributed
+            applications); a node named here need not exist yet.
+        on_nodedown: ``relocate``, ``wait`` or ``stop`` (see `OnNodedown`);
+            default ``wait`` for ``node``, ``relocate`` for ``labels`` and ``prefer``.
+        grace: for ``wait``: seconds to wait for the lost node to come back
+            (default 10).
+
+    .. versionadded:: 0.1
+    """
+
+    node: NodeName | None = None
+    labels: dict[NodeName, str] | None = None
+    prefer: list[NodeName] | None = None
+    on_nodedown: _OnNodedownField = _default(None)
+    grace: Seconds = 10.0
+
+    @model_validator(mode="after")
+    def _check_choice(self) -> Placement:
+        given = [f for f in ("node", "labels", "prefer") if getattr(self, f) is not None]
+        if not given:
+            raise ValueError(
+                "placement names no node; give one of node (pin), labels or prefer (a list)"
+            )
+        if len(given) > 1:
+            raise ValueError(
+                f"placement gives both {given[0]} and {given[1]}; give exactly one of "
+                f"node, labels or prefer"
+            )
+        if self.labels is not None and not self.labels:
+            raise ValueError(
+                "placement labels is empty; give at least one label, e.g. {gpu: 'true'}"
+            )
+        if self.prefer is not None:
+            if not self.prefer:
+                raise ValueError("placement prefer is empty; list at least one node")
+            twice = sorted({n for n in self.prefer if self.prefer.count(n) > 1})
+            if twice:
+                raise ValueError(f"placement prefer names {twice[0]!r} twice; list each node once")
+        if self.node is not None and self.on_nodedown is OnNodedown.RELOCATE:
+            raise ValueError(
+                f"a child pinned to node {self.node!r} cannot relocate: no other node is "
+                f"eligible; use prefer: [{self.node}, ...] or labels to allow other nodes, "
+                f"or on_nodedown: wait or stop"
+            )
+        if "grace" in self.model_fields_set and self.policy is not OnNodedown.WAIT:
+            raise ValueError(
+                f"grace applies only to on_nodedown: wait (this placement will "
+                f"{self.policy.value}); remove grace or set on_nodedown: wait"
+            )
+        return self
+
+    @property
+    def policy(self) -> OnNodedown:
+        """``on_nodedown``, its default resolved: ``wait`` for a pin, else ``relocate``."""
+        if self.on_nodedown is not None:
+            return self.on_nodedown
+        return OnNodedown.WAIT if self.node is not None else OnNodedown.RELOCATE
+
+
+def _to_server_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+_SERVER_URL_PATTERN: Final = r"^(nats|tls|ws|wss)://\S+$"
+
+#: A NATS server URL.
+ServerUrl = Annotated[str, Field(pattern=_SERVER_URL_PATTERN, max_length=2000)]
+
+if TYPE_CHECKING:
+    # One URL or a list of them; reading the field gives the list.
+    _ServersField = _Lenient[list[str], str | Sequence[str]]
+else:
+    _ServersField = Annotated[
+        list[ServerUrl], BeforeValidator(_to_server_list), Field(min_length=1)
+    ]
+
+
+class ClusterSpec(_Spec):
+    """The ``cluster`` block of a tree: the transport that places children on other nodes.
+
+    Only the root supervisor has one; without it everything runs in this
+    process and ``placement`` is ignored. In a tree file::
+
+        cluster:
+          transport: nats
+          servers: [nats://10.0.0.5:4222, nats://10.0.0.6:4222]
+          node: api-1
+          heartbeat: 0.2
+          misses: 3
+
+    Attributes:
+        transport: ``nats`` (the ``supervise[nats]`` extra).
+        servers: the server URLs (one string or a list), ``nats://host:port``
+            (``tls://``, ``ws://`` and ``wss://`` too).
+        node: this process's node name, unique in the cluster
+            (``${SUPERVISE_NODE}`` reads it from the environment).
+        name: the cluster's name (default ``supervise``): several clusters may
+            share NATS servers without seeing each other.
+        heartbeat: seconds between the liveness messages every node sends.
+        misses: a node not heard from for ``misses * heartbeat`` seconds is down;
+            a node cut off from the servers that long stops its placed children.
+
+    .. versionadded:: 0.1
+    """
+
+    transport: Literal["nats"] = "nats"
+    servers: _ServersField
+    node: NodeName
+    name: NodeName = "supervise"
+    heartbeat: Seconds = 0.2
+    misses: Annotated[int, Field(ge=1, le=100)] = 3
+
+    @property
+    def nodedown_after(self) -> float:
+        """Seconds without a heartbeat after which a node is down (``misses * heartbeat``)."""
+        return self.misses * self.heartbeat
+
+
 class ChildSpec(_Spec):
     """A worker: an actor class, its config, and how it is supervised.
 
@@ -361,6 +532,8 @@ class ChildSpec(_Spec):
             incarnation once the handler returns).
         execution: where ``handle`` runs: ``loop`` (default), ``thread`` (a worker
             thread) or ``process`` (a worker process; messages cross as JSON).
+        placement: run it on another node of the tree's ``cluster`` (see `Placement`);
+            ignored without one.
     """
 
     kind: Literal["worker"] = "worker"
@@ -375,6 +548,7 @@ class ChildSpec(_Spec):
     block_threshold: BlockThreshold | None = None
     on_block: _OnBlockField = _default(OnBlock.WARN)
     execution: _ExecutionField = _default(Execution.LOOP)
+    placement: Placement | None = None
 
     _config: BaseModel | None = PrivateAttr(default=None)
 
@@ -571,6 +745,57 @@ def _check_unique_names(children: list[Any]) -> None:
         seen[child.name] = index
 
 
+#: Why a dynamic supervisor's template has no placement.
+TEMPLATE_PLACED: Final = (
+    "a dynamic supervisor's template cannot be placed; place the dynamic supervisor itself"
+)
+
+
+def placement_problem(spec: object, inside: str | None) -> tuple[str, str] | None:
+    """What is wrong with ``cluster``/``placement`` on a child spec (or its mapping), if anything.
+
+    ``inside`` is the name of the placed subtree this child is in, if any.
+    Returns the field at fault and the message; the file loader reports the same
+    problems with their positions.
+    """
+    if _field(spec, "cluster") is not None:
+        return "cluster", (
+            "only the root supervisor has a cluster block; move it to the top of the tree"
+        )
+    if _field(spec, "placement") is None:
+        return None
+    if inside is not None:
+        return "placement", (
+            f"this child is inside {inside!r}, which is placed already and runs whole on "
+            f"one node; remove this placement, or place the children of {inside!r} "
+            f"one by one instead"
+        )
+    return None
+
+
+def _field(spec: object, name: str) -> object:
+    """A field of a spec, or of its mapping in a file."""
+    return spec.get(name) if isinstance(spec, Mapping) else getattr(spec, name, None)
+
+
+def _check_placements(children: Sequence[object], inside: str | None = None) -> None:
+    for index, child in enumerate(children):
+        problem = placement_problem(child, inside)
+        if problem is not None:
+            field, message = problem
+            raise PydanticCustomError(
+                "placement_problem",
+                "{message}",
+                {
+                    "message": f"{field} of child {_field(child, 'name')!r}: {message}",
+                    "index": index,
+                },
+            )
+        grandchildren = getattr(child, "children", None)
+        if grandchildren and (inside is not None or getattr(child, "placement", None)):
+            _check_placements(grandchildren, inside or getattr(child, "name", None))
+
+
 class _SupervisorBase(_Spec):
     name: Name
     max_restarts: Annotated[int, Field(ge=0)] = 3
@@ -580,6 +805,8 @@ class _SupervisorBase(_Spec):
     restart: _RestartField = _default(Restart.PERMANENT)
     shutdown: Shutdown = "infinity"
     block_threshold: BlockThreshold | None = None
+    placement: Placement | None = None
+    cluster: ClusterSpec | None = None
 
 
 class SupervisorSpec(_SupervisorBase):
@@ -595,6 +822,9 @@ class SupervisorSpec(_SupervisorBase):
         block_threshold: seconds a child below may block the event loop before the
             loop watchdog reports it, unless the child sets its own (default: its
             parent's; 0.1 at the root).
+        placement: run this whole subtree on another node of the tree's ``cluster``
+            (see `Placement`); ignored without one.
+        cluster: at the root only: the nodes children may be placed on (see `ClusterSpec`).
         children: started in this order, stopped in reverse.
     """
 
@@ -606,6 +836,7 @@ class SupervisorSpec(_SupervisorBase):
     @classmethod
     def _unique(cls, children: list[AnyChildSpec]) -> list[AnyChildSpec]:
         _check_unique_names(children)
+        _check_placements(children)
         return children
 
 
@@ -651,6 +882,17 @@ class DynamicSupervisorSpec(_SupervisorBase):
                 f"list fewer children or raise max_children"
             )
         return children
+
+    @field_validator("child")
+    @classmethod
+    def _template_not_placed(cls, child: ChildSpec | TaskSpec) -> ChildSpec | TaskSpec:
+        if isinstance(child, ChildSpec) and child.placement is not None:
+            raise PydanticCustomError(
+                "placement_problem",
+                "{message}",
+                {"message": f"child.placement: {TEMPLATE_PLACED}", "index": None},
+            )
+        return child
 
 
 #: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).
@@ -716,13 +958,19 @@ __all__ = [
     "Backoff",
     "BlockThreshold",
     "ChildSpec",
+    "ClusterSpec",
     "DynamicSupervisorSpec",
     "Execution",
     "MailboxSpec",
     "Name",
+    "NodeName",
     "OnBlock",
+    "OnNodedown",
     "Overflow",
+    "Placement",
     "Restart",
+    "Seconds",
+    "ServerUrl",
     "Shutdown",
     "Strategy",
     "SupervisorSpec",

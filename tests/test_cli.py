@@ -136,6 +136,31 @@ def test_tree_draws_strategy_restart_and_shutdown(tree_file: Path) -> None:
     )
 
 
+def test_tree_draws_the_cluster_and_each_placement(tmp_path: Path) -> None:
+    """tree names the root's cluster node and where each placed child may run."""
+    (tmp_path / "t.yaml").write_text(
+        "name: root\n"
+        "cluster: {servers: 'nats://127.0.0.1:4222', node: main}\n"
+        "children:\n"
+        "  - {name: p, actor: '_tree_actors:Plain', placement: {node: b}}\n"
+        "  - {name: q, actor: '_tree_actors:Plain', placement: {labels: {gpu: '1'}}}\n"
+        "  - {name: r, actor: '_tree_actors:Plain',\n"
+        "     placement: {prefer: [b, c], on_nodedown: stop}}\n"
+    )
+    result = supervise_cmd("tree", str(tmp_path / "t.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "root (supervisor one_for_one, max 3 restarts in 5s, restart permanent, "
+        "shutdown infinity, cluster supervise as node main)\n"
+        "├── p (worker _tree_actors:Plain, restart permanent, shutdown 5s, "
+        "placed on node b, on_nodedown wait)\n"
+        "├── q (worker _tree_actors:Plain, restart permanent, shutdown 5s, "
+        "placed on a node with gpu=1, on_nodedown relocate)\n"
+        "└── r (worker _tree_actors:Plain, restart permanent, shutdown 5s, "
+        "placed on first of b c, on_nodedown stop)\n"
+    )
+
+
 def test_tree_json_for_scripts(tree_file: Path) -> None:
     """tree --json gives every node's path and settings, nested as in the file."""
     result = supervise_cmd("tree", "--json", str(tree_file))
@@ -156,6 +181,7 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
         "block_threshold": None,
         "on_block": "warn",
         "execution": "loop",
+        "placement": None,
     }
     assert web["children"][0]["path"] == "root/web/api"
     assert (pool["max_children"], pool["child"]["path"]) == (8, "root/pool/conn-*")

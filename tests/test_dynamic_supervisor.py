@@ -118,6 +118,7 @@ async def test_start_child_accepts_any_child_spec() -> None:
         assert (counts.specs, counts.active, counts.supervisors, counts.workers) == (4, 4, 1, 3)
         # A dict is a spec's fields when there is no template.
         from_dict = await tree.root.start_child({"name": "d", "actor": Fragile})
+        assert from_dict is not None
         assert from_dict.path == "dyn/d-5"
         assert (await tree.root.get_childspec(from_dict)).name == "d-5"
 
@@ -189,6 +190,7 @@ async def test_shutdown_stops_each_child_within_its_own_shutdown() -> None:
         ]
         for spec in specs:
             ref = await tree.root.start_child(spec)
+            assert ref is not None
             ref.monitor(lambda down: downs.__setitem__(down.path.rpartition("/")[2], down))
         await started.wait()
     await until(lambda: len(downs) == 4)
@@ -297,7 +299,9 @@ async def test_listed_children_start_from_a_tree_file() -> None:
             ("group-2", "supervisor", "permanent"),
         ]
         assert await tree.actor("root/jobs/group-2/inner").call(Ping()) == "pong"
-        assert (await jobs.start_child()).path == "root/jobs/job-3"
+        job = await jobs.start_child()
+        assert job is not None
+        assert job.path == "root/jobs/job-3"
         with pytest.raises(ChildError) as full:
             await jobs.start_child()
         assert full.value.code == "max_children"

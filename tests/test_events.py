@@ -15,6 +15,7 @@ from supervise import (
     ActorRef,
     ChildSpec,
     ExitReason,
+    Ignore,
     StartError,
     SupervisorRef,
     SupervisorSpec,
@@ -37,6 +38,16 @@ class FailingStop(Actor[Ping]):
 
     async def on_stop(self, reason: ExitReason) -> None:
         raise OSError("cannot flush")
+
+
+class Disabled(Actor[Ping]):
+    """An actor that ignores its start (OTP's init returning ignore)."""
+
+    async def on_start(self) -> None:
+        raise Ignore("disabled in config")
+
+    async def handle(self, msg: Ping) -> str:
+        return "pong"
 
 
 class BlocksLoop(Actor[Ping]):
@@ -81,6 +92,7 @@ async def _every_event(events: EventLog) -> None:
         max_restarts=10,
         children=[
             worker("w"),
+            ChildSpec(name="off", actor=Disabled),  # actor_ignored
             ChildSpec(name="closer", actor=FailingStop),
             worker("slow", stop_seconds=0.5, shutdown=0.05),
             worker("stubborn", stop_seconds=0.5, swallow_cancel=True, shutdown=0.05),

@@ -26,12 +26,17 @@ def test_public_objects_report_the_public_module() -> None:
 
 
 def test_errors_share_one_base() -> None:
-    """Every exception supervise raises derives from SuperviseError."""
+    """Every exception supervise raises derives from SuperviseError.
+
+    Not the signals that user code raises to the runtime (`Ignore`): they are not errors.
+    """
+    signals = {supervise.Ignore}
     errors = [
         getattr(supervise, n)
         for n in supervise.__all__
         if isinstance(getattr(supervise, n), type)
         and issubclass(getattr(supervise, n), BaseException)
+        and getattr(supervise, n) not in signals
     ]
     assert len(errors) >= 12
     assert all(issubclass(e, supervise.SuperviseError) for e in errors)

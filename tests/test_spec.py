@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from _support import Ping, Worker, worker
@@ -12,10 +13,13 @@ from supervise import (
     Actor,
     Backoff,
     ChildSpec,
+    ClusterSpec,
     DynamicSupervisorSpec,
     ExitReason,
     MailboxSpec,
+    OnNodedown,
     Overflow,
+    Placement,
     Restart,
     SpecError,
     Strategy,
@@ -218,3 +222,84 @@ def test_an_actor_without_handle_is_refused() -> None:
         r"define `async def handle\(self, msg\)`",
     ):
         ChildSpec(name="w", actor=NoHandle)
+
+
+def test_placement_defaults_wait_for_a_pin_and_relocate_otherwise() -> None:
+    """on_nodedown left out: a pinned child waits for its node, the others relocate."""
+    assert Placement(node="b").policy is OnNodedown.WAIT
+    assert Placement(prefer=["b", "c"]).policy is OnNodedown.RELOCATE
+    assert Placement(labels={"gpu": "true"}).policy is OnNodedown.RELOCATE
+    assert Placement(node="b", on_nodedown="stop").policy is OnNodedown.STOP
+    assert Placement(prefer=["b"], on_nodedown="wait", grace=2).grace == 2.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "placement names no node; give one of node (pin), labels or prefer (a list)"),
+        (
+            {"node": "b", "prefer": ["c"]},
+            "placement gives both node and prefer; give exactly one of node, labels or prefer",
+        ),
+        ({"prefer": []}, "placement prefer is empty; list at least one node"),
+        ({"prefer": ["b", "c", "b"]}, "placement prefer names 'b' twice; list each node once"),
+        (
+            {"labels": {}},
+            "placement labels is empty; give at least one label, e.g. {gpu: 'true'}",
+        ),
+        (
+            {"node": "b", "on_nodedown": "relocate"},
+            "a child pinned to node 'b' cannot relocate: no other node is eligible; use "
+            "prefer: [b, ...] or labels to allow other nodes, or on_nodedown: wait or stop",
+        ),
+        (
+            {"labels": {"gpu": "1"}, "grace": 3},
+            "grace applies only to on_nodedown: wait (this placement will relocate); "
+            "remove grace or set on_nodedown: wait",
+        ),
+    ],
+)
+def test_placement_refuses_invalid_combinations(fields: dict[str, object], message: str) -> None:
+    """Each invalid placement says what is wrong and what to write instead."""
+    with pytest.raises(SpecError, match=rf"^Placement\(\): {re.escape(message)}$"):
+        Placement(**fields)
+
+
+def test_cluster_takes_one_server_or_a_list() -> None:
+    """``servers`` is one URL or a list; nodedown_after is misses x heartbeat."""
+    one = ClusterSpec(servers="nats://127.0.0.1:4222", node="api-1")
+    assert (one.servers, one.name, one.heartbeat, one.misses) == (
+        ["nats://127.0.0.1:4222"],
+        "supervise",
+        0.2,
+        3,
+    )
+    two = ClusterSpec(servers=["nats://a:1", "tls://b:2"], node="n", heartbeat=0.05, misses=4)
+    assert two.nodedown_after == pytest.approx(0.2)
+
+
+def test_a_placed_subtree_cannot_hold_placed_children() -> None:
+    """A placed subtree runs whole on one node: a placement inside it is refused."""
+    inner = worker("w").model_copy(update={"placement": Placement(node="c")})
+    placed = SupervisorSpec(name="s", placement=Placement(node="b"), children=[inner])
+    with pytest.raises(SpecError, match=r"placement of child 'w': this child is inside 's'"):
+        SupervisorSpec(name="root", children=[placed])
+
+
+def test_only_the_root_has_a_cluster() -> None:
+    """A cluster block below the root is refused; at the root it is kept."""
+    cluster = ClusterSpec(servers="nats://127.0.0.1:4222", node="a")
+    root = SupervisorSpec(name="root", cluster=cluster, children=[worker("w")])
+    assert root.cluster == cluster
+    nested = SupervisorSpec(name="s", cluster=cluster)
+    with pytest.raises(SpecError, match=r"cluster of child 's': only the root supervisor"):
+        SupervisorSpec(name="root", children=[nested])
+
+
+def test_a_dynamic_template_cannot_be_placed() -> None:
+    """Placing each dynamic child is refused; the dynamic supervisor itself may be placed."""
+    template = worker("w").model_copy(update={"placement": Placement(node="b")})
+    with pytest.raises(SpecError, match=r"template cannot be placed"):
+        DynamicSupervisorSpec(name="pool", child=template)
+    placed = DynamicSupervisorSpec(name="pool", child=worker("w"), placement=Placement(node="b"))
+    assert placed.placement == Placement(node="b")

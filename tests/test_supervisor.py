@@ -42,7 +42,7 @@ def four(strategy: Strategy, **sup: object) -> SupervisorSpec:
     )
 
 
-def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef) -> ActorRef[Any]:
+def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef | None) -> ActorRef[Any]:
     assert isinstance(ref, ActorRef)
     return ref
 

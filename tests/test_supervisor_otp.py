@@ -82,7 +82,7 @@ def counted(name: str, **fields: Any) -> ChildSpec:
     return ChildSpec(name=name, actor=Counted, **fields)
 
 
-def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef) -> ActorRef[Any]:
+def actor_ref(ref: ActorRef[Any] | SupervisorRef | TaskRef | None) -> ActorRef[Any]:
     assert isinstance(ref, ActorRef)
     return ref
 

@@ -332,7 +332,7 @@ async def test_a_dynamic_supervisor_starts_tasks_from_a_template(events: EventLo
         ]
         await asyncio.sleep(0)
         assert sorted(CALLS) == [("run", "second"), ("run", "template"), ("run", "template")]
-        await jobs.terminate_child(second)
+        await jobs.terminate_child(task_ref(second))
         assert [c.name for c in await jobs.which_children()] == ["job-1", "job-3"]
 
 
