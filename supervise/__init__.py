@@ -29,7 +29,10 @@ from ._errors import MailboxFull as MailboxFull
 from ._errors import MessageTypeError as MessageTypeError
 from ._errors import NameNotFoundError as NameNotFoundError
 from ._errors import NameTakenError as NameTakenError
+from ._errors import NodeDownError as NodeDownError
+from ._errors import NotServedError as NotServedError
 from ._errors import OffloadedHandlerError as OffloadedHandlerError
+from ._errors import RemoteError as RemoteError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -38,6 +41,7 @@ from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
 from ._errors import UsageError as UsageError
+from ._errors import WireError as WireError
 from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
@@ -122,13 +126,16 @@ __all__ = [
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",
+    "NodeDownError",
     "NodeSnapshot",
+    "NotServedError",
     "OffloadedHandlerError",
     "OnBlock",
     "OnNodedown",
     "Overflow",
     "Placement",
     "Registry",
+    "RemoteError",
     "Request",
     "Restart",
     "RestartIntensityExceeded",
@@ -148,6 +155,7 @@ __all__ = [
     "TreeSnapshot",
     "UnsupportedEventLoopError",
     "UsageError",
+    "WireError",
     "configure_logging",
     "load_tree",
     "load_tree_text",

@@ -446,6 +446,129 @@ def run(
     sys.exit(status)
 
 
+# -- node ------------------------------------------------------------------------------
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--labels")
+        labels[key] = val
+    return labels
+
+
+@main.command()
+@click.option("--name", required=True, help="This node's name, unique in its cluster.")
+@click.option(
+    "--nats",
+    "servers",
+    required=True,
+    multiple=True,
+    metavar="URL",
+    help="A NATS server, nats://host:4222 (repeat for a cluster of servers).",
+)
+@click.option("--labels", multiple=True, metavar="KEY=VALUE", help="What this node offers.")
+@click.option("--cluster", default="supervise", show_default=True, help="The cluster's name.")
+@click.option(
+    "--heartbeat",
+    type=click.FloatRange(min=0.01, max=60),
+    default=0.2,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between heartbeats.",
+)
+@click.option(
+    "--misses",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Missed heartbeats after which a node is down.",
+)
+@click.option(
+    "--tree",
+    "tree_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run this tree file on the node and serve its actors by name.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+    help="auto: console on a terminal, JSON lines otherwise.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(list(_LEVELS)),
+    default="info",
+    show_default=True,
+    help="Drop events below this level.",
+)
+def node(
+    name: str,
+    servers: tuple[str, ...],
+    labels: tuple[str, ...],
+    cluster: str,
+    heartbeat: float,
+    misses: int,
+    tree_file: Path | None,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Run a node of a cluster joined by NATS (the `nats` extra) until SIGINT or SIGTERM.
+
+    The node heartbeats, watches the other nodes (node_up, node_down), answers their
+    requests and, with --tree, runs that tree and serves its actors by name. It prints
+    "node NAME ready" on standard error once it serves. A NATS server that cannot be
+    reached, or a tree whose root gives up, exits 1; a bad tree file exits 2.
+    """
+    try:
+        from ._node_agent import run_node
+    except ImportError as exc:
+        click.echo(
+            f"supervise: `supervise node` needs the nats extra ({exc}); "
+            f"install it with `pip install 'supervise[nats]'`",
+            err=True,
+        )
+        sys.exit(EXIT_GAVE_UP)
+    from ._errors import ArgumentError
+
+    spec = _load_or_exit(tree_file) if tree_file is not None else None
+    node_labels = _labels(labels)
+    signals = _StopSignals()
+    signals.install()
+    _configure_logging(log_format, _LogStream(sys.stdout), log_level)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        signals.attach(asyncio.get_running_loop(), lambda sig: stop.set())
+        try:
+            await run_node(
+                list(servers),
+                name=name,
+                labels=node_labels,
+                cluster=cluster,
+                heartbeat=heartbeat,
+                misses=misses,
+                spec=spec,
+                stop=stop,
+                ready=lambda agent: click.echo(f"node {name} ready", err=True),
+            )
+        finally:
+            signals.detach()
+
+    status = EXIT_OK
+    try:
+        asyncio.run(serve())
+    except (UsageError, ArgumentError, StartError, RestartIntensityExceeded) as exc:
+        click.echo(f"supervise: node {name!r}: {exc}", err=True)
+        status = EXIT_GAVE_UP
+    signals.ignore()
+    sys.exit(status)
+
+
 # -- check -----------------------------------------------------------------------------
 
 

@@ -24,9 +24,13 @@ exception so code never has to parse text::
     │   └── ChildNotFoundError (LookupError)
     ├── NameTakenError                    a registered name is held already
     ├── NameNotFoundError (LookupError)   nothing is registered under a name
+    │   └── NotServedError                no node serves that name (NATS: no responders)
     ├── ChildKindError (TypeError)        a typed lookup found another kind of child
     ├── UsageError (RuntimeError)         used in a state that does not allow it
     ├── ArgumentError (ValueError)        an argument of the wrong value or kind
+    ├── NodeDownError                     the node a request went to is down
+    ├── RemoteError                       a request failed on the node that served it
+    ├── WireError (ValueError)            a payload that is not a valid supervise envelope
     └── UnsupportedEventLoopError (RuntimeError)  not on asyncio (trio, or no loop)
 """
 
@@ -578,3 +582,94 @@ class ArgumentError(SuperviseError, ValueError):
         self.where = where
         self.problem = problem
         super().__init__(f"{where}: {problem}")
+
+
+class NodeDownError(SuperviseError):
+    """The node a call or request went to is down (OTP's ``{nodedown, Node}``).
+
+    Raised at once for a request to a node already known to be down, and for every
+    pending request to a node when it is declared down (its reply will never come).
+
+    Attributes:
+        node: the node's name.
+        how: how it was found down: ``disconnect`` (the server saw its connection drop),
+            ``heartbeat`` (no heartbeat for misses x interval), ``no_responders``
+            (nothing answered on its subjects) or ``restarted`` (a new incarnation).
+        target: the actor name or operation the request was for.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, node: str, how: str, target: str) -> None:
+        self.node = node
+        self.how = how
+        self.target = target
+        super().__init__(
+            f"node {node!r} is down ({how}), so {target!r} on it cannot answer; "
+            f"the node's supervisor restarts or relocates what ran there, look it up again"
+        )
+
+
+class NotServedError(NameNotFoundError):
+    """No node in the cluster serves the name (NATS answered: no responders).
+
+    Attributes:
+        name: the registered name.
+        cluster: the cluster that was asked.
+        node: the node asked, or None when the whole cluster was.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, name: str, cluster: str, node: str | None = None) -> None:
+        SuperviseError.__init__(
+            self,
+            f"no node of cluster {cluster!r} serves the name {name!r}"
+            + (f" (asked node {node!r})" if node is not None else "")
+            + "; start an actor with that `registered_name` in a tree a node serves, "
+            "or check the cluster name",
+        )
+        self.name = name
+        self.cluster = cluster
+        self.node = node
+
+
+class RemoteError(SuperviseError):
+    """A request failed on the node that served it.
+
+    Attributes:
+        node: the node that answered.
+        target: the actor name or operation the request was for.
+        code: what failed: ``not_running``, ``bad_message``, ``call_failed``,
+            ``actor_exited``, ``mailbox_full``, ``bad_reply``, ``unknown_op`` or
+            ``op_failed``.
+        detail: the serving node's description (``"ValueError: boom"``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, node: str, target: str, code: str, detail: str) -> None:
+        self.node = node
+        self.target = target
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{target!r} on node {node!r} failed ({code}): {detail}")
+
+
+class WireError(SuperviseError, ValueError):
+    """A payload on a supervise subject is oversized or not exactly one valid envelope.
+
+    A node that receives one logs ``message_rejected`` and drops it; a sender gets it
+    for a message that cannot be sent as JSON within the size limit.
+
+    Attributes:
+        subject: the NATS subject.
+        problem: what is wrong with it.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, subject: str, problem: str) -> None:
+        self.subject = subject
+        self.problem = problem
+        super().__init__(f"message on {subject!r} rejected: {problem}")

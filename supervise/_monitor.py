@@ -53,8 +53,9 @@ if TYPE_CHECKING:
     from ._process import ActorProcess, Process
     from ._reason import ExitReason
 
-#: Why a watched incarnation ended: an exit kind, or ``noproc`` (nothing ran).
-DownReason = Literal["normal", "shutdown", "crash", "killed", "noproc"]
+#: Why a watched incarnation ended: an exit kind (``nodedown``: its node was lost), or
+#: ``noproc`` (nothing ran).
+DownReason = Literal["normal", "shutdown", "crash", "killed", "nodedown", "noproc"]
 
 _monitor_ids = itertools.count(1)
 
@@ -68,8 +69,9 @@ class Down(BaseModel):
     Attributes:
         monitor_id: the `Monitor`'s ``id``, to tell several monitors apart.
         path: the tree path of the child that ended.
-        reason: ``normal``, ``shutdown``, ``crash``, ``killed``, or ``noproc``
-            when nothing ran behind the ref when the monitor was set.
+        reason: ``normal``, ``shutdown``, ``crash``, ``killed``, ``nodedown`` (a
+            remote monitor whose node was lost), or ``noproc`` when nothing ran
+            behind the ref when the monitor was set.
         detail: ``"ValueError: boom"`` for a crash; what forced a kill; a
             shutdown's detail; None otherwise.
 

@@ -8,6 +8,8 @@ kind           when                                        normal?
 ``crash``      an exception escaped a hook                 no
 ``killed``     forced: brutal_kill, shutdown timeout,       no
                or ``ref.kill()``
+``nodedown``   the node it ran on was lost (detail: the     no
+               node and how it was found down)
 =============  ==========================================  ==========
 
 "Normal" decides restarts exactly as OTP does: a transient child is restarted
@@ -26,12 +28,13 @@ from typing import Final
 
 
 class ExitKind(enum.StrEnum):
-    """The four ways an actor can end."""
+    """The ways an actor can end."""
 
     NORMAL = "normal"
     SHUTDOWN = "shutdown"
     CRASH = "crash"
     KILLED = "killed"
+    NODEDOWN = "nodedown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,11 @@ class ExitReason:
 NORMAL: Final = ExitReason(ExitKind.NORMAL)
 SHUTDOWN: Final = ExitReason(ExitKind.SHUTDOWN)
 KILLED: Final = ExitReason(ExitKind.KILLED)
+
+
+def nodedown(node: str, how: str) -> ExitReason:
+    """A ``nodedown`` reason: node ``node`` was lost (``how``: disconnect, heartbeat, ...)."""
+    return ExitReason(ExitKind.NODEDOWN, detail=f"{node}: {how}")
 
 
 def shutdown(detail: str | None = None) -> ExitReason:

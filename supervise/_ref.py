@@ -677,3 +677,32 @@ class SupervisorRef(Watchable):
         supervisor = self._supervisor()
         supervisor.request_stop(NORMAL)
         await _until_ended(supervisor)
+
+
+def accepted_messages(ref: ActorRef[Any]) -> tuple[type[BaseModel], ...]:
+    """The message models the actor behind ``ref`` declares (for a node serving it remotely)."""
+    return ref._child.accepts
+
+
+def queue_call(ref: ActorRef[Any], msg: object) -> asyncio.Future[Any]:
+    """Queue a call to ``ref`` now and return its reply future, without waiting or a timeout.
+
+    For a node serving calls from other nodes: the call enters the mailbox in the order
+    the node received it (after the casts before it), and the caller keeps the timeout.
+
+    Raises:
+        MessageTypeError: the actor does not accept this type.
+        ActorNotRunningError: nothing runs behind the ref.
+        MailboxFull: the mailbox is full (whatever its overflow policy: nothing waits here).
+    """
+    child = ref._child
+    checked = msg if type(msg) in child.share_types else ref._checked(msg)
+    process: ActorProcess | None = child.process  # type: ignore[assignment]
+    if process is None:
+        raise ActorNotRunningError(child.path)
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    try:
+        process.mailbox.put_nowait(Call(checked, future))
+    except MailboxClosed:
+        raise ActorNotRunningError(child.path) from None
+    return future

@@ -7,6 +7,7 @@ and disappear when the child's spec is removed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from ._errors import ChildKindError, NameNotFoundError, NameTakenError
@@ -30,11 +31,13 @@ def _kind_of(child: Child) -> str:
 class Registry:
     """The tree's directory of children, by path and by registered name."""
 
-    __slots__ = ("_by_name", "_by_path")
+    __slots__ = ("_by_name", "_by_path", "_name_watchers")
 
     def __init__(self) -> None:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
+        # Called with (name, registered?) as registered names come and go (`watch_names`).
+        self._name_watchers: list[Callable[[str, bool], object]] = []
 
     def whereis(self, name: str) -> ActorRef[object] | SupervisorRef | TaskRef:
         """The ref registered as ``name``, or at tree path ``name``.
@@ -132,6 +135,9 @@ def register(registry: Registry, child: Child) -> None:
         if holder is not None and holder is not child:
             raise NameTakenError(name, holder.path)
         registry._by_name[name] = child
+        if holder is None:
+            for watcher in registry._name_watchers:
+                watcher(name, True)
     registry._by_path[child.path] = child
 
 
@@ -143,8 +149,27 @@ def unregister(registry: Registry, child: Child) -> None:
     name = child.spec.registered_name if child.spec.kind == "worker" else None
     if name is not None and by_name.get(name) is child:
         del by_name[name]
+        for watcher in registry._name_watchers:
+            watcher(name, False)
 
 
 def slot_at(registry: Registry, path: str) -> Child | None:
     """The child slot at tree path ``path``, if any (names are not looked at)."""
     return registry._by_path.get(path)
+
+
+def watch_names(registry: Registry, callback: Callable[[str, bool], object]) -> Callable[[], None]:
+    """Call ``callback(name, True)`` for each registered name now and whenever one is added,
+    ``callback(name, False)`` when one goes; returns the function that stops it.
+
+    A node serving the tree to other nodes (`supervise._nats`) follows its names so.
+    """
+    registry._name_watchers.append(callback)
+    for name in list(registry._by_name):
+        callback(name, True)
+
+    def unwatch() -> None:
+        if callback in registry._name_watchers:
+            registry._name_watchers.remove(callback)
+
+    return unwatch

@@ -9,18 +9,21 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TypeVar
 
-from ._reason import ExitKind, ExitReason
+from ._reason import ExitReason
 from .spec import Restart, Strategy
 
 T = TypeVar("T")
 
 
 def should_restart(restart: Restart, reason: ExitReason) -> bool:
-    """OTP's table: permanent always; transient only after crash or killed; temporary never."""
+    """OTP's table: permanent always; transient only after an abnormal end; temporary never.
+
+    Abnormal: ``crash``, ``killed`` and ``nodedown`` (OTP's ``noconnection``).
+    """
     if restart is Restart.PERMANENT:
         return True
     if restart is Restart.TRANSIENT:
-        return reason.kind is ExitKind.CRASH or reason.kind is ExitKind.KILLED
+        return not reason.is_normal
     return False
 
 

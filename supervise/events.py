@@ -77,7 +77,8 @@ class Event(enum.StrEnum):
     SUPERVISOR_STOPPED = "supervisor_stopped"
     #: A message could not be delivered, or was still queued when its actor
     #: ended. Fields: actor, message_type, cause (not_running, actor_stopped,
-    #: mailbox_full: a timer message found the mailbox full).
+    #: mailbox_full: a timer message found the mailbox full, or a cast from another
+    #: node; nodedown: a cast to an actor on a node that is down).
     MESSAGE_DEAD_LETTERED = "message_dead_lettered"
     #: An exception escaped ``on_stop``; the stop goes ahead. Fields: actor,
     #: reason (``crash``: the exception from ``on_stop``), exc_type, exc_message.
@@ -94,6 +95,23 @@ class Event(enum.StrEnum):
     #: all), on_block (``warn`` or ``crash``: the actor is crashed once its
     #: handler returns).
     EVENT_LOOP_UNBLOCKED = "event_loop_unblocked"
+    #: Across nodes (the ``nats`` extra): another node's heartbeats arrive (first
+    #: seen, back after a node_down, or a new incarnation). Fields: node (this node),
+    #: peer (the other node), incarnation (its process's id), labels.
+    NODE_UP = "node_up"
+    #: Another node was declared down; requests pending to it failed with
+    #: ``NodeDownError``. Fields: node, peer, how (``disconnect``: the server saw its
+    #: connection close; ``heartbeat``: none for misses x interval; ``no_responders``:
+    #: nothing answered on its subjects; ``restarted``: a new incarnation).
+    NODE_DOWN = "node_down"
+    #: This node was cut off from the server, or its own event loop stalled, for
+    #: misses x heartbeat: the other nodes count it down. Fields: node, how
+    #: (``disconnected`` or ``frozen``), seconds.
+    NODE_ISOLATED = "node_isolated"
+    #: A payload on a supervise subject was oversized or not a valid envelope (or a
+    #: message its actor does not accept) and was dropped. Fields: node, subject,
+    #: size (bytes), problem.
+    MESSAGE_REJECTED = "message_rejected"
 
 
 @dataclass(frozen=True)
@@ -150,9 +168,19 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
         "warning", "actor blocked_seconds threshold stack", "message_type"
     ),
     Event.EVENT_LOOP_UNBLOCKED: _spec("warning", "actor blocked_seconds on_block"),
+    Event.NODE_UP: _spec("info", "node peer incarnation labels"),
+    Event.NODE_DOWN: _spec("error", "node peer how"),
+    Event.NODE_ISOLATED: _spec("warning", "node how seconds"),
+    Event.MESSAGE_REJECTED: _spec("warning", "node subject size problem"),
 }
+
+#: The events of a node in a cluster (the ``nats`` extra), logged by its connection: their
+#: ``tree`` is the tree the node serves (``-`` if none).
+NODE_EVENTS: Final = frozenset(
+    {Event.NODE_UP, Event.NODE_DOWN, Event.NODE_ISOLATED, Event.MESSAGE_REJECTED}
+)
 
 #: The context bound for code running inside an incarnation (see the module docs).
 CONTEXT_FIELDS: Final = ("actor", "incarnation", "tree")
 
-__all__ = ["CATALOGUE", "CONTEXT_FIELDS", "Event", "EventFields"]
+__all__ = ["CATALOGUE", "CONTEXT_FIELDS", "NODE_EVENTS", "Event", "EventFields"]

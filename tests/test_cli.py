@@ -76,7 +76,7 @@ def test_version() -> None:
     assert (result.returncode, result.stdout) == (0, expected)
 
 
-@pytest.mark.parametrize("command", ["", "run", "check", "tree", "schema"])
+@pytest.mark.parametrize("command", ["", "run", "check", "tree", "schema", "node"])
 def test_help_on_every_command(command: str) -> None:
     """--help (and -h) works on the group and on every command."""
     for flag in ("--help", "-h"):

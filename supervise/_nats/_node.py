@@ -1,0 +1,979 @@
+"""`NodeConnection`: one node's place in a cluster of processes joined by a NATS server.
+
+A node is one OS process with one connection, a name (unique in its cluster) and labels.
+From its own event loop it publishes a heartbeat every ``heartbeat`` seconds, so a node
+whose loop is frozen (SIGSTOP, a blocking call) stops heartbeating and counts as down,
+like a dead one. It watches every other node and declares one down on the first of:
+
+- ``disconnect``: the server's advisory that the node's connection closed, confirmed by
+  a `Ping` that nothing answers (milliseconds after a crash);
+- ``heartbeat``: no heartbeat for ``misses`` x its interval (a frozen or cut-off node);
+- ``no_responders``: a request to it found nothing subscribed, and a `Ping` confirms;
+- ``restarted``: a heartbeat from a new incarnation of the same name.
+
+Declaring a node down fails every request pending to it at once with `NodeDownError`,
+delivers ``Down(reason="nodedown")`` to every monitor on its actors, runs the
+``on_node_down`` callbacks and logs ``node_down``. While this node has lost the server
+itself it declares nobody down; once reconnected, every node gets a fresh grace period.
+If this node loses the server, or its own loop stalls, for ``misses`` x ``heartbeat``, it
+logs ``node_isolated`` and runs the ``on_isolated`` callbacks (the others will have
+declared it down: a node holding placed work stops it there).
+
+The node serves the registered names of a tree (`serve`): calls and casts from other
+nodes enter the actors' mailboxes in the order they arrive, and replies go back as JSON.
+Anything on its subjects that is oversized or not a valid envelope is logged
+(``message_rejected``) and dropped; the node carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel, ValidationError
+
+from .. import _log
+from .._errors import (
+    ActorExitedError,
+    ActorNotRunningError,
+    ArgumentError,
+    CallFailedError,
+    CallTimeoutError,
+    ChildKindError,
+    MailboxFull,
+    MessageTypeError,
+    NameNotFoundError,
+    NodeDownError,
+    NotServedError,
+    RemoteError,
+    UsageError,
+    WireError,
+)
+from .._ref import accepted_messages, queue_call
+from .._registry import watch_names
+from ..events import Event
+from ._remote import (
+    MonitorAck,
+    MonitorRequest,
+    NodeOperation,
+    Ping,
+    Pong,
+    RemoteActorRef,
+    RemoteMonitor,
+    reply_adapter,
+)
+from ._wire import (
+    MAX_MESSAGE_BYTES,
+    DownNotice,
+    Failure,
+    Heartbeat,
+    Here,
+    OpReply,
+    OpRequest,
+    Reply,
+    ReplyOut,
+    Send,
+    SendOut,
+    Whereis,
+    check_name,
+    decode,
+    encode,
+    token,
+    type_name,
+)
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
+
+    from .._monitor import Down
+    from .._registry import Registry
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+OpT = TypeVar("OpT", bound=NodeOperation)
+
+_NO_RESPONDERS = "503"
+#: The disconnect advisory's payload is the server's; bounded all the same.
+_ADVISORY_MAX_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What this node knows of another node.
+
+    Attributes:
+        name: its node name.
+        labels: the labels it advertises in its heartbeats.
+        incarnation: the id of its current (or last) process.
+        up: whether it is up now.
+        down_how: how it was last found down (``disconnect``, ``heartbeat``,
+            ``no_responders``, ``restarted``), or None if never.
+    """
+
+    name: str
+    labels: Mapping[str, str]
+    incarnation: str
+    up: bool
+    down_how: str | None
+
+
+class _Peer:
+    """Another node, as this node follows it."""
+
+    __slots__ = (
+        "deadline",
+        "down_how",
+        "incarnation",
+        "interval",
+        "labels",
+        "name",
+        "pending",
+        "up",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.labels: dict[str, str] = {}
+        self.incarnation = ""
+        self.interval = 0.0
+        self.deadline = 0.0
+        self.up = False
+        self.down_how: str | None = None
+        #: Requests waiting for its answer, with what they were for.
+        self.pending: dict[asyncio.Future[Msg], str] = {}
+
+    def info(self) -> NodeInfo:
+        return NodeInfo(self.name, dict(self.labels), self.incarnation, self.up, self.down_how)
+
+
+class NodeConnection:
+    """One node's connection to the cluster (see the module docs); from `open_node`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        cluster: str,
+        labels: Mapping[str, str],
+        heartbeat: float,
+        misses: int,
+        max_message_bytes: int,
+    ) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.labels = dict(labels)
+        self.heartbeat = heartbeat
+        self.misses = misses
+        self.max_message_bytes = max_message_bytes
+        #: A fresh id for this process: a restarted node is a new incarnation.
+        self.incarnation = secrets.token_hex(8)
+        self._nats: Client | None = None
+        self._prefix = f"sup.{cluster}."
+        self._client_prefix = f"supervise:{cluster}:"
+        self._peers: dict[str, _Peer] = {}
+        self._ops: dict[str, tuple[type[NodeOperation], Callable[[Any], Awaitable[BaseModel]]]] = {}
+        self._registry: Registry | None = None
+        self._tree = "-"
+        self._unwatch: Callable[[], None] | None = None
+        self._name_subs: dict[str, Subscription] = {}
+        self._name_changes: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+        self._inbox = ""
+        self._replies: dict[str, asyncio.Future[Msg]] = {}
+        self._ids = itertools.count(1)
+        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._monitors: dict[int, RemoteMonitor] = {}
+        self._up_callbacks: list[Callable[[NodeInfo], object]] = []
+        self._down_callbacks: list[Callable[[NodeInfo, str], object]] = []
+        self._isolated_callbacks: list[Callable[[str], object]] = []
+        self._up_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._connected = True
+        self._lost_at: float | None = None
+        self._isolated = False
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._closing = False
+        self._background: list[asyncio.Task[None]] = []
+        self.add_operation(Ping, self._on_ping)
+        self.add_operation(MonitorRequest, self._on_monitor_request)
+
+    # -- the connection ---------------------------------------------------------------
+
+    @property
+    def nats(self) -> Client:
+        """The nats-py client (for JetStream, the key-value store)."""
+        if self._nats is None:
+            raise UsageError(f"node {self.name!r}", "not connected; use `async with open_node()`")
+        return self._nats
+
+    @property
+    def reconnect_wait(self) -> float:
+        """Seconds between reconnection attempts to the server."""
+        return min(2.0, max(0.05, self.heartbeat))
+
+    async def _connect(self, servers: str | Sequence[str], connect_timeout: float) -> None:
+        # The first connection is tried twice per server (and bounded in time); once
+        # connected, reconnection is tried for ever (nats-py reads the option then).
+        nc = NatsClient()
+        try:
+            async with asyncio.timeout(connect_timeout):
+                await nc.connect(
+                    servers=servers if isinstance(servers, str) else list(servers),
+                    name=f"{self._client_prefix}{self.name}",
+                    connect_timeout=max(1, round(connect_timeout)),
+                    reconnect_time_wait=self.reconnect_wait,  # type: ignore[arg-type]
+                    max_reconnect_attempts=1,
+                    allow_reconnect=True,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    error_cb=self._on_error,
+                )
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            problem = "no answer in time" if isinstance(exc, TimeoutError) else str(exc) or "-"
+            raise UsageError(
+                f"node {self.name!r}",
+                f"cannot connect to NATS at {servers!r} ({type(exc).__name__}: {problem}); "
+                f"start nats-server there or pass the right URL",
+            ) from exc
+        nc.options["max_reconnect_attempts"] = -1
+        self._nats = nc
+        nc = self._nats
+        prefix, me = self._prefix, self.name
+        self._inbox = f"_INBOX.{secrets.token_hex(10)}."
+        await nc.subscribe(f"{prefix}hb.*", cb=self._on_heartbeat)
+        await nc.subscribe(f"{prefix}op.{me}", cb=self._on_op)
+        await nc.subscribe(f"{prefix}at.{me}.>", cb=self._on_send)
+        await nc.subscribe(f"{prefix}down.{me}", cb=self._on_down_notice)
+        await nc.subscribe(f"{self._inbox}*", cb=self._on_reply)
+        await nc.subscribe("$SYS.ACCOUNT.*.DISCONNECT", cb=self._on_disconnect_advisory)
+        await nc.flush()
+        loop = asyncio.get_running_loop()
+        self._background = [
+            loop.create_task(self._beat(), name=f"supervise node {me}: heartbeat"),
+            loop.create_task(self._send_outbox(), name=f"supervise node {me}: outbox"),
+            loop.create_task(self._follow_names(), name=f"supervise node {me}: names"),
+        ]
+
+    async def _close(self) -> None:
+        self._closing = True
+        for task in [*self._background, *self._tasks]:
+            task.cancel()
+        for task in [*self._background, *self._tasks]:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._unwatch is not None:
+            self._unwatch()
+        closed = UsageError(f"node {self.name!r}", "the node's connection was closed")
+        for future in self._replies.values():
+            if not future.done():
+                future.set_exception(closed)
+        nc, self._nats = self._nats, None
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.flush(), 1.0)
+            await nc.close()
+
+    async def _on_disconnected(self) -> None:
+        self._connected = False
+        self._lost_at = asyncio.get_running_loop().time()
+
+    async def _on_reconnected(self) -> None:
+        self._connected = True
+        self._lost_at = None
+        self._isolated = False
+        self._grace_everyone()
+
+    async def _on_error(self, exc: Exception) -> None:
+        # Reconnects report here too; the detector and the callbacks above say what matters.
+        pass
+
+    def _grace_everyone(self) -> None:
+        """Give every node a fresh deadline: after this node was cut off or frozen, their
+        missing heartbeats say nothing about them."""
+        now = asyncio.get_running_loop().time()
+        for peer in self._peers.values():
+            if peer.up:
+                peer.deadline = now + self.misses * peer.interval + 2 * self.reconnect_wait
+
+    # -- heartbeats and the failure detector --------------------------------------------
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.heartbeat
+        tick = interval / 2
+        stall = self.misses * interval
+        subject = f"{self._prefix}hb.{self.name}"
+        next_beat = last = loop.time()
+        for seq in itertools.count():
+            now = loop.time()
+            if now - last > stall:
+                # This loop did not run for misses x heartbeat: the others have declared
+                # this node down, and their heartbeats went unread meanwhile.
+                self._isolate("frozen", now - last)
+                self._grace_everyone()
+            last = now
+            if now >= next_beat:
+                beat = Heartbeat(
+                    node=self.name,
+                    incarnation=self.incarnation,
+                    seq=seq,
+                    interval=interval,
+                    labels=self.labels,
+                )
+                try:
+                    await self.nats.publish(subject, encode(subject, beat))
+                except (nats.errors.Error, OSError):
+                    pass  # cut off: the reconnect buffer is full; the detector knows
+                next_beat = now + interval
+            if self._connected:
+                for peer in list(self._peers.values()):
+                    if peer.up and now > peer.deadline:
+                        self._declare_down(peer, "heartbeat")
+            elif self._lost_at is not None and now - self._lost_at > stall:
+                self._isolate("disconnected", now - self._lost_at)
+            await asyncio.sleep(tick)
+
+    def _isolate(self, how: str, seconds: float) -> None:
+        if how == "disconnected" and self._isolated:
+            return
+        self._isolated = how == "disconnected"
+        _log.emit(
+            Event.NODE_ISOLATED, tree=self._tree, node=self.name, how=how, seconds=round(seconds, 3)
+        )
+        for callback in list(self._isolated_callbacks):
+            callback(how)
+
+    async def _on_heartbeat(self, msg: Msg) -> None:
+        beat = self._decode(msg)
+        if not isinstance(beat, Heartbeat) or beat.node == self.name:
+            return
+        now = asyncio.get_running_loop().time()
+        peer = self._peers.get(beat.node)
+        if peer is None:
+            peer = self._peers[beat.node] = _Peer(beat.node)
+        elif peer.up and peer.incarnation != beat.incarnation:
+            self._declare_down(peer, "restarted")
+        peer.labels = beat.labels
+        peer.interval = beat.interval
+        peer.deadline = now + self.misses * beat.interval
+        if not peer.up:
+            peer.up = True
+            peer.incarnation = beat.incarnation
+            _log.emit(
+                Event.NODE_UP,
+                tree=self._tree,
+                node=self.name,
+                peer=peer.name,
+                incarnation=peer.incarnation,
+                labels=dict(peer.labels),
+            )
+            info = peer.info()
+            for callback in list(self._up_callbacks):
+                callback(info)
+            for waiter in self._up_waiters.pop(peer.name, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _declare_down(self, peer: _Peer, how: str) -> None:
+        if not peer.up:
+            return
+        peer.up = False
+        peer.down_how = how
+        _log.emit(Event.NODE_DOWN, tree=self._tree, node=self.name, peer=peer.name, how=how)
+        for future, target in list(peer.pending.items()):
+            if not future.done():
+                future.set_exception(NodeDownError(peer.name, how, target))
+        peer.pending.clear()
+        for monitor in [m for m in self._monitors.values() if m.node == peer.name]:
+            del self._monitors[monitor.id]
+            monitor.fire("nodedown", f"{peer.name}: {how}")
+        info = peer.info()
+        for callback in list(self._down_callbacks):
+            callback(info, how)
+
+    async def _on_disconnect_advisory(self, msg: Msg) -> None:
+        if len(msg.data) > _ADVISORY_MAX_BYTES:
+            return
+        try:
+            client = json.loads(msg.data).get("client") or {}
+            name = client.get("name") or ""
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(name, str) or not name.startswith(self._client_prefix):
+            return
+        peer = self._peers.get(name[len(self._client_prefix) :])
+        if peer is not None and peer.up:
+            self._spawn(self._confirm_down(peer, "disconnect"))
+
+    async def _confirm_down(self, peer: _Peer, how: str) -> bool:
+        """Ping ``peer``; declare it down (``how``) if nothing is subscribed to answer."""
+        try:
+            await self.request_op(peer.name, Ping(), Pong, timeout=self.misses * self.heartbeat)
+        except NodeDownError:
+            return True
+        except NotServedError:
+            self._declare_down(peer, how)
+            return True
+        except (CallTimeoutError, UsageError, nats.errors.Error, OSError):
+            return False  # alive but slow or frozen (heartbeats decide), or we are closing
+        return False
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _peer(self, node: str) -> _Peer:
+        peer = self._peers.get(node)
+        if peer is None:
+            peer = self._peers[node] = _Peer(node)
+        return peer
+
+    async def _request(
+        self, node: str | None, subject: str, payload: bytes, target: str, timeout: float
+    ) -> Msg:
+        """Send a request and wait for the answer; the answer may be a no-responders status."""
+        peer = None if node is None else self._peer(node)
+        if peer is not None and not peer.up and peer.down_how is not None:
+            raise NodeDownError(peer.name, peer.down_how, target)
+        key = str(next(self._ids))
+        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+        self._replies[key] = future
+        if peer is not None:
+            peer.pending[future] = target
+        try:
+            await self.nats.publish(subject, payload, reply=self._inbox + key)
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            del self._replies[key]
+            if peer is not None:
+                peer.pending.pop(future, None)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        future = self._replies.get(msg.subject[len(self._inbox) :])
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    @staticmethod
+    def _no_responders(msg: Msg) -> bool:
+        headers = msg.headers
+        return bool(headers) and headers.get("Status") == _NO_RESPONDERS and not msg.data  # type: ignore[union-attr]
+
+    def _answer(self, subject: str, msg: Msg) -> Reply | OpReply | Here | Failure:
+        envelope = self._decode(msg, raise_=True)
+        if not isinstance(envelope, Reply | OpReply | Here | Failure):
+            raise WireError(subject, f"a {envelope.kind!r} envelope where an answer was due")
+        return envelope
+
+    async def request_op(
+        self, node: str, op: NodeOperation, result: type[ResultT], timeout: float = 5.0
+    ) -> ResultT:
+        """Run node operation ``op`` on ``node`` and return its result as ``result``.
+
+        Raises:
+            NodeDownError: ``node`` is down, or was declared down before it answered.
+            NotServedError: no node ``node`` is connected (NATS: no responders).
+            CallTimeoutError: no answer within ``timeout``.
+            RemoteError: the operation is unknown there or failed (``unknown_op``,
+                ``bad_message``, ``op_failed``), or its result did not validate here.
+        """
+        subject = f"{self._prefix}op.{node}"
+        request = OpRequest(op=op.op_name, sender=self.name, body=op.model_dump(mode="json"))
+        target = f"operation {op.op_name}"
+        try:
+            msg = await self._request(
+                node, subject, encode(subject, request, self.max_message_bytes), target, timeout
+            )
+        except TimeoutError:
+            raise CallTimeoutError(f"{target}@{node}", op, timeout) from None
+        if self._no_responders(msg):
+            raise NotServedError(f"node {node}", self.cluster, node)
+        answer = self._answer(subject, msg)
+        if isinstance(answer, Failure):
+            raise RemoteError(answer.node, target, answer.error, answer.message)
+        if not isinstance(answer, OpReply):
+            raise WireError(subject, f"a {answer.kind!r} envelope where an op_reply was due")
+        try:
+            return result.model_validate(answer.body)
+        except ValidationError as exc:
+            raise RemoteError(node, target, "bad_reply", str(exc)) from None
+
+    async def ping(self, node: str, timeout: float = 5.0) -> Pong:
+        """Ask ``node`` whether it is there (see `request_op` for the errors)."""
+        return await self.request_op(node, Ping(), Pong, timeout)
+
+    def remote_ref(self, name: str, node: str) -> RemoteActorRef:
+        """A ref to the actor registered as ``name`` (or at tree path ``name``) on ``node``."""
+        check_name("remote_ref node", node)
+        return RemoteActorRef(self, name, node, f"{self._prefix}at.{node}.{token(name)}")
+
+    async def whereis(self, name: str, timeout: float = 5.0) -> RemoteActorRef:
+        """The ref of the actor registered as ``name`` on whichever node serves it.
+
+        Raises:
+            NotServedError: no node serves that name (at once: NATS has no responders).
+            CallTimeoutError: no answer within ``timeout``.
+        """
+        subject = f"{self._prefix}name.{token(name)}"
+        payload = encode(subject, Whereis(name=name), self.max_message_bytes)
+        try:
+            msg = await self._request(None, subject, payload, name, timeout)
+        except TimeoutError:
+            raise CallTimeoutError(f"whereis {name}", name, timeout) from None
+        if self._no_responders(msg):
+            raise NotServedError(name, self.cluster)
+        answer = self._answer(subject, msg)
+        if isinstance(answer, Failure):
+            raise NotServedError(name, self.cluster, answer.node)
+        if not isinstance(answer, Here):
+            raise WireError(subject, f"a {answer.kind!r} envelope where 'here' was due")
+        return self.remote_ref(name, answer.node)
+
+    def _send_payload(
+        self, kind: Literal["call", "cast"], ref: RemoteActorRef, msg: BaseModel
+    ) -> bytes:
+        if not isinstance(msg, BaseModel):
+            raise MessageTypeError(f"{ref.name}@{ref.node}", msg, ())
+        send = SendOut.model_construct(
+            kind=kind, to=ref.name, sender=self.name, type=type_name(type(msg)), body=msg
+        )
+        return encode(ref._subject, send, self.max_message_bytes)
+
+    async def _send_cast(self, ref: RemoteActorRef, msg: BaseModel) -> None:
+        payload = self._send_payload("cast", ref, msg)
+        peer = self._peers.get(ref.node)
+        if peer is not None and not peer.up and peer.down_how is not None:
+            _log.emit(
+                Event.MESSAGE_DEAD_LETTERED,
+                tree=self._tree,
+                actor=f"{ref.name}@{ref.node}",
+                message_type=type(msg).__qualname__,
+                cause="nodedown",
+            )
+            return
+        await self.nats.publish(ref._subject, payload)
+
+    async def _send_call(self, ref: RemoteActorRef, msg: BaseModel, timeout: float) -> Any:
+        payload = self._send_payload("call", ref, msg)
+        target = ref.name
+        try:
+            answer = await self._request(ref.node, ref._subject, payload, target, timeout)
+        except TimeoutError:
+            raise CallTimeoutError(f"{target}@{ref.node}", msg, timeout) from None
+        if self._no_responders(answer):
+            # Nothing subscribed to the node's subjects: it is gone, or not there yet.
+            peer = self._peer(ref.node)
+            if peer.up:
+                await self._confirm_down(peer, "no_responders")
+            raise NodeDownError(ref.node, peer.down_how or "no_responders", target)
+        envelope = self._answer(ref._subject, answer)
+        if isinstance(envelope, Failure):
+            if envelope.error == "noproc":
+                raise NotServedError(target, self.cluster, ref.node)
+            raise RemoteError(envelope.node, target, envelope.error, envelope.message)
+        if not isinstance(envelope, Reply):
+            raise WireError(ref._subject, f"a {envelope.kind!r} envelope where a reply was due")
+        adapter = reply_adapter(type(msg))
+        if adapter is None:
+            return envelope.body
+        try:
+            return adapter.validate_python(envelope.body)
+        except ValidationError as exc:
+            raise RemoteError(ref.node, target, "bad_reply", str(exc)) from None
+
+    async def _monitor(
+        self, ref: RemoteActorRef, callback: Callable[[Down], object] | None, timeout: float
+    ) -> RemoteMonitor:
+        monitor = RemoteMonitor(self, next(self._ids), ref.name, ref.node, callback)
+        peer = self._peer(ref.node)
+        if not peer.up and peer.down_how is not None:
+            monitor.fire("nodedown", f"{ref.node}: {peer.down_how}")
+            return monitor
+        self._monitors[monitor.id] = monitor
+        request = MonitorRequest(name=ref.name, monitor_id=monitor.id, watcher=self.name)
+        try:
+            ack = await self.request_op(ref.node, request, MonitorAck, timeout)
+        except NodeDownError as exc:
+            self._monitors.pop(monitor.id, None)
+            monitor.fire("nodedown", f"{ref.node}: {exc.how}")
+            return monitor
+        except BaseException:
+            self._monitors.pop(monitor.id, None)
+            raise
+        if not ack.found:
+            self._monitors.pop(monitor.id, None)
+            monitor.fire("noproc", None)
+        return monitor
+
+    def _drop_monitor(self, monitor: RemoteMonitor) -> None:
+        self._monitors.pop(monitor.id, None)
+
+    async def _on_down_notice(self, msg: Msg) -> None:
+        notice = self._decode(msg)
+        if not isinstance(notice, DownNotice):
+            return
+        monitor = self._monitors.pop(notice.monitor_id, None)
+        if monitor is None or monitor.node != notice.node:
+            return
+        try:
+            monitor.fire(notice.reason, notice.detail, notice.name)
+        except ValidationError as exc:
+            self._reject(msg.subject, WireError(msg.subject, f"bad Down: {exc.errors()[0]}"), msg)
+
+    # -- serving ------------------------------------------------------------------------
+
+    def serve(self, registry: Registry, tree: str) -> None:
+        """Serve the actors of a tree to the other nodes: its registered names (followed as
+        they come and go) for `whereis`, and every name or path for calls and casts."""
+        if self._registry is not None:
+            raise UsageError(f"node {self.name!r}", "serves one tree; it serves one already")
+        self._registry = registry
+        self._tree = tree
+        self._unwatch = watch_names(
+            registry, lambda name, added: self._name_changes.put_nowait((name, added))
+        )
+
+    async def _follow_names(self) -> None:
+        while True:
+            name, added = await self._name_changes.get()
+            subject = f"{self._prefix}name.{token(name)}"
+            old = self._name_subs.pop(name, None)
+            if old is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await old.unsubscribe()
+            if added:
+                self._name_subs[name] = await self.nats.subscribe(
+                    subject, queue="sup", cb=self._on_whereis
+                )
+
+    async def _on_whereis(self, msg: Msg) -> None:
+        request = self._decode(msg)
+        if not isinstance(request, Whereis) or not msg.reply:
+            return
+        answer: Here | Failure
+        if request.name in self._name_subs:
+            answer = Here(node=self.name, name=request.name)
+        else:
+            answer = Failure(node=self.name, error="noproc", message=request.name)
+        self._outbox_put(msg.reply, answer)
+
+    async def _on_send(self, msg: Msg) -> None:
+        send = self._decode(msg)
+        if send is None:
+            return
+        if not isinstance(send, Send):
+            self._reject(msg.subject, WireError(msg.subject, f"a {send.kind!r} envelope"), msg)
+            return
+        reply = msg.reply if send.kind == "call" else ""
+        failure = self._deliver(send, reply, msg)
+        if failure is not None and reply:
+            self._outbox_put(reply, failure)
+
+    def _deliver(self, send: Send, reply: str, msg: Msg) -> Failure | None:
+        """Put the message in its actor's mailbox; a `Failure` if it cannot go there."""
+        me = self.name
+        registry = self._registry
+        try:
+            if registry is None:
+                raise NameNotFoundError(send.to)
+            ref = registry.actor(send.to)
+        except (NameNotFoundError, ChildKindError) as exc:
+            return Failure(node=me, error="noproc", message=str(exc))
+        model = _model_named(accepted_messages(ref), send.type)
+        if model is None:
+            problem = f"{send.to!r} does not accept {send.type}"
+            self._reject(msg.subject, WireError(msg.subject, problem), msg)
+            return Failure(node=me, error="bad_message", message=problem)
+        try:
+            message = model.model_validate(send.body)
+        except ValidationError as exc:
+            problem = f"invalid {send.type}: {exc.errors(include_url=False)[0]['msg']}"
+            self._reject(msg.subject, WireError(msg.subject, problem), msg)
+            return Failure(node=me, error="bad_message", message=problem)
+        try:
+            if not reply:
+                ref.cast_nowait(message)
+                return None
+            future = queue_call(ref, message)
+        except ActorNotRunningError as exc:
+            return Failure(node=me, error="not_running", message=str(exc))
+        except MailboxFull:
+            # The actor's overflow policy decides, as for a local sender: wait for room
+            # (in a task; later messages queue behind it) or fail.
+            waiting = asyncio.ensure_future(
+                ref.call(message, timeout=None) if reply else ref.cast(message)
+            )
+            self._tasks.add(waiting)
+            waiting.add_done_callback(self._task_done)
+            future = waiting
+            if not reply:
+                waiting.add_done_callback(lambda done: self._cast_done(ref.path, model, done))
+                return None
+        future.add_done_callback(lambda done: self._replied(reply, send.to, done))
+        return None
+
+    def _cast_done(self, path: str, model: type[BaseModel], done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and isinstance(done.exception(), MailboxFull):
+            _log.emit(
+                Event.MESSAGE_DEAD_LETTERED,
+                tree=self._tree,
+                actor=path,
+                message_type=model.__qualname__,
+                cause="mailbox_full",
+            )
+
+    def _replied(self, reply: str, target: str, done: asyncio.Future[Any]) -> None:
+        me = self.name
+        answer: ReplyOut | Failure
+        if done.cancelled():
+            answer = Failure(node=me, error="actor_exited", message=f"{target!r}: cancelled")
+        elif (exc := done.exception()) is not None:
+            if isinstance(exc, CallFailedError):
+                cause = exc.__cause__ or exc
+                detail = f"{type(cause).__qualname__}: {cause}"
+                answer = Failure(node=me, error="call_failed", message=detail)
+            elif isinstance(exc, ActorExitedError):
+                answer = Failure(node=me, error="actor_exited", message=str(exc))
+            elif isinstance(exc, MailboxFull):
+                answer = Failure(node=me, error="mailbox_full", message=str(exc))
+            elif isinstance(exc, ActorNotRunningError):
+                answer = Failure(node=me, error="not_running", message=str(exc))
+            else:
+                detail = f"{type(exc).__name__}: {exc}"
+                answer = Failure(node=me, error="call_failed", message=detail)
+        else:
+            answer = ReplyOut.model_construct(node=me, body=done.result())
+        try:
+            self._outbox_put(reply, answer)
+        except WireError as exc:
+            self._outbox_put(reply, Failure(node=me, error="bad_reply", message=exc.problem))
+
+    async def _on_op(self, msg: Msg) -> None:
+        request = self._decode(msg)
+        if request is None:
+            return
+        if not isinstance(request, OpRequest) or not msg.reply:
+            what = f"a {request.kind!r} envelope" + (
+                "" if msg.reply else " without a reply subject"
+            )
+            self._reject(msg.subject, WireError(msg.subject, what), msg)
+            return
+        entry = self._ops.get(request.op)
+        if entry is None:
+            problem = f"no operation {request.op!r} on node {self.name!r}"
+            answer = Failure(node=self.name, error="unknown_op", message=problem)
+            self._outbox_put(msg.reply, answer)
+            return
+        model, handler = entry
+        try:
+            op = model.model_validate(request.body)
+        except ValidationError as exc:
+            problem = f"invalid {request.op}: {exc.errors(include_url=False)[0]['msg']}"
+            self._reject(msg.subject, WireError(msg.subject, problem), msg)
+            answer = Failure(node=self.name, error="bad_message", message=problem)
+            self._outbox_put(msg.reply, answer)
+            return
+        self._spawn(self._run_op(handler, op, msg.reply))
+
+    async def _run_op(
+        self, handler: Callable[[Any], Awaitable[BaseModel]], op: NodeOperation, reply: str
+    ) -> None:
+        try:
+            result = await handler(op)
+            answer: OpReply | Failure = OpReply(node=self.name, body=result.model_dump(mode="json"))
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+            answer = Failure(node=self.name, error="op_failed", message=detail)
+        self._outbox_put(reply, answer)
+
+    def add_operation(self, op: type[OpT], handler: Callable[[OpT], Awaitable[BaseModel]]) -> None:
+        """Serve node operation ``op`` (by its ``op_name``) with ``handler``.
+
+        The handler runs in a task of its own per request; its result model is the
+        answer, an exception it raises becomes a `RemoteError` (``op_failed``) there.
+        """
+        if op.op_name in self._ops and op is not self._ops[op.op_name][0]:
+            raise ArgumentError("add_operation", f"operation {op.op_name!r} is served already")
+        self._ops[op.op_name] = (op, handler)
+
+    async def _on_ping(self, op: Ping) -> Pong:
+        return Pong(node=self.name, incarnation=self.incarnation)
+
+    async def _on_monitor_request(self, op: MonitorRequest) -> MonitorAck:
+        registry = self._registry
+        try:
+            if registry is None:
+                raise NameNotFoundError(op.name)
+            ref = registry.actor(op.name)
+        except (NameNotFoundError, ChildKindError):
+            return MonitorAck(found=False)
+        subject = f"{self._prefix}down.{op.watcher}"
+
+        def notify(down: Down) -> None:
+            notice = DownNotice(
+                node=self.name,
+                monitor_id=op.monitor_id,
+                name=down.path,
+                reason=down.reason,
+                detail=down.detail,
+            )
+            self._outbox_put(subject, notice)
+
+        ref.monitor(notify)
+        return MonitorAck(found=True)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _decode(self, msg: Msg, *, raise_: bool = False) -> Any:
+        try:
+            return decode(msg.subject, msg.data, self.max_message_bytes)
+        except WireError as exc:
+            if raise_:
+                raise
+            self._reject(msg.subject, exc, msg)
+            return None
+
+    def _reject(self, subject: str, exc: WireError, msg: Msg) -> None:
+        _log.emit(
+            Event.MESSAGE_REJECTED,
+            tree=self._tree,
+            node=self.name,
+            subject=subject,
+            size=len(msg.data),
+            problem=exc.problem,
+        )
+
+    def _outbox_put(self, subject: str, envelope: Any) -> None:
+        self._outbox.append((subject, encode(subject, envelope, self.max_message_bytes)))
+        self._outbox_ready.set()
+
+    async def _send_outbox(self) -> None:
+        outbox, ready = self._outbox, self._outbox_ready
+        while True:
+            await ready.wait()
+            ready.clear()
+            nc = self.nats
+            while outbox:
+                subject, payload = outbox.popleft()
+                try:
+                    await nc.publish(subject, payload)
+                except (nats.errors.Error, OSError):
+                    pass  # cut off from the server: the caller times out, as with a lost reply
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        if self._closing:
+            task.cancel()
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # seen: a node's own requests report their errors elsewhere
+
+    # -- what this node knows -------------------------------------------------------------
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """Every other node seen, up or down, by name."""
+        return {name: peer.info() for name, peer in self._peers.items() if peer.incarnation}
+
+    def is_up(self, node: str) -> bool:
+        """Whether ``node`` is up now (its heartbeats arrive)."""
+        peer = self._peers.get(node)
+        return peer is not None and peer.up
+
+    async def wait_node_up(self, node: str, timeout: float = 5.0) -> NodeInfo:
+        """Wait until ``node``'s heartbeats arrive (at once if they do).
+
+        Raises:
+            TimeoutError: not within ``timeout``.
+        """
+        if not self.is_up(node):
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._up_waiters.setdefault(node, []).append(waiter)
+            async with asyncio.timeout(timeout):
+                await waiter
+        return self._peers[node].info()
+
+    def on_node_up(self, callback: Callable[[NodeInfo], object]) -> None:
+        """Call ``callback(info)`` each time a node comes up (on this loop)."""
+        self._up_callbacks.append(callback)
+
+    def on_node_down(self, callback: Callable[[NodeInfo, str], object]) -> None:
+        """Call ``callback(info, how)`` each time a node is declared down (on this loop)."""
+        self._down_callbacks.append(callback)
+
+    def on_isolated(self, callback: Callable[[str], object]) -> None:
+        """Call ``callback(how)`` when this node was cut off (``disconnected``) or its loop
+        stalled (``frozen``) for ``misses`` x ``heartbeat``: the others count it down."""
+        self._isolated_callbacks.append(callback)
+
+
+def _model_named(accepts: tuple[type[BaseModel], ...], name: str) -> type[BaseModel] | None:
+    for model in accepts:
+        if type_name(model) == name:
+            return model
+    return None
+
+
+@contextlib.asynccontextmanager
+async def open_node(
+    servers: str | Sequence[str],
+    *,
+    name: str,
+    labels: Mapping[str, str] | None = None,
+    cluster: str = "supervise",
+    heartbeat: float = 0.2,
+    misses: int = 3,
+    connect_timeout: float = 5.0,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> AsyncIterator[NodeConnection]:
+    """Connect this process to the cluster as node ``name``; leave it at the end.
+
+    Args:
+        servers: the NATS server URL(s), ``nats://host:4222``.
+        name: this node's name, unique in the cluster.
+        labels: what this node advertises (placement matches on them).
+        cluster: separates clusters sharing one NATS server.
+        heartbeat: seconds between heartbeats; a node is down after ``misses`` missed.
+        misses: heartbeats missed before a node is declared down.
+        connect_timeout: seconds to wait for the server at first.
+        max_message_bytes: the largest payload sent or accepted.
+
+    Raises:
+        ArgumentError: a name, heartbeat or limit out of range.
+        UsageError: the server cannot be reached.
+    """
+    check_name("open_node name", name)
+    check_name("open_node cluster", cluster)
+    if not 0.01 <= heartbeat <= 60:
+        raise ArgumentError("open_node heartbeat", f"{heartbeat!r} s; use 0.01 to 60 seconds")
+    if misses < 1:
+        raise ArgumentError("open_node misses", f"{misses!r}; use 1 or more")
+    if max_message_bytes < 1024:
+        raise ArgumentError(
+            "open_node max_message_bytes", f"{max_message_bytes!r}; use 1024 or more"
+        )
+    conn = NodeConnection(
+        name=name,
+        cluster=cluster,
+        labels=labels or {},
+        heartbeat=heartbeat,
+        misses=misses,
+        max_message_bytes=max_message_bytes,
+    )
+    try:
+        await conn._connect(servers, connect_timeout)
+        yield conn
+    finally:
+        await conn._close()

