@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from _support import Crash, Ping, Sleep, until, worker
 
 from supervise import (
+    ActorRef,
     CallFailedError,
     DynamicSupervisorSpec,
     MetricsOptions,
+    SupervisorRef,
     SupervisorSpec,
+    TaskRef,
     Tree,
     open_tree,
 )
 from supervise._metrics import TreeMetrics
+from supervise.spec import AnyChildSpec
 from supervise.testing import inject_crash
 
 pytest.importorskip("prometheus_client")
 
 from _scrape import paths, scrape
+
+Ref = ActorRef[Any] | SupervisorRef | TaskRef
 
 
 async def test_metrics_scraped_over_http_count_the_injected_crashes() -> None:
@@ -67,6 +74,13 @@ async def test_mailbox_depth_is_read_when_scraped() -> None:
     assert (row.kind, row.mailbox_depth) == ("actor", 5)
 
 
+async def started(sup: SupervisorRef, spec: AnyChildSpec | None = None) -> Ref:
+    """A dynamic child started from ``spec`` (the template if None), which did not ignore."""
+    ref = await sup.start_child(spec)
+    assert ref is not None
+    return ref
+
+
 def tree_metrics(tree: Tree) -> TreeMetrics:
     metrics = tree._metrics
     assert metrics is not None
@@ -79,7 +93,7 @@ async def test_the_children_of_a_dynamic_supervisor_are_counted_together() -> No
     spec = SupervisorSpec(name="m-dyn", children=[pool])
     async with open_tree(spec, http="127.0.0.1:0") as tree:
         sup = tree.supervisor("m-dyn/pool")
-        refs = [await sup.start_child() for _ in range(20)]
+        refs = [await started(sup) for _ in range(20)]
         for ref in refs:
             await ref.call(Ping())  # type: ignore[union-attr]
         for ref in refs[:5]:
@@ -105,7 +119,7 @@ async def test_dynamic_children_can_be_counted_one_by_one() -> None:
     options = MetricsOptions(aggregate_dynamic=False)
     async with open_tree(spec, metrics=options, http="127.0.0.1:0") as tree:
         sup = tree.supervisor("m-each/pool")
-        refs = [await sup.start_child() for _ in range(3)]
+        refs = [await started(sup) for _ in range(3)]
         await inject_crash(tree, refs[1].path)
         await refs[1].wait_running()
         await sup.terminate_child(refs[2])
@@ -150,7 +164,7 @@ async def test_a_supervisor_under_a_dynamic_supervisor_is_counted_with_its_subtr
     async with open_tree(spec, http="127.0.0.1:0") as tree:
         sup = tree.supervisor("m-sub/pool")
         team = SupervisorSpec(name="team", children=[worker("x"), worker("y")])
-        teams = [await sup.start_child(team) for _ in range(3)]
+        teams = [await started(sup, team) for _ in range(3)]
         x = tree.actor(f"{teams[0].path}/x")
         await x.call(Ping())
         await inject_crash(tree, x.path)
