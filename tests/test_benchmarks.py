@@ -51,6 +51,8 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W7_loop_lag_thread": ("s", False),
     "W7_loop_lag_process": ("s", False),
     "W8_async_stream": ("items/s", True),
+    "W8_isolated_call": ("calls/s", True),
+    "W8_isolated_restart": ("s", False),
 }
 ROW_KEYS = {"name", "unit", "framework", "raw", "ratio", "higher_is_better"}
 MACHINE_KEYS = {
