@@ -35,6 +35,7 @@ import sys
 from collections import deque
 from typing import Final
 
+from benchmarks import _cluster
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -599,3 +600,8 @@ async def w8_isolated_restart(n: int) -> float:
     finally:
         await _end(child)
     return percentile_s(latencies, 0.50)
+
+
+# W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.
+w9_remote_call = _cluster.w9_remote_call_raw
+w9_remote_pipelined = _cluster.w9_remote_pipelined_raw
