@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 import anyio
 from pydantic import BaseModel
 
-from ._deadlines import call_timeouts
+from ._deadlines import add_timeout
 from ._errors import (
     ActorNotRunningError,
     ArgumentError,
@@ -484,7 +484,7 @@ class ActorRef(Watchable, Generic[MsgT]):
         if timeout is None:
             return await future
         # One loop timer per timeout value, not one per call (see _deadlines).
-        bucket = call_timeouts(loop).add(loop, future, timeout, child.path, checked)
+        bucket = add_timeout(loop, future, timeout, child.path, checked)
         try:
             return await future
         finally:
