@@ -452,11 +452,12 @@ class ActorRef(Watchable, Generic[MsgT]):
         if process is None:
             raise ActorNotRunningError(child.path)
         loop = asyncio.get_running_loop()
-        if asyncio.current_task(loop) is process.task:
+        mailbox = process.mailbox
+        # A consumer parked on its mailbox is not the task calling; otherwise ask asyncio.
+        if mailbox.parked is None and asyncio.current_task(loop) is process.task:
             raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
-        mailbox = process.mailbox
         try:
             mailbox.put_nowait(envelope)
         except MailboxClosed:
