@@ -23,6 +23,9 @@ from ._errors import ChildError as ChildError
 from ._errors import ChildErrorCode as ChildErrorCode
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
+from ._errors import IsolatedActorError as IsolatedActorError
+from ._errors import IsolatedProcessDiedError as IsolatedProcessDiedError
+from ._errors import IsolationError as IsolationError
 from ._errors import LinkedExit as LinkedExit
 from ._errors import LoopBlockedError as LoopBlockedError
 from ._errors import MailboxFull as MailboxFull
@@ -37,6 +40,8 @@ from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
+from ._errors import TaskExitedError as TaskExitedError
+from ._errors import TaskTimeoutError as TaskTimeoutError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
@@ -64,6 +69,9 @@ from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
 from ._task import TaskRef as TaskRef
+from ._task_supervisor import AsyncTask as AsyncTask
+from ._task_supervisor import TaskResult as TaskResult
+from ._task_supervisor import TaskStream as TaskStream
 from ._timers import TimerHandle as TimerHandle
 from ._tree import Tree as Tree
 from ._tree import open_tree as open_tree
@@ -93,6 +101,7 @@ __all__ = [
     "ActorRef",
     "ActorStatistics",
     "ArgumentError",
+    "AsyncTask",
     "AutoShutdown",
     "Backoff",
     "CallDroppedError",
@@ -119,6 +128,9 @@ __all__ = [
     "ExitKind",
     "ExitReason",
     "Ignore",
+    "IsolatedActorError",
+    "IsolatedProcessDiedError",
+    "IsolationError",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
@@ -148,8 +160,12 @@ __all__ = [
     "SupervisorRef",
     "SupervisorSpec",
     "SupervisorStatistics",
+    "TaskExitedError",
     "TaskRef",
+    "TaskResult",
     "TaskSpec",
+    "TaskStream",
+    "TaskTimeoutError",
     "TimerHandle",
     "Tree",
     "TreeFileError",

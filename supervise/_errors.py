@@ -18,6 +18,11 @@ exception so code never has to parse text::
     ├── LinkedExit                        a linked incarnation ended abnormally (a crash reason)
     ├── LoopBlockedError                  a handler blocked the loop (``on_block: crash``)
     ├── OffloadedHandlerError             a handler raised in its worker process
+    ├── TaskExitedError                   an awaited task (or a stream) ended without its value
+    ├── TaskTimeoutError (TimeoutError)   an async_stream call overran its timeout
+    ├── IsolatedActorError                an isolated actor's code raised in its OS process
+    ├── IsolatedProcessDiedError          an isolated actor's OS process died (exit code, signal)
+    ├── IsolationError (TypeError)        a message or reply cannot cross to or from that process
     ├── StartError                        a child failed to start
     ├── RestartIntensityExceeded          a supervisor gave up
     ├── ChildError                        a dynamic-child request was refused
@@ -334,6 +339,60 @@ class LinkedExit(SuperviseError):
         )
 
 
+class TaskExitedError(SuperviseError):
+    """An awaited task, or an ``async_stream``, ended before it gave its value.
+
+    Raised by ``await`` on an `AsyncTask` and by iterating a `TaskStream`
+    (Elixir's ``Task.await`` exiting with the task's reason). For a crash the
+    task's exception is the ``__cause__``.
+
+    Attributes:
+        task: the task's tree path.
+        reason: why it ended (an `ExitReason`).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, task: str, reason: ExitReason) -> None:
+        self.task = task
+        self.reason = reason
+        exc = reason.exception
+        if exc is not None and reason.kind.value == "crash":
+            what = f"crashed with {type(exc).__qualname__}: {exc} (the __cause__)"
+        else:
+            what = f"ended ({reason})"
+        super().__init__(
+            f"task {task!r} {what} before it gave its value; see its supervisor's log "
+            f"(actor_crashed, actor_stopped) for the end"
+        )
+
+
+class TaskTimeoutError(SuperviseError, TimeoutError):
+    """A call of an ``async_stream`` ran past the stream's ``timeout``.
+
+    With ``on_timeout="exit"`` (the default) the stream's child crashes with
+    this error, and its consumer gets a `TaskExitedError` caused by it.
+
+    Attributes:
+        task: the stream's tree path.
+        timeout: the per-call timeout in seconds.
+        item: the item whose call overran.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, task: str, timeout: float, item: object) -> None:
+        self.task = task
+        self.timeout = timeout
+        self.item = item
+        text = repr(item)
+        super().__init__(
+            f"stream {task!r}: the call for item {text if len(text) <= 60 else text[:57] + '...'} "
+            f"ran past the timeout of {timeout:g} s; raise `timeout`, or pass "
+            f'on_timeout="kill_task" to get a result with exit "killed" for it instead'
+        )
+
+
 class LoopBlockedError(SuperviseError):
     """The reason an actor with ``on_block: crash`` crashed: its handler blocked the loop.
 
@@ -379,6 +438,89 @@ class OffloadedHandlerError(SuperviseError):
         super().__init__(
             f"{actor}.handle raised {exc_type}: {exc_message} in its worker process\n"
             f"Remote traceback:\n{remote_traceback}"
+        )
+
+
+class IsolatedActorError(SuperviseError):
+    """The reason an isolated actor crashed: an exception escaped its code in its own process.
+
+    The exception itself stays in that process (nothing is unpickled from it);
+    its type, message and traceback come back as text.
+
+    Attributes:
+        actor: the actor's tree path.
+        exc_type: the name of the exception's type in the child process.
+        exc_message: its message.
+        remote_traceback: the traceback in the child process, as text.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, exc_type: str, exc_message: str, remote_traceback: str) -> None:
+        self.actor = actor
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+        super().__init__(
+            f"isolated actor {actor!r} raised {exc_type}: {exc_message} in its process\n"
+            f"Remote traceback:\n{remote_traceback}"
+        )
+
+
+class IsolatedProcessDiedError(SuperviseError):
+    """The reason an isolated actor crashed: its OS process ended without saying why.
+
+    It exited (``os._exit``, a crash of the interpreter) or was killed by a
+    signal that its supervisor did not send (a segfault, the OOM killer,
+    ``kill`` from outside).
+
+    Attributes:
+        actor: the actor's tree path.
+        pid: the process id it had.
+        exit_code: its exit status if it exited, else None.
+        signal: the signal's name (``"SIGKILL"``) if a signal ended it, else None.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, pid: int, exit_code: int | None, signal: str | None) -> None:
+        self.actor = actor
+        self.pid = pid
+        self.exit_code = exit_code
+        self.signal = signal
+        super().__init__(
+            f"the process of isolated actor {actor!r} (pid {pid}) died: {self.detail}; "
+            f"its supervisor restarts it per its restart type"
+        )
+
+    @property
+    def detail(self) -> str:
+        """``"exit code 3"`` or ``"signal SIGSEGV"``: the crash reason's detail."""
+        return f"signal {self.signal}" if self.signal is not None else f"exit code {self.exit_code}"
+
+
+class IsolationError(SuperviseError, TypeError):
+    """A message or reply could not cross between the tree and an isolated actor's process.
+
+    Messages and replies cross as JSON and are validated on the other side:
+    a model whose fields do not survive that round trip, or a reply that is
+    neither JSON data nor a pydantic model, cannot cross.
+
+    Attributes:
+        actor: the actor's tree path.
+        what: what could not cross (``"message Job"``, ``"reply to Get"``).
+        problem: why.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, what: str, problem: str) -> None:
+        self.actor = actor
+        self.what = what
+        self.problem = problem
+        super().__init__(
+            f"{what} cannot cross to or from isolated actor {actor!r}: {problem}; "
+            f"use pydantic models whose fields survive a JSON round trip, or plain JSON data"
         )
 
 

@@ -1014,7 +1014,7 @@ class Supervisor(LoopProcess):
     async def _answer(self, request: _Request) -> None:
         future = request.future
         operation = request.operation
-        starts = type(operation) is StartChild
+        starts = isinstance(operation, StartChild)  # _StartWatched too (supervise._task_supervisor)
         if starts and future.cancelled():
             return  # the caller was cancelled before its turn: nothing is started
         try:
