@@ -78,6 +78,7 @@ from .spec import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from ._metrics import TreeMetrics
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
@@ -334,6 +335,7 @@ class Supervisor(LoopProcess):
         "_program_exit",
         "_strategy",
         "_timers",
+        "metrics",
         "spec",
     )
 
@@ -372,6 +374,10 @@ class Supervisor(LoopProcess):
         self._program_exit: ExitReason | None = None
         #: A stop asked for while starting: the start is aborted (see request_stop).
         self._abort: ExitReason | None = None
+        #: The tree's metrics, passed down from the parent (the tree sets the root's);
+        #: None: the tree exports none.
+        parent = child.supervisor
+        self.metrics: TreeMetrics | None = None if parent is None else parent.metrics
         #: The context its task runs in, for what the exiting child's task runs on
         #: its behalf (`_restart_in_place`).
         self._context: contextvars.Context | None = None
@@ -591,6 +597,8 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
+        if self.metrics is not None and child.metrics is None:
+            child.metrics = self.metrics.for_child(self)
         register(registry, child)
         self._children[name] = child
         return child
@@ -799,6 +807,8 @@ class Supervisor(LoopProcess):
         self._emit_exit(child, reason)
         if not reason.is_normal:
             child.crashes += 1
+            if child.metrics is not None:
+                child.metrics.crashes += 1
             exc = reason.exception
             child.last_crash = (
                 time.time(),
@@ -856,6 +866,8 @@ class Supervisor(LoopProcess):
         self._intensity.add(now)
         child.restarting = True
         child.restart_count += 1
+        if child.metrics is not None:
+            child.metrics.restarts += 1
         inbox = self._inbox
         try:
             process = self._spawn_or_fail(child)
@@ -954,6 +966,8 @@ class Supervisor(LoopProcess):
             child.restarting = True
         for index, child in enumerate(group):
             child.restart_count += 1
+            if child.metrics is not None:
+                child.metrics.restarts += 1
             try:
                 if not await self._start(child, restart=True):
                     self._drop_ignored(child)  # OTP: stays stopped; the group goes on
