@@ -44,6 +44,7 @@ W6_fanout                 w6_fanout                 10_000    messages/s  higher
 W7_loop_lag_loop          w7_loop_lag_loop          1_000     s           lower
 W7_loop_lag_thread        w7_loop_lag_thread        1_000     s           lower
 W7_loop_lag_process       w7_loop_lag_process       1_000     s           lower
+W9_nodedown               w9_nodedown               5         s           lower
 ========================  ========================  ========  ==========  =======
 
 What each must do with supervise (the raw counterpart is in ``_raw.py``):
@@ -121,6 +122,7 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
+from benchmarks import _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -651,6 +653,15 @@ async def w7_loop_lag_process(n: int) -> float:
     return await _loop_lag(n, "process")
 
 
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a node's SIGKILL to its subtree placed on another node.
+
+    ``n`` rounds; the nodes are ``supervise run`` processes on a local NATS server
+    (see `benchmarks._nodedown`).
+    """
+    return await _nodedown.framework_side(n)
+
+
 __all__ = [
     "logging_setup",
     "quiet_logging",
@@ -668,4 +679,5 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w9_nodedown",
 ]

@@ -31,6 +31,7 @@ import multiprocessing
 from collections import deque
 from typing import Final
 
+from benchmarks import _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -484,3 +485,13 @@ async def w7_loop_lag_process(n: int) -> float:
         return await loop_lag_p99(loop.run_in_executor(pool, burn_cpu, n))
     finally:
         await asyncio.to_thread(pool.shutdown)
+
+
+# --------------------------------------------------------------------------- W9
+
+
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a responder's SIGKILL to the server's disconnect
+    advisory for it plus one request/reply to the other responder (nats-py alone; see
+    `benchmarks._nodedown`)."""
+    return await _nodedown.raw_side(n)

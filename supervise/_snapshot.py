@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from ._child import ChildState
 from ._process import ActorProcess
+from ._registry import placer_of
 from ._supervisor import Supervisor
 from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, TaskSpec
 
@@ -78,6 +79,10 @@ class NodeSnapshot(BaseModel, frozen=True):
         calls_served: calls it answered.
         events_per_second: messages handled per second since the previous snapshot
             taken by the same tree (the first: over the incarnation's uptime).
+        runs_on: the cluster node its current incarnation runs on: for a placed child
+            the node it was placed on, else this process's node; None without a
+            cluster, or while it does not run. (The children of a placed subtree
+            run on that node and are not in this tree's snapshot.)
     """
 
     path: str
@@ -100,6 +105,7 @@ class NodeSnapshot(BaseModel, frozen=True):
     messages_handled: int | None = None
     calls_served: int | None = None
     events_per_second: float | None = None
+    runs_on: str | None = None
 
 
 class TreeSnapshot(BaseModel, frozen=True):
@@ -168,8 +174,10 @@ class Rates:
             del self._seen[path]
 
 
-def _read(child: Child, parent: str | None, depth: int, now: float, rates: Rates) -> NodeSnapshot:
-    """One node, read without yielding."""
+def _read(
+    child: Child, parent: str | None, depth: int, now: float, rates: Rates, here: str | None
+) -> NodeSnapshot:
+    """One node, read without yielding; ``here``: this process's node (None: no cluster)."""
     process = child.process
     running = process is not None and process.reason is None
     crash = child.last_crash
@@ -188,6 +196,8 @@ def _read(child: Child, parent: str | None, depth: int, now: float, rates: Rates
             time=datetime.fromtimestamp(crash[0], UTC), exc_type=crash[1], message=crash[2]
         ),
         "uptime_seconds": now - child.last_started_at if running else None,
+        # A placed child's process says where it runs (`PlacedProcess.node`).
+        "runs_on": getattr(process, "node", here) if running else None,
     }
     if isinstance(process, Supervisor):
         stats = process.statistics()
@@ -221,6 +231,8 @@ async def take_snapshot(
     nodes: list[NodeSnapshot] = []
     # Depth first in start order: a stack of (children left, parent path, depth).
     stack: list[tuple[list[Child], str | None, int]] = [([root], None, 0)]
+    placer = placer_of(root.registry)
+    here = None if placer is None else placer.node
     budget = chunk
     while stack:
         children, parent, depth = stack[-1]
@@ -229,7 +241,7 @@ async def take_snapshot(
             continue
         child = children.pop()
         now = loop.time()
-        nodes.append(_read(child, parent, depth, now, rates))
+        nodes.append(_read(child, parent, depth, now, rates, here))
         process = child.process
         if isinstance(process, Supervisor) and process.reason is None:
             below = list(process._children.values())
