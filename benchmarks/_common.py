@@ -31,6 +31,16 @@ FANIN_PRODUCERS = 100
 #: W6_fanout: messages each of the N receivers gets (sent round-robin).
 FANOUT_MESSAGES_PER_ACTOR = 10
 
+#: W8_async_stream: calls running at once (``max_concurrency``, the semaphore's size).
+STREAM_CONCURRENCY = 100
+
+
+async def stream_item(x: int) -> int:
+    """W8_async_stream: one small item: suspends once (the I/O), then computes."""
+    await asyncio.sleep(0)
+    return 2 * x
+
+
 #: W4: untimed calls made before the timed ones.
 CALL_WARMUP = 1000
 

@@ -129,12 +129,14 @@ from benchmarks._common import (
     FANOUT_MESSAGES_PER_ACTOR,
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
+    STREAM_CONCURRENCY,
     YIELD_EVERY,
     burn_cpu,
     loop_lag_p99,
     now_ns,
     per_second,
     percentile_s,
+    stream_item,
     traced_bytes_per_item,
 )
 from supervise import (
@@ -651,6 +653,30 @@ async def w7_loop_lag_thread(n: int) -> float:
 async def w7_loop_lag_process(n: int) -> float:
     """W7_loop_lag_process: the same with ``execution: process`` (a worker process)."""
     return await _loop_lag(n, "process")
+
+
+async def w8_async_stream(n: int) -> float:
+    """W8_async_stream: items/s through ``SupervisorRef.async_stream``.
+
+    A dynamic supervisor is started (untimed); then ``async_stream(stream_item,
+    range(n), max_concurrency=STREAM_CONCURRENCY, timeout=None)`` is iterated
+    to the end, collecting the values in input order (``ordered=True``), timed
+    from the call until the last result. ``timeout=None``: the raw side has no
+    per-item timeout either.
+    """
+    with quiet_logging():
+        tree = _open_tree(DynamicSupervisorSpec(name="tasks"))
+        await tree.start()
+        gc.collect()
+        t0 = now_ns()
+        stream = tree.root.async_stream(
+            stream_item, range(n), max_concurrency=STREAM_CONCURRENCY, timeout=None
+        )
+        results = [result.value async for result in stream]
+        t1 = now_ns()
+        await tree.stop()
+    assert len(results) == n
+    return per_second(n, t1 - t0)
 
 
 async def w9_nodedown(n: int) -> float:

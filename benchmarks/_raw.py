@@ -38,12 +38,14 @@ from benchmarks._common import (
     FANOUT_MESSAGES_PER_ACTOR,
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
+    STREAM_CONCURRENCY,
     YIELD_EVERY,
     burn_cpu,
     loop_lag_p99,
     now_ns,
     per_second,
     percentile_s,
+    stream_item,
     traced_bytes_per_item,
 )
 
@@ -485,6 +487,28 @@ async def w7_loop_lag_process(n: int) -> float:
         return await loop_lag_p99(loop.run_in_executor(pool, burn_cpu, n))
     finally:
         await asyncio.to_thread(pool.shutdown)
+
+
+async def w8_async_stream(n: int) -> float:
+    """W8_async_stream: items/s mapped with bounded concurrency, ``asyncio.gather`` style.
+
+    The idiom ``async_stream`` replaces: one Task per item, each holding an
+    ``asyncio.Semaphore(STREAM_CONCURRENCY)`` around ``await stream_item(x)``,
+    all gathered; timed from the first Task's creation until ``gather``
+    returns the ``n`` results in input order.
+    """
+    semaphore = asyncio.Semaphore(STREAM_CONCURRENCY)
+
+    async def one(x: int) -> int:
+        async with semaphore:
+            return await stream_item(x)
+
+    gc.collect()
+    t0 = now_ns()
+    results = await asyncio.gather(*(one(x) for x in range(n)))
+    t1 = now_ns()
+    assert len(results) == n
+    return per_second(n, t1 - t0)
 
 
 # --------------------------------------------------------------------------- W9

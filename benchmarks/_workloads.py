@@ -70,6 +70,7 @@ WORKLOADS: tuple[Workload, ...] = (
     _row("W7_loop_lag_loop", "s", False, 1_000, _raw.w7_loop_lag_loop),
     _row("W7_loop_lag_thread", "s", False, 1_000, _raw.w7_loop_lag_thread),
     _row("W7_loop_lag_process", "s", False, 1_000, _raw.w7_loop_lag_process),
+    _row("W8_async_stream", "items/s", True, 100_000, _raw.w8_async_stream),
     _row("W9_nodedown", "s", False, 5, _raw.w9_nodedown),
 )
 

@@ -258,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         jq = shutil.which("jq")
         if jq:
-            robust = 'fromjson? | select(.event=="actor_crashed")'
-            runs["jq -R fromjson?"] = [jq, "-cR", robust, str(log)]
+            lenient = 'fromjson? | select(.event=="actor_crashed")'
+            runs["jq -R fromjson?"] = [jq, "-cR", lenient, str(log)]
             runs["jq (plain)"] = [jq, "-c", 'select(.event=="actor_crashed")', str(log)]
         results = {}
         for name, command in runs.items():

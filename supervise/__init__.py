@@ -37,6 +37,8 @@ from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
 from ._errors import SuperviseError as SuperviseError
+from ._errors import TaskExitedError as TaskExitedError
+from ._errors import TaskTimeoutError as TaskTimeoutError
 from ._errors import TreeFileError as TreeFileError
 from ._errors import TreeFileProblem as TreeFileProblem
 from ._errors import UnsupportedEventLoopError as UnsupportedEventLoopError
@@ -49,6 +51,7 @@ from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
+from ._process import Exit as Exit
 from ._reason import ExitKind as ExitKind
 from ._reason import ExitReason as ExitReason
 from ._reason import Ignore as Ignore
@@ -63,6 +66,9 @@ from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
 from ._supervisor import SupervisorStatistics as SupervisorStatistics
 from ._task import TaskRef as TaskRef
+from ._task_supervisor import AsyncTask as AsyncTask
+from ._task_supervisor import TaskResult as TaskResult
+from ._task_supervisor import TaskStream as TaskStream
 from ._timers import TimerHandle as TimerHandle
 from ._tree import Tree as Tree
 from ._tree import open_tree as open_tree
@@ -91,6 +97,7 @@ __all__ = [
     "ActorRef",
     "ActorStatistics",
     "ArgumentError",
+    "AsyncTask",
     "Backoff",
     "CallDroppedError",
     "CallFailedError",
@@ -112,6 +119,7 @@ __all__ = [
     "DynamicSupervisorSpec",
     "Event",
     "Execution",
+    "Exit",
     "ExitKind",
     "ExitReason",
     "Ignore",
@@ -144,8 +152,12 @@ __all__ = [
     "SupervisorRef",
     "SupervisorSpec",
     "SupervisorStatistics",
+    "TaskExitedError",
     "TaskRef",
+    "TaskResult",
     "TaskSpec",
+    "TaskStream",
+    "TaskTimeoutError",
     "TimerHandle",
     "Tree",
     "TreeFileError",

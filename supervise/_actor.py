@@ -253,4 +253,8 @@ class Actor(Behaviour, Generic[MsgT]):
         )
 
     async def on_stop(self, reason: ExitReason) -> None:
-        """Clean up. ``reason`` says why the actor is ending."""
+        """Clean up. ``reason`` says why the actor is ending.
+
+        ``raise Exit(...)`` here ends it with a ``normal`` or ``shutdown`` reason
+        of its choosing instead (not after a crash, which stands).
+        """

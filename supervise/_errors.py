@@ -18,6 +18,8 @@ exception so code never has to parse text::
     ├── LinkedExit                        a linked incarnation ended abnormally (a crash reason)
     ├── LoopBlockedError                  a handler blocked the loop (``on_block: crash``)
     ├── OffloadedHandlerError             a handler raised in its worker process
+    ├── TaskExitedError                   an awaited task (or a stream) ended without its value
+    ├── TaskTimeoutError (TimeoutError)   an async_stream call overran its timeout
     ├── StartError                        a child failed to start
     ├── PlacementError                    a placed child found no node (or lost its lease)
     ├── RemoteExitError                   a placed child crashed on its node (the report)
@@ -333,6 +335,60 @@ class LinkedExit(SuperviseError):
         super().__init__(
             f"linked {actor!r} ended abnormally ({reason}), so this incarnation ends with it; "
             f"monitor it instead of linking to be told without crashing"
+        )
+
+
+class TaskExitedError(SuperviseError):
+    """An awaited task, or an ``async_stream``, ended before it gave its value.
+
+    Raised by ``await`` on an `AsyncTask` and by iterating a `TaskStream`
+    (Elixir's ``Task.await`` exiting with the task's reason). For a crash the
+    task's exception is the ``__cause__``.
+
+    Attributes:
+        task: the task's tree path.
+        reason: why it ended (an `ExitReason`).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, task: str, reason: ExitReason) -> None:
+        self.task = task
+        self.reason = reason
+        exc = reason.exception
+        if exc is not None and reason.kind.value == "crash":
+            what = f"crashed with {type(exc).__qualname__}: {exc} (the __cause__)"
+        else:
+            what = f"ended ({reason})"
+        super().__init__(
+            f"task {task!r} {what} before it gave its value; see its supervisor's log "
+            f"(actor_crashed, actor_stopped) for the end"
+        )
+
+
+class TaskTimeoutError(SuperviseError, TimeoutError):
+    """A call of an ``async_stream`` ran past the stream's ``timeout``.
+
+    With ``on_timeout="exit"`` (the default) the stream's child crashes with
+    this error, and its consumer gets a `TaskExitedError` caused by it.
+
+    Attributes:
+        task: the stream's tree path.
+        timeout: the per-call timeout in seconds.
+        item: the item whose call overran.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, task: str, timeout: float, item: object) -> None:
+        self.task = task
+        self.timeout = timeout
+        self.item = item
+        text = repr(item)
+        super().__init__(
+            f"stream {task!r}: the call for item {text if len(text) <= 60 else text[:57] + '...'} "
+            f"ran past the timeout of {timeout:g} s; raise `timeout`, or pass "
+            f'on_timeout="kill_task" to get a result with exit "killed" for it instead'
         )
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from . import _log
-from ._errors import ActorExitedError, CallDroppedError, CallFailedError
+from ._errors import ActorExitedError, ArgumentError, CallDroppedError, CallFailedError
 from ._mailbox import Mailbox
-from ._reason import ExitReason, Ignore, crash, ends_program, ignored, killed
+from ._reason import NORMAL, ExitReason, Ignore, crash, ends_program, ignored, killed, shutdown
 from .events import Event
 
 #: The end of a process whose event loop was closed under it: `_finish` then
@@ -36,6 +36,54 @@ CLOSED_WITH_LOOP: Final = killed("its event loop was closed")
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
+
+
+class Exit(Exception):  # a signal, as SystemExit, not an error
+    """Raise it to end the incarnation with a reason of its choosing, as Erlang's ``exit/1``.
+
+    An actor's ``on_stop`` (or a task that caught its cancellation) ends with
+    ``normal`` or ``shutdown`` (optionally with a detail) whatever the stop
+    asked for, as an OTP ``terminate/2`` may call ``exit(Reason)``::
+
+        async def on_stop(self, reason: ExitReason) -> None:
+            await self.flush()
+            raise Exit("shutdown", "drained")   # OTP's exit({shutdown, drained})
+
+    The supervisor then decides on that reason (a transient child ending
+    ``shutdown`` is not restarted), and monitors see it. A plain task may
+    raise it at any time. It cannot hide a crash or a kill: after a crash
+    ``on_stop`` runs best effort and the crash stands; after a kill nothing runs.
+    Anywhere else (``handle``, ``on_start``) it is an exception like any other:
+    ``self.stop(detail)`` stops an actor from ``handle``.
+
+    Args:
+        kind: ``"normal"`` (default) or ``"shutdown"``.
+        detail: for ``shutdown``, an optional detail (OTP's ``{shutdown, Detail}``).
+
+    Attributes:
+        reason: the `ExitReason` the incarnation ends with.
+
+    Raises:
+        ArgumentError: ``kind`` is neither, or ``normal`` is given a detail.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self, kind: Literal["normal", "shutdown"] = "normal", detail: str | None = None
+    ) -> None:
+        if kind == "normal" and detail is None:
+            self.reason = NORMAL
+        elif kind == "shutdown":
+            self.reason = shutdown(detail)
+        else:
+            problem = (
+                "a normal end has no detail; use Exit('shutdown', detail)"
+                if kind == "normal"
+                else f"got {kind!r}; an incarnation may choose 'normal' or 'shutdown'"
+            )
+            raise ArgumentError("Exit kind", problem)
+        super().__init__(str(self.reason))
 
 
 class Call:
@@ -429,8 +477,12 @@ class ActorProcess(LoopProcess):
                 except BaseException as exc:
                     if self._closing(exc) or self._cancelled(exc):
                         raise
-                    _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
-                    reason = crash(exc)
+                    if isinstance(exc, Exit):  # it chose its reason; a crash stands
+                        if reason.is_normal:
+                            reason = exc.reason
+                    else:
+                        _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
+                        reason = crash(exc)
         except BaseException as exc:
             # Whatever escapes a handler, except this task's own cancellation, is
             # a crash: GeneratorExit and other BaseExceptions too, or asyncio would
@@ -469,6 +521,8 @@ class ActorProcess(LoopProcess):
                 return self._closed_reason()  # closing: end without awaiting again
             if self._cancelled(exc):
                 raise
+            if isinstance(exc, Exit):  # a chosen reason cannot hide the crash
+                return reason
             _log.emit(Event.ON_STOP_FAILED, actor=self.path, **crash(exc).log_fields())
             if ends_program(exc) and not ends_program(reason.exception):
                 return crash(exc)

@@ -39,9 +39,11 @@ from ._operations import (
 )
 from ._process import ActorProcess, Call
 from ._reason import NORMAL, ExitReason
+from ._task_supervisor import AsyncTask, TaskStream, async_stream, start_async
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable, Iterable
+    from typing import Literal
 
     from ._actor import Request
     from ._child import Child, ChildState
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 # expected (it is a sink of messages; nothing of type MsgT ever comes out of it).
 MsgT = TypeVar("MsgT", contravariant=True)
 ReplyT = TypeVar("ReplyT")
+ResultT = TypeVar("ResultT")
 
 
 def _uncopyable(value: object, path: str) -> str:
@@ -596,6 +599,129 @@ class SupervisorRef(Watchable):
         if ref is None:
             ref = await supervisor.request(StartChild(spec))
         return ref
+
+    async def async_(
+        self,
+        fn: Callable[..., Awaitable[ResultT]],
+        /,
+        *args: Any,
+        shutdown: float | str = 5.0,
+    ) -> AsyncTask[ResultT]:
+        """Start ``fn(*args)`` as a task of this dynamic supervisor; await it for its value.
+
+        Elixir's ``Task.Supervisor.async``: a temporary task child (named after
+        the function, ``<name>-<n>``), linked to the calling actor or task if
+        the caller is one of this tree (a crash of either crashes the other,
+        by the rules of links). ``await`` on the returned `AsyncTask` gives the
+        return value, or raises `TaskExitedError` (a crash's exception as its
+        ``__cause__``).
+
+        Raises:
+            UsageError: this is not a dynamic supervisor.
+            SpecError: ``fn`` is not an async function, or ``args`` do not fit it.
+            ChildError: ``max_children`` is reached (code ``max_children``).
+
+        .. versionadded:: 0.1
+        """
+        return await start_async(self, fn, args, shutdown, linked=True)
+
+    async def async_nolink(
+        self,
+        fn: Callable[..., Awaitable[ResultT]],
+        /,
+        *args: Any,
+        shutdown: float | str = 5.0,
+    ) -> AsyncTask[ResultT]:
+        """`async_` without the link (Elixir's ``Task.Supervisor.async_nolink``).
+
+        A crash reaches the caller only through ``await`` (`TaskExitedError`),
+        and the task outlives a caller that ends.
+
+        .. versionadded:: 0.1
+        """
+        return await start_async(self, fn, args, shutdown, linked=False)
+
+    def async_stream(
+        self,
+        fn: Callable[[Any], Awaitable[ResultT]],
+        items: Iterable[Any],
+        *,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        timeout: float | None = 5.0,
+        on_timeout: Literal["exit", "kill_task"] = "exit",
+        shutdown: float | str = 5.0,
+    ) -> TaskStream[ResultT]:
+        """Map ``fn`` over ``items``, at most ``max_concurrency`` calls at once, supervised.
+
+        Elixir's ``Task.Supervisor.async_stream``. The stream is one temporary
+        task child of this dynamic supervisor (started at the first step of
+        the iteration, linked to the calling actor or task as `async_` is);
+        iterating gives one `TaskResult` per item, in input order unless
+        ``ordered=False``. A call that raises crashes the stream: the
+        iteration raises `TaskExitedError`. A call that runs past ``timeout``
+        seconds crashes it too (``on_timeout="exit"``), or is cancelled and
+        gives a result with ``exit`` ``killed`` (``on_timeout="kill_task"``).
+
+        Args:
+            fn: an async function of one item.
+            items: any iterable; read one item at a time, as calls finish.
+            max_concurrency: calls running at once (default: the CPU count,
+                as Elixir's schedulers online).
+            ordered: results in input order (a result waits for the earlier
+                ones); else as they come.
+            timeout: seconds each call may take, or None.
+            on_timeout: ``exit`` or ``kill_task``, as above.
+            shutdown: the child's shutdown: how long the calls in flight get
+                to end once cancelled.
+
+        Raises:
+            SpecError: ``fn`` is not an async function.
+            ArgumentError: a bad ``max_concurrency``, ``timeout`` or ``on_timeout``.
+
+        .. versionadded:: 0.1
+        """
+        return async_stream(
+            self,
+            fn,
+            items,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            timeout=timeout,
+            on_timeout=on_timeout,
+            shutdown=shutdown,
+            linked=True,
+        )
+
+    def async_stream_nolink(
+        self,
+        fn: Callable[[Any], Awaitable[ResultT]],
+        items: Iterable[Any],
+        *,
+        max_concurrency: int | None = None,
+        ordered: bool = True,
+        timeout: float | None = 5.0,
+        on_timeout: Literal["exit", "kill_task"] = "exit",
+        shutdown: float | str = 5.0,
+    ) -> TaskStream[ResultT]:
+        """`async_stream` without the link: a call that raises gives a result with ``exit``.
+
+        Elixir's ``Task.Supervisor.async_stream_nolink``: the result's
+        ``exit`` is the crash (its exception), and the stream goes on.
+
+        .. versionadded:: 0.1
+        """
+        return async_stream(
+            self,
+            fn,
+            items,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            timeout=timeout,
+            on_timeout=on_timeout,
+            shutdown=shutdown,
+            linked=False,
+        )
 
     async def terminate_child(
         self, name_or_ref: str | ActorRef[Any] | SupervisorRef | TaskRef

@@ -57,6 +57,14 @@ class RestartIntensity:
         self.max_seconds = max_seconds
         self._times: deque[float] = deque()
 
+    def allows(self, now: float) -> bool:
+        """Whether one more restart at ``now`` stays within the intensity; counts nothing."""
+        times = self._times
+        horizon = now - self.max_seconds
+        while times and times[0] < horizon:
+            times.popleft()
+        return len(times) < self.max_restarts
+
     def add(self, now: float) -> bool:
         """Count a restart at time ``now``; False if that exceeds the intensity."""
         times = self._times

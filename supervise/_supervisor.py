@@ -22,6 +22,7 @@ Where we differ from OTP on purpose:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import time
 from dataclasses import dataclass
@@ -198,6 +199,42 @@ class _RestartDue:
         self.retry = retry
 
 
+class _Restarted:
+    """The rest of a one_for_one restart that the exiting task began (`_restart_in_place`).
+
+    Left to the supervisor: freeing the ended incarnation's crash, which
+    waits until the ended task has finished (its frame still ran when the
+    restart began), and waiting for the new incarnation ``process`` to be
+    ready (``pending``, its on_start), unless there is nothing to wait for
+    (None: it was ready at once, or it failed to spawn and its retry is queued).
+    """
+
+    __slots__ = ("child", "ended", "exception", "pending", "process")
+
+    def __init__(
+        self,
+        child: Child,
+        ended: Process,
+        exception: BaseException | None,
+        process: Process | None = None,
+        pending: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.child = child
+        self.ended = ended
+        self.exception = exception
+        self.process = process
+        self.pending = pending
+
+
+class _Fault:
+    """An error raised by what the exiting task ran for the supervisor: its own fault."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class _GiveUp(Exception):
     """Raised inside the loop when a restart exceeds the intensity."""
 
@@ -213,7 +250,7 @@ class _EndProgram(Exception):
         self.reason = reason
 
 
-_Message = _ChildExit | _Request | _Shutdown | _RestartDue
+_Message = _ChildExit | _Request | _Shutdown | _RestartDue | _Restarted | _Fault
 
 _RUNTIME_DIR: Final = os.path.dirname(__file__) + os.sep
 
@@ -269,6 +306,7 @@ class Supervisor(LoopProcess):
     __slots__ = (
         "_abort",
         "_children",
+        "_context",
         "_exited",
         "_idle",
         "_inbox",
@@ -283,6 +321,7 @@ class Supervisor(LoopProcess):
     )
 
     spec: SupervisorSpec | DynamicSupervisorSpec
+    task: asyncio.Task[None] | None
 
     def __init__(self, child: Child, launch: Launch) -> None:
         super().__init__(child)
@@ -309,6 +348,16 @@ class Supervisor(LoopProcess):
         self._program_exit: ExitReason | None = None
         #: A stop asked for while starting: the start is aborted (see request_stop).
         self._abort: ExitReason | None = None
+        #: The context its task runs in, for what the exiting child's task runs on
+        #: its behalf (`_restart_in_place`).
+        self._context: contextvars.Context | None = None
+
+    def start(self) -> None:
+        """Create the task, in a context of its own that `_restart_in_place` enters too."""
+        self._context = _log.incarnation_context(self.path, self.child.incarnation + 1)
+        self.task = asyncio.get_running_loop().create_task(
+            self._main(), name=self.path, context=self._context
+        )
 
     # -- what the parent sees ------------------------------------------------------------
 
@@ -456,7 +505,11 @@ class Supervisor(LoopProcess):
             kind = type(message)
             try:
                 if kind is _ChildExit:
-                    await self._on_child_exit(message.process)  # type: ignore[union-attr]
+                    await self._on_child_exit(message.process)  # type: ignore[union-attr, arg-type]
+                elif kind is _Restarted:
+                    await self._on_restarted(message)  # type: ignore[arg-type]
+                elif kind is _Fault:
+                    raise message.error  # type: ignore[union-attr]
                 elif kind is _Request:
                     await self._answer(message)  # type: ignore[arg-type]
                 elif kind is _RestartDue:
@@ -527,6 +580,8 @@ class Supervisor(LoopProcess):
         return process
 
     def _child_exited(self, process: Process) -> None:
+        if self._idle and not self._inbox.items and self._restart_in_place(process):
+            return
         try:
             self._inbox.put_control(_ChildExit(process))
         except MailboxClosed:
@@ -546,21 +601,8 @@ class Supervisor(LoopProcess):
         process = self._spawn_or_fail(child)
         child.process = process
         pending = process.pending_start()
-        if pending is not None:
-            try:
-                await pending
-            except Exception as exc:
-                child.process = None
-                if isinstance(exc, Ignore):
-                    self._emit_ignored(child, exc)
-                    return False
-                cause: BaseException = exc
-                path = child.path
-                if isinstance(exc, StartError):  # a nested supervisor: name the leaf
-                    path, cause = exc.actor, exc.cause
-                elif process.reason is not None and process.reason.exception is not None:
-                    cause = process.reason.exception
-                raise self._start_failed(child, path, cause) from cause
+        if pending is not None and not await self._wait_start(child, process, pending):
+            return False
         self._record_start(child, restart)
         return True
 
@@ -582,6 +624,30 @@ class Supervisor(LoopProcess):
         child.restarting = False
         if child.spec.restart is Restart.TEMPORARY:
             self._remove(child)
+
+    async def _wait_start(
+        self, child: Child, process: Process, pending: asyncio.Future[None]
+    ) -> bool:
+        """Wait until ``process`` is ready: True, or False if it ignored its start.
+
+        Raises:
+            StartError: it failed to start.
+        """
+        try:
+            await pending
+        except Exception as exc:
+            child.process = None
+            if isinstance(exc, Ignore):
+                self._emit_ignored(child, exc)
+                return False
+            cause: BaseException = exc
+            path = child.path
+            if isinstance(exc, StartError):  # a nested supervisor: name the leaf
+                path, cause = exc.actor, exc.cause
+            elif process.reason is not None and process.reason.exception is not None:
+                cause = process.reason.exception
+            raise self._start_failed(child, path, cause) from cause
+        return True
 
     def _start_now(self, child: Child) -> None:
         """`_start` for a child that is ready as soon as its task exists: never suspends."""
@@ -678,22 +744,14 @@ class Supervisor(LoopProcess):
         child = process.child
         if child.process is not process or self._children.get(child.name) is not child:
             return  # stale: an incarnation we already replaced or terminated
-        child.process = None
         reason = process.reason
         assert reason is not None
         if type(reason.exception) is Ignore:  # a task raised Ignore: as an ignored start
+            child.process = None
             self._emit_ignored(child, reason.exception)
             self._drop_ignored(child)
             return
-        self._emit_exit(child, reason)
-        if not reason.is_normal:
-            child.crashes += 1
-            exc = reason.exception
-            child.last_crash = (
-                time.time(),
-                reason.kind.value if exc is None else type(exc).__qualname__,
-                (reason.detail or "") if exc is None else str(exc),
-            )
+        self._note_exit(child, reason)
         if reason.exception is not None:
             _release_crash(process, reason.exception)
             if ends_program(reason.exception):
@@ -708,6 +766,114 @@ class Supervisor(LoopProcess):
         if not self._intensity.add(self._loop_time()):
             raise _GiveUp(child, reason)
         await self._restart(child, reason, backoff=True)
+
+    def _note_exit(self, child: Child, reason: ExitReason) -> None:
+        """The slot is empty: log how the child ended and count a crash."""
+        child.process = None
+        self._emit_exit(child, reason)
+        if not reason.is_normal:
+            child.crashes += 1
+            exc = reason.exception
+            child.last_crash = (
+                time.time(),
+                reason.kind.value if exc is None else type(exc).__qualname__,
+                (reason.detail or "") if exc is None else str(exc),
+            )
+
+    def _restart_in_place(self, process: Process) -> bool:
+        """Begin handling the exit of ``process`` in the exiting task, or False: queue it.
+
+        The same invariant as `DynamicSupervisor.start_child_now`: the
+        supervisor is idle (parked on an empty inbox, in the middle of nothing),
+        so handling the exit now is handling it where the supervisor would, with
+        nothing queued before it. Only the common case: a one_for_one restart,
+        due at once (no backoff), within the restart intensity, that does not end
+        the program. The exiting task then runs, in the supervisor's context,
+        what `_on_child_exit` and `_restart` run up to the new incarnation's
+        spawn, which never suspends; the rest (waiting for on_start, freeing the
+        crash once the ended task has finished) goes to the supervisor as the
+        first message of its inbox, so nothing it handles comes between. A
+        restart so saves the exit's trip through the inbox: a loop iteration and
+        a wake-up of the supervisor before the new incarnation can start.
+        """
+        child = process.child
+        reason = process.reason
+        if (
+            reason is None
+            or self._strategy is not Strategy.ONE_FOR_ONE
+            or self.spec.backoff is not None
+            or self._context is None
+            or self._kill_reason is not None  # killed: its task is about to be cancelled
+            or child.process is not process
+            or self._children.get(child.name) is not child
+            or not should_restart(child.spec.restart, reason)
+            or (
+                reason.exception is not None
+                and (ends_program(reason.exception) or type(reason.exception) is Ignore)
+            )
+        ):
+            return False
+        now = self._loop_time()
+        if not self._intensity.allows(now):
+            return False
+        try:
+            self._context.run(self._restart_now, child, process, reason, now)
+        except Exception as exc:  # a fault of the supervisor: it crashes, not the exiting child
+            self._inbox.put_control(_Fault(exc))
+        return True
+
+    def _restart_now(self, child: Child, ended: Process, reason: ExitReason, now: float) -> None:
+        """`_restart_in_place`'s part in the exiting task, in the supervisor's context."""
+        self._note_exit(child, reason)
+        self._intensity.add(now)
+        child.restarting = True
+        child.restart_count += 1
+        inbox = self._inbox
+        try:
+            process = self._spawn_or_fail(child)
+        except StartError as exc:
+            inbox.put_control(_Restarted(child, ended, reason.exception))
+            self._restart_failed(child, (), exc)
+            return
+        child.process = process
+        pending = process.pending_start()
+        if pending is not None:
+            inbox.put_control(_Restarted(child, ended, reason.exception, process, pending))
+            return
+        # Queued before the start is recorded, so that the ended incarnation is
+        # freed before whoever waits for actor_started runs.
+        inbox.put_control(_Restarted(child, ended, reason.exception))
+        self._record_start(child, True)
+        child.restarting = False
+
+    async def _on_restarted(self, message: _Restarted) -> None:
+        """Finish a restart that the exiting task began (`_restart_in_place`)."""
+        exception = message.exception
+        if exception is not None:
+            message.exception = None
+            _release_crash(message.ended, exception)
+            del exception  # the ended incarnation is freed here, not inside the restart
+        child, process, pending = message.child, message.process, message.pending
+        if process is None or pending is None:
+            return
+        try:
+            # Resolved already, or its on_start is still running.
+            if not await self._wait_start(child, process, pending):
+                self._drop_ignored(child)  # OTP: stays stopped
+                return
+        except StartError as exc:
+            self._restart_failed(child, (), exc)
+            return
+        self._record_start(child, True)
+        child.restarting = False
+
+    def _restart_failed(self, child: Child, later: Sequence[Child], exc: StartError) -> None:
+        """A restart's start of ``child`` failed: retry it (and ``later``) from the inbox."""
+        if ends_program(exc.cause):
+            raise _EndProgram(crash(exc.cause)) from None
+        for sibling in later:
+            sibling.restarting = False  # not running, and not the one retried
+        self._inbox.put_control(_RestartDue(child, crash(exc.cause), retry=True))
 
     async def _restart(self, offender: Child, reason: ExitReason, *, backoff: bool) -> None:
         """Restart ``offender`` and its group (OTP's ``restart/3``); already counted.
@@ -750,11 +916,7 @@ class Supervisor(LoopProcess):
                     self._drop_ignored(child)  # OTP: stays stopped; the group goes on
                     continue
             except StartError as exc:
-                if ends_program(exc.cause):
-                    raise _EndProgram(crash(exc.cause)) from None
-                for later in group[index + 1 :]:
-                    later.restarting = False  # not running, and not the one retried
-                self._inbox.put_control(_RestartDue(child, crash(exc.cause), retry=True))
+                self._restart_failed(child, group[index + 1 :], exc)
                 return
             child.restarting = False
 
@@ -823,7 +985,7 @@ class Supervisor(LoopProcess):
     async def _answer(self, request: _Request) -> None:
         future = request.future
         operation = request.operation
-        starts = type(operation) is StartChild
+        starts = isinstance(operation, StartChild)  # _StartWatched too (supervise._task_supervisor)
         if starts and future.cancelled():
             return  # the caller was cancelled before its turn: nothing is started
         try:

@@ -21,6 +21,10 @@ the call                        reason               permanent / transient resta
 ==============================  ===================  ================================
 returns                         ``normal``           yes / no
 raises an exception             ``crash``            yes / yes
+raises ``Exit(kind, detail)``   that ``normal`` or   by that reason
+                                ``shutdown``
+raises ``Ignore``               ``normal``           no / no (OTP's ``ignore``)
+                                (``ignore``)
 cancelled by its supervisor     ``shutdown``         (the supervisor is stopping it)
 still running ``shutdown`` s    ``killed``           (cancelled again, then abandoned)
 after that cancellation
@@ -30,7 +34,8 @@ Cancellation is a plain task's stop signal: it has no mailbox to receive a
 stop request, so the supervisor cancels it, and ``try/finally`` (or ``except
 CancelledError: ...; raise``) is where it cleans up. A task that catches the
 cancellation and returns is still reported with the stop's reason
-(``shutdown``). The child's ``shutdown`` seconds bound how long it may take to
+(``shutdown``), unless it raises `Exit` to choose its own. The child's
+``shutdown`` seconds bound how long it may take to
 honour the cancellation: past them it is cancelled again and reported
 ``killed``, and a task that ignores that too is abandoned after a grace period,
 as an actor would be.
@@ -46,7 +51,7 @@ import asyncio
 from typing import TYPE_CHECKING, final
 
 from ._errors import UsageError
-from ._process import LoopProcess
+from ._process import Exit, LoopProcess
 from ._reason import NORMAL, ExitReason, Ignore, crash, ignored, killed
 from ._ref import Watchable
 
@@ -93,6 +98,8 @@ class TaskProcess(LoopProcess):
                 reason = self._kill_reason or self._stop_reason or killed("cancelled")
             elif isinstance(exc, Ignore):
                 reason = self._kill_reason or ignored(exc)
+            elif isinstance(exc, Exit):  # it chose its reason (a kill still stands)
+                reason = self._kill_reason or exc.reason
             else:
                 reason = crash(exc)
         else:

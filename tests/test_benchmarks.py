@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W7_loop_lag_loop": ("s", False),
     "W7_loop_lag_thread": ("s", False),
     "W7_loop_lag_process": ("s", False),
+    "W8_async_stream": ("items/s", True),
     "W9_nodedown": ("s", False),
 }
 ROW_KEYS = {"name", "unit", "framework", "raw", "ratio", "higher_is_better"}

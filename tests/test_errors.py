@@ -26,7 +26,7 @@ def test_the_errors_are_found() -> None:
 
 
 #: Exceptions user code raises to the runtime as signals: not errors (not SuperviseError).
-_SIGNALS = {"Ignore"}
+_SIGNALS = {"Exit", "Ignore"}
 
 
 def test_every_error_derives_from_supervise_error() -> None:

@@ -30,7 +30,7 @@ def test_errors_share_one_base() -> None:
 
     Not the signals that user code raises to the runtime (`Ignore`): they are not errors.
     """
-    signals = {supervise.Ignore}
+    signals = {supervise.Exit, supervise.Ignore}
     errors = [
         getattr(supervise, n)
         for n in supervise.__all__

@@ -229,17 +229,22 @@ class InjectedFault(Exception):
 
 @pytest.fixture
 def fault_in_restarts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The next child exit that each supervisor listed here handles raises InjectedFault."""
-    faulty: list[str] = []
-    on_child_exit = Supervisor._on_child_exit
+    """The next child exit that each supervisor listed here handles raises InjectedFault.
 
-    async def fault(self: Supervisor, process: Any) -> None:
+    Injected where every exit is handled, in the supervisor's task or begun in
+    the exiting child's (`Supervisor._restart_in_place`): the fault is the
+    supervisor's either way.
+    """
+    faulty: list[str] = []
+    note_exit = Supervisor._note_exit
+
+    def fault(self: Supervisor, child: Any, reason: Any) -> None:
         if self.path in faulty:
             faulty.remove(self.path)
             raise InjectedFault(f"injected into {self.path}")
-        await on_child_exit(self, process)
+        note_exit(self, child, reason)
 
-    monkeypatch.setattr(Supervisor, "_on_child_exit", fault)
+    monkeypatch.setattr(Supervisor, "_note_exit", fault)
     return faulty
 
 

@@ -1,0 +1,180 @@
+"""`Exit`: a stopping child chooses its exit reason, as an OTP ``terminate/2`` calling ``exit/1``.
+
+../shared/docs/otp-semantics.md §5.1 (what a child answers to ``shutdown``), §2.2 (the
+restart decision on ``normal``, ``shutdown`` and ``{shutdown, Term}``), §7.2 (terminate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from _support import Crash, Ping, StopSelf
+
+from supervise import (
+    Actor,
+    ArgumentError,
+    ChildSpec,
+    ChildState,
+    Exit,
+    ExitKind,
+    ExitReason,
+    SupervisorRef,
+    SupervisorSpec,
+    TaskSpec,
+    open_tree,
+)
+from supervise.testing import EventLog
+
+
+class Choice:
+    """What the next on_stop raises, and the reasons on_stop was given."""
+
+    exit: Exit | None = None
+    given: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    Choice.exit = None
+    Choice.given = []
+
+
+class Chooser(Actor[Ping | Crash | StopSelf]):
+    """Its on_stop ends with the reason `Choice.exit` says, if any."""
+
+    async def handle(self, msg: Ping | Crash | StopSelf) -> str:
+        if isinstance(msg, Crash):
+            raise ValueError(msg.message)
+        if isinstance(msg, StopSelf):
+            self.stop(msg.detail)
+        return "pong"
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        Choice.given.append(str(reason))
+        if Choice.exit is not None:
+            raise Choice.exit
+
+
+def chooser(name: str, restart: str = "permanent") -> ChildSpec:
+    return ChildSpec(name=name, actor=Chooser, restart=restart)
+
+
+async def rows(sup: SupervisorRef) -> list[tuple[str, ChildState]]:
+    return [(c.name, c.state) for c in await sup.which_children()]
+
+
+def test_exit_builds_normal_or_shutdown_reasons() -> None:
+    """Erlang's exit(normal), exit(shutdown), exit({shutdown, Detail}); nothing else."""
+    assert Exit().reason == ExitReason(ExitKind.NORMAL)
+    assert Exit("shutdown").reason == ExitReason(ExitKind.SHUTDOWN)
+    assert Exit("shutdown", "drained").reason == ExitReason(ExitKind.SHUTDOWN, "drained")
+    assert str(Exit("shutdown", "drained")) == "shutdown: drained"
+    with pytest.raises(ArgumentError, match="a normal end has no detail"):
+        Exit("normal", "drained")
+    with pytest.raises(ArgumentError, match="'crash'"):
+        Exit("crash")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("restart", "after"),
+    [("transient", ChildState.STOPPED), ("permanent", ChildState.RUNNING)],
+)
+async def test_on_stop_turns_a_normal_stop_into_shutdown_with_detail(
+    events: EventLog, restart: str, after: ChildState
+) -> None:
+    """supervisor_SUITE transient_shutdown / permanent_shutdown, the reason chosen in terminate:
+    a transient child ending ``{shutdown, drained}`` is not restarted; a permanent one is."""
+    Choice.exit = Exit("shutdown", "drained")
+    async with open_tree(SupervisorSpec(name="root", children=[chooser("a", restart)])) as tree:
+        ref = tree.actor("root/a")
+        down = asyncio.create_task(ref.wait_down())
+        await asyncio.sleep(0)
+        await ref.cast(StopSelf())  # asks for normal
+        assert ((await down).reason, (await down).detail) == ("shutdown", "drained")
+        stopped = await events.wait_for("actor_stopped", actor="root/a")
+        assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "drained")
+        if after is ChildState.RUNNING:
+            await events.wait_for("actor_started", actor="root/a", incarnation=2)
+        assert await rows(tree.root) == [("a", after)]
+    assert Choice.given[0] == "normal"
+
+
+async def test_on_stop_answers_a_shutdown_with_normal(events: EventLog) -> None:
+    """otp-semantics §5.1 [V:43]: a child may answer the supervisor's ``shutdown`` by exiting
+    ``normal``; the shutdown goes ahead and reports the reason it actually ended with."""
+    Choice.exit = Exit()
+    async with open_tree(SupervisorSpec(name="root", children=[chooser("a")])):
+        pass
+    [stopped] = events.of("actor_stopped", actor="root/a")
+    assert stopped["reason"] == "normal"
+    assert "reason_detail" not in stopped
+    assert Choice.given == ["shutdown"]
+    assert not events.of("on_stop_failed")
+
+
+async def test_exit_after_a_crash_does_not_hide_it(events: EventLog) -> None:
+    """A crash is not turned into a normal end: on_stop runs best effort and the crash stands,
+    so a transient child is restarted (supervisor_SUITE transient_abnormal)."""
+    Choice.exit = Exit()
+    spec = SupervisorSpec(name="root", children=[chooser("a", "transient")])
+    async with open_tree(spec) as tree:
+        await tree.actor("root/a").cast(Crash())
+        crashed = await events.wait_for("actor_crashed", actor="root/a")
+        assert (crashed["reason"], crashed["exc_type"]) == ("crash", "ValueError")
+        await events.wait_for("actor_started", actor="root/a", incarnation=2)
+    assert not events.of("on_stop_failed")
+    assert Choice.given[0] == "crash: ValueError: boom"
+
+
+# -- plain tasks -----------------------------------------------------------------------
+
+
+async def drain_on_stop(started: asyncio.Event) -> None:
+    started.set()
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        raise Exit("shutdown", "drained") from None
+
+
+async def test_a_task_that_catches_its_cancellation_chooses_its_reason(events: EventLog) -> None:
+    """A task stopped by terminate_child ends with the reason it raises in place of the
+    cancellation; a monitor sees it."""
+    started = asyncio.Event()
+    task = TaskSpec(name="t", task=drain_on_stop, args=[started])
+    async with open_tree(SupervisorSpec(name="root", children=[task])) as tree:
+        await started.wait()
+        down = asyncio.create_task(tree.whereis("root/t").wait_down())
+        await asyncio.sleep(0)
+        await tree.root.terminate_child("t")
+        assert ((await down).reason, (await down).detail) == ("shutdown", "drained")
+    [stopped] = events.of("actor_stopped", actor="root/t")
+    assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "drained")
+
+
+async def finish_once(runs: list[int]) -> None:
+    runs.append(len(runs) + 1)
+    if len(runs) == 1:
+        raise Exit("shutdown", "done")
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize(
+    ("restart", "after"),
+    [("transient", ChildState.STOPPED), ("permanent", ChildState.RUNNING)],
+)
+async def test_a_task_that_exits_shutdown_by_itself(
+    events: EventLog, restart: str, after: ChildState
+) -> None:
+    """supervisor_SUITE transient_shutdown / permanent_shutdown with ``{shutdown, done}``:
+    a transient task is not restarted, a permanent one is."""
+    runs: list[int] = []
+    task = TaskSpec(name="t", task=finish_once, args=[runs], restart=restart)
+    async with open_tree(SupervisorSpec(name="root", children=[task])) as tree:
+        stopped = await events.wait_for("actor_stopped", actor="root/t")
+        assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "done")
+        if after is ChildState.RUNNING:
+            await events.wait_for("actor_started", actor="root/t", incarnation=2)
+        assert await rows(tree.root) == [("t", after)]
+    assert runs == ([1, 2] if after is ChildState.RUNNING else [1])
