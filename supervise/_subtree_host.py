@@ -44,12 +44,13 @@ from ._nats._placed import (
     Placer,
     StartSubtree,
     StopSubtree,
+    SubtreeExited,
     SubtreeStarted,
     SubtreeStopped,
     exit_notice,
     open_leases,
 )
-from ._reason import ExitReason, killed, shutdown
+from ._reason import ExitReason, killed, nodedown, shutdown
 from ._registry import Registry, register, slot_at, unregister
 from ._shutdown import KILL_GRACE_SECONDS, emit_exit, shutdown_seconds
 from .events import Event
@@ -89,6 +90,8 @@ class _Copy:
     revision: int
     child: Child
     process: Process | None = None
+    #: Its exit report, once it has ended.
+    notice: SubtreeExited | None = None
     #: Resolved once it has ended here and its end was reported (or could not be).
     ended: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -185,7 +188,7 @@ class SubtreeHost:
             return SubtreeStopped(running=False)
         reason = killed(op.detail or "stop_subtree") if op.kill else shutdown(op.detail)
         await self._end(copy, reason, kill=op.kill)
-        return SubtreeStopped(running=True)
+        return SubtreeStopped(running=True, exited=copy.notice)
 
     async def _end(self, copy: _Copy, reason: ExitReason, *, kill: bool) -> None:
         """Stop (or kill) a copy and wait for its end, in bounded time unless ``infinity``."""
@@ -219,16 +222,20 @@ class SubtreeHost:
                     unregister(self.registry, slot)
         # Logged here too, where it ran: its owner logs the same end from its side.
         emit_exit(copy.child, reason, _parent(copy.path))
-        self._spawn(self._report(copy, reason))
+        if self._closed:
+            # This node is leaving: for the owner that is the loss of a node (as
+            # Erlang's links fire noconnection), not an orderly stop of its child.
+            reason = nodedown(self.conn.name, "stopped")
+        copy.notice = exit_notice(copy.key, copy.incarnation, self.conn.name, reason)
+        self._spawn(self._report(copy, copy.notice))
 
-    async def _report(self, copy: _Copy, reason: ExitReason) -> None:
+    async def _report(self, copy: _Copy, notice: SubtreeExited) -> None:
         """Free the lease, then tell the owner (a few tries; it may be gone)."""
-        from nats.js.errors import KeyValueError
-
         try:
-            with contextlib.suppress(KeyValueError, TimeoutError):
+            try:
                 await self.leases.delete(copy.key, last=copy.revision)
-            notice = exit_notice(copy.key, copy.incarnation, self.conn.name, reason)
+            except Exception:
+                pass  # taken over, expired, or no server: the next taker compare-and-sets
             for _ in range(_REPORT_TRIES):
                 try:
                     await self.conn.request_op(copy.owner, notice, Noted, timeout=_REPORT_TIMEOUT)

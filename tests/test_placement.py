@@ -23,6 +23,7 @@ from supervise import (
     RestartIntensityExceeded,
     StartError,
     SupervisorSpec,
+    UsageError,
     open_tree,
 )
 from supervise._errors import PlacementError
@@ -93,6 +94,8 @@ async def test_a_killed_node_is_nodedown_and_the_subtree_moves(
         await events.wait_for("subtree_placed", actor="root/ingest", node="b")
         await events.wait_for("subtree_placed", actor="root/scratch", node="b")
         await nodes.wait_logged("b", "supervisor_started", supervisor="root/ingest")
+        with pytest.raises(UsageError, match=r"runs on node b, and supervisor operations"):
+            await tree.supervisor("root/ingest").which_children()
         killed_at = time.monotonic()
         nodes.signal("b", signal.SIGKILL)
         crashed = await events.wait_for("actor_crashed", actor="root/ingest")
@@ -311,3 +314,24 @@ async def test_on_nodedown_wait_and_stop(nodes: Nodes, events: EventLog) -> None
         assert snapshot.node("root/once").state == "stopped"
         assert snapshot.node("root").restarts_in_window == 1
     assert not events.of("subtree_relocated")
+
+
+async def test_a_node_that_stops_hands_its_children_back(nodes: Nodes, events: EventLog) -> None:
+    """SIGTERM: the node stops its placed children in order and reports each as nodedown
+    (its node is leaving), so even a transient child moves to another node."""
+    nodes.start("b")
+    nodes.start("c")
+    await nodes.wait_up("b", "c")
+    spec = SupervisorSpec(
+        name="root",
+        cluster=cluster(nodes.url),
+        children=[placed_group("ingest", Placement(prefer=["b", "c"]), restart="transient")],
+    )
+    async with open_tree(spec):
+        await events.wait_for("subtree_placed", actor="root/ingest", node="b")
+        nodes.signal("b", signal.SIGTERM)
+        crashed = await events.wait_for("actor_crashed", actor="root/ingest")
+        assert (crashed["reason"], crashed["reason_detail"]) == ("nodedown", "b: stopped")
+        await events.wait_for("subtree_placed", actor="root/ingest", node="c")
+        await nodes.wait_logged("b", "supervisor_stopped", supervisor="root/ingest")
+        assert nodes.processes["b"].wait(timeout=10) == 0

@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import _log
-from .._errors import CallDroppedError, NodeDownError, PlacementError, RemoteExitError
+from .._errors import (
+    CallDroppedError,
+    NodeDownError,
+    PlacementError,
+    RemoteError,
+    RemoteExitError,
+    UsageError,
+)
 from .._mailbox import MailboxClosed, MailboxStatistics
 from .._process import Call, Process
 from .._reason import ExitKind, ExitReason, crash, killed, nodedown, shutdown
@@ -139,12 +146,6 @@ class StopSubtree(NodeOperation):
     detail: str | None = Field(default=None, max_length=1024)
 
 
-class SubtreeStopped(_Result):
-    """Host -> owner: the copy has ended (``running`` False: none was running)."""
-
-    running: bool
-
-
 class SubtreeExited(NodeOperation):
     """Host -> owner: the placed child has ended there, with this reason."""
 
@@ -156,6 +157,16 @@ class SubtreeExited(NodeOperation):
     detail: str | None = Field(default=None, max_length=4096)
     exc_type: str | None = Field(default=None, max_length=512)
     exc_message: str | None = Field(default=None, max_length=4096)
+
+
+class SubtreeStopped(_Result):
+    """Host -> owner: the copy has ended (``running`` False: none was running).
+
+    ``exited`` repeats its exit report, so a stop never waits on that report alone.
+    """
+
+    running: bool
+    exited: SubtreeExited | None = None
 
 
 class Noted(_Result):
@@ -214,6 +225,7 @@ class Placer:
         """Serve `SubtreeExited` and watch for nodes going down."""
         self.conn.add_operation(SubtreeExited, self._on_exited)
         self.conn.on_node_down(self._on_node_down)
+        self.conn.on_isolated(self._on_isolated)
 
     def close(self) -> None:
         """Stop following the cluster (the connection outlives the tree by a moment)."""
@@ -227,6 +239,8 @@ class Placer:
     async def _on_exited(self, notice: SubtreeExited) -> Noted:
         process = self.running.get(notice.key)
         if process is not None and process.number == notice.incarnation:
+            if notice.reason == "nodedown":  # its node is leaving
+                self.lost[process.path] = notice.node
             process.remote_ended(notice)
         return Noted()
 
@@ -237,6 +251,17 @@ class Placer:
             if process.node == info.name:
                 self.lost[process.path] = info.name
                 process.node_lost(nodedown(info.name, how))
+
+    def _on_isolated(self, how: str) -> None:
+        """This node was cut off (or frozen) for misses x heartbeat: the hosts have
+        stopped its placed children as orphans by now, and their reports could not
+        arrive; each ends with ``nodedown`` (detail: ``isolated``) and is restarted
+        as its supervisor decides, once nodes can be reached again."""
+        if self._closed:
+            return
+        for process in list(self.running.values()):
+            if process.node is not None:
+                process.node_lost(nodedown(process.node, f"isolated ({how})"))
 
     # -- choosing a node --------------------------------------------------------------
 
@@ -299,6 +324,27 @@ class Placer:
                 f"widen the placement",
             )
         return eligible[0]
+
+    async def start_on(self, node: str, op: StartSubtree) -> None:
+        """Ask ``node`` to start a placed child; wait until it runs there.
+
+        A node that has just come up heartbeats a moment before it hosts: an
+        unknown operation is asked again, every heartbeat, for ``misses x
+        heartbeat`` seconds.
+
+        Raises:
+            RemoteError: the node failed to start it (or does not host children).
+            NodeDownError: the node was lost meanwhile.
+        """
+        deadline = time.monotonic() + self.cluster.nodedown_after
+        while True:
+            try:
+                await self.conn.request_op(node, op, SubtreeStarted, timeout=START_TIMEOUT)
+                return
+            except RemoteError as exc:
+                if exc.code != "unknown_op" or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(self.cluster.heartbeat)
 
     async def _wait_up(self, node: str, timeout: float) -> bool:
         if node == self.node:
@@ -526,7 +572,7 @@ class PlacedProcess(Process):
             revision = await placer.acquire(self.key, self.path, node)
             self.node = node
             placer.running[self.key] = self
-            await placer.conn.request_op(
+            await placer.start_on(
                 node,
                 StartSubtree(
                     key=self.key,
@@ -536,8 +582,6 @@ class PlacedProcess(Process):
                     spec=wire_spec(self.child.spec),
                     revision=revision,
                 ),
-                SubtreeStarted,
-                timeout=START_TIMEOUT,
             )
         except asyncio.CancelledError:
             self._finish(self._kill_reason or shutdown())
@@ -566,6 +610,31 @@ class PlacedProcess(Process):
         return "-" if supervisor is None else supervisor.path
 
     # -- ends -------------------------------------------------------------------------
+
+    # -- what a SupervisorRef asks of a supervisor ----------------------------------------
+
+    def start_child_now(self, arg: object) -> None:
+        """Never at once: `request` says why."""
+        return None
+
+    async def request(self, operation: object) -> Any:
+        """Supervisor operations are not forwarded to a placed subtree's node.
+
+        Raises:
+            UsageError: always, naming the node and what to do instead.
+        """
+        raise UsageError(f"supervisor {self.path!r}", self._not_forwarded())
+
+    def statistics(self) -> Any:
+        """As `request`."""
+        raise UsageError(f"supervisor {self.path!r}", self._not_forwarded())
+
+    def _not_forwarded(self) -> str:
+        return (
+            f"it runs on node {self.node or '(being placed)'}, and supervisor operations "
+            f"are not forwarded to a placed subtree; reach its actors by registered name, "
+            f"or restart the whole subtree through its parent (restart_child)"
+        )
 
     def stop_after_queued(self, reason: ExitReason) -> None:
         """``ActorRef.stop``: the stop goes to its node after the messages sent before it."""
@@ -638,7 +707,10 @@ class PlacedProcess(Process):
             return
         except Exception:
             return  # unanswered: the shutdown protocol's timeout decides
-        if not answer.running:
+        exited = answer.exited
+        if exited is not None and exited.incarnation == self.number:
+            self.remote_ended(exited)
+        elif not answer.running:
             # Nothing ran there any more: its exit report was lost or is under way.
             self._finish(self._kill_reason or shutdown(stop.detail))
 
