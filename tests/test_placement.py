@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _cluster import Nodes, cluster
+from _support import Crash, Ping, Worker
 from _tree_actors import Counter, Increment
 
 from supervise import (
@@ -26,7 +27,7 @@ from supervise import (
     UsageError,
     open_tree,
 )
-from supervise._errors import PlacementError
+from supervise._errors import PlacementError, RemoteError
 from supervise.testing import EventLog
 
 if TYPE_CHECKING:
@@ -176,7 +177,8 @@ async def test_a_frozen_node_fences_itself_when_it_resumes(nodes: Nodes, events:
 
 async def test_calls_and_casts_reach_a_placed_actor(nodes: Nodes, events: EventLog) -> None:
     """A placed actor's ref works as a local one: casts and calls in order, replies
-    validated; a crash there is a crash here, and the restart runs there again."""
+    validated; a normal stop and a crash there are exits here, and the restart runs
+    there again."""
     nodes.start("b")
     await nodes.wait_up("b")
     spec = SupervisorSpec(
@@ -185,7 +187,8 @@ async def test_calls_and_casts_reach_a_placed_actor(nodes: Nodes, events: EventL
         children=[
             placed_actor(
                 "counter", Placement(node="b"), actor="_tree_actors:Counter", args={"start": 5}
-            )
+            ),
+            placed_actor("worker", Placement(node="b"), actor="_support:Worker"),
         ],
     )
     async with open_tree(spec) as tree:
@@ -197,6 +200,17 @@ async def test_calls_and_casts_reach_a_placed_actor(nodes: Nodes, events: EventL
         await counter.stop()
         await events.wait_for("actor_started", actor="root/counter", incarnation=2)
         assert await counter.call(Increment(by=1)) == 6
+        worker = tree.actor("root/worker", Worker)
+        with pytest.raises(RemoteError, match=r"\(call_failed\): ValueError: boom$"):
+            await worker.call(Crash(message="boom"))
+        crashed = await events.wait_for("actor_crashed", actor="root/worker")
+        assert (crashed["reason"], crashed["exc_type"], crashed["exc_message"]) == (
+            "crash",
+            "RemoteExitError",
+            "'root/worker' on node b: ValueError: boom",
+        )
+        await events.wait_for("actor_started", actor="root/worker", incarnation=2)
+        assert await worker.call(Ping()) == "pong"
         assert not events.of("subtree_relocated")
 
 
