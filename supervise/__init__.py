@@ -23,6 +23,9 @@ from ._errors import ChildError as ChildError
 from ._errors import ChildErrorCode as ChildErrorCode
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
+from ._errors import IsolatedActorError as IsolatedActorError
+from ._errors import IsolatedProcessDiedError as IsolatedProcessDiedError
+from ._errors import IsolationError as IsolationError
 from ._errors import LinkedExit as LinkedExit
 from ._errors import LoopBlockedError as LoopBlockedError
 from ._errors import MailboxFull as MailboxFull
@@ -125,6 +128,9 @@ __all__ = [
     "ExitKind",
     "ExitReason",
     "Ignore",
+    "IsolatedActorError",
+    "IsolatedProcessDiedError",
+    "IsolationError",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",

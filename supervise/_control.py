@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from ._errors import SuperviseError, UsageError
+from ._snapshot import snapshot_json
 
 if TYPE_CHECKING:
     from ._tree import Tree
@@ -95,10 +96,16 @@ def _error(message: str) -> bytes:
     return _reply(False, message)
 
 
-async def _answer(tree: Tree, request: ControlRequest) -> object:
-    if isinstance(request, SnapshotRequest):
-        snapshot = await tree.snapshot()
-        return snapshot.model_dump(mode="json")
+async def _snapshot_reply(tree: Tree) -> list[bytes]:
+    # Read and encoded in chunks between which the loop runs, and written piece by
+    # piece: 100,000 nodes are tens of megabytes of JSON.
+    pieces = await snapshot_json(tree.spec.name, tree._root, tree.dead_letters, tree._rates)
+    return [b'{"ok":true,"result":', *pieces, b"}\n"]
+
+
+async def _answer(
+    tree: Tree, request: WhichChildrenRequest | RestartChildRequest | TerminateChildRequest
+) -> object:
     supervisor = tree.supervisor(request.supervisor)
     if isinstance(request, WhichChildrenRequest):
         return [
@@ -242,10 +249,16 @@ class ControlServer:
                 writer.write(_error(f"no whole request within {READ_TIMEOUT:g} seconds"))
                 await writer.drain()
                 return
-            writer.write(await self._handle(line))
+            reply = await self._handle(line)
+            if isinstance(reply, bytes):
+                writer.write(reply)
+            else:  # a snapshot, in pieces: written one by one as the peer reads them
+                for piece in reply:
+                    writer.write(piece)
+                    await writer.drain()
             await writer.drain()
 
-    async def _handle(self, line: bytes) -> bytes:
+    async def _handle(self, line: bytes) -> bytes | list[bytes]:
         try:
             request = _request_adapter.validate_json(line)
         except ValidationError as exc:
@@ -255,6 +268,8 @@ class ControlServer:
             )
             return _error(f"invalid request: {problems}")
         try:
+            if isinstance(request, SnapshotRequest):
+                return await _snapshot_reply(self._tree)
             return _reply(True, await _answer(self._tree, request))
         except SuperviseError as exc:
             return _error(f"{type(exc).__name__}: {exc}")

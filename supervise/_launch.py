@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from ._dynamic_supervisor import DynamicSupervisor
+from ._isolated import IsolatedProcess
 from ._mailbox import Mailbox
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess, Process
@@ -46,6 +47,10 @@ def launch(child: Child) -> Process:
         if placer is not None and child.supervisor is not None:
             return placer.launch(child, placement)
     if isinstance(spec, ChildSpec):
+        if spec.execution is Execution.ISOLATED:  # the actor is built in its own process
+            return IsolatedProcess(
+                child, spec, Mailbox(child.path, spec.mailbox.capacity), shutdown_seconds(spec)
+            )
         # A spec holds an actor class's declarations (`Behaviour`); `Actor` is its one subclass.
         actor = cast("Actor[Any]", spec.actor())
         config = spec.config

@@ -152,11 +152,13 @@ class Tree:
     async def snapshot(self) -> TreeSnapshot:
         """The running tree as data: every node's state, restarts, mailbox and rates.
 
-        Read from counters the runtime keeps; a big tree is read in chunks
-        between which the event loop runs on (100,000 actors: no stall of the
-        loop longer than a few milliseconds), so nodes read in different chunks
-        may be a few milliseconds apart. ``events_per_second`` is measured since
-        the previous snapshot of this tree. See docs/watching.md.
+        Read from counters the runtime keeps, in chunks of nodes between which
+        the event loop runs on (100,000 actors: no stall of the loop longer than
+        about 20 ms of CPU), so nodes read in different chunks are read at
+        different moments; each node's fields are read together. The nodes are
+        kept as plain rows and each `NodeSnapshot` is built when it is read.
+        ``events_per_second`` is measured since the previous snapshot of this
+        tree. See docs/watching.md.
 
         .. versionadded:: 0.1
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 
 import pytest
 from _support import Crash, Ping, Plain, worker
@@ -18,7 +19,7 @@ from supervise import (
     TreeSnapshot,
     open_tree,
 )
-from supervise._snapshot import take_snapshot
+from supervise._snapshot import NodeRows, _jsonable, snapshot_json, take_snapshot
 from supervise.testing import InjectedCrash, inject_crash
 
 
@@ -156,3 +157,67 @@ async def test_snapshot_of_many_actors_yields_to_the_loop_between_chunks() -> No
         task.cancel()
     assert len(snap.nodes) == 252
     assert during >= 252 // 50  # the loop ran other tasks between chunks
+
+
+async def test_nodes_are_a_sequence_of_models_built_from_plain_rows() -> None:
+    """`nodes` reads like a list; its rows hold nothing the garbage collector follows."""
+    async with open_tree(spec()) as tree:
+        a = tree.actor("root/a")
+        with pytest.raises(Exception, match="boom"):
+            await a.call(Crash())
+        await started(tree, "root/a", 2)
+        snap = await tree.snapshot()
+    nodes = snap.nodes
+    assert isinstance(nodes, NodeRows)
+    listed = list(nodes)
+    assert len(nodes) == len(listed) == 6
+    assert nodes[1] == listed[1]
+    assert nodes[-1].path == "root/pool"
+    assert nodes[1:3] == listed[1:3]
+    assert nodes == listed
+    assert listed == nodes
+    assert nodes != listed[:-1]
+    assert repr(nodes) == "<6 nodes>"
+    assert snap.node("root/a") == listed[1]
+    with pytest.raises(KeyError):
+        snap.node("root/nobody")
+    # One snapshot, the same JSON whether encoded from the rows or from the models.
+    rows = nodes._rows
+    assert [_jsonable(row) for row in rows] == [n.model_dump(mode="json") for n in listed]
+    assert listed[1].last_crash is not None
+    assert listed[1].last_crash.message == "boom"
+    # Rows are untracked after a young collection: a big snapshot never makes the
+    # collector walk the whole heap (only the list that holds them is tracked).
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in rows)
+
+
+async def test_the_control_endpoints_json_is_the_snapshots_json() -> None:
+    """`snapshot_json` (what the control socket sends) parses to the same snapshot."""
+    pool = DynamicSupervisorSpec(name="pool", child=ChildSpec(name="w", actor=Plain))
+    async with open_tree(SupervisorSpec(name="root", children=[pool])) as tree:
+        ref = tree.supervisor("root/pool")
+        for _ in range(120):
+            await ref.start_child()
+        await tree.actor("root/pool/w-7").call(Ping())
+        args = (tree.spec.name, tree._root, tree.dead_letters, tree._rates, 50)
+        pieces = await snapshot_json(*args)
+        snap = await take_snapshot(*args)
+    sent = TreeSnapshot.model_validate_json(b"".join(pieces))
+    assert len(pieces) > 120 // 50  # one piece per chunk of nodes (and separators)
+    assert sent.tree == snap.tree == "root"
+    moving = {"uptime_seconds", "events_per_second"}
+    assert [n.model_dump(exclude=moving) for n in sent.nodes] == [
+        n.model_dump(exclude=moving) for n in snap.nodes
+    ]
+    assert sent.node("root/pool/w-7").messages_handled == 1
+
+
+async def test_rates_forget_actors_that_are_gone() -> None:
+    """What a snapshot remembers for the next one's rates is only what it saw."""
+    async with open_tree(spec()) as tree:
+        await tree.snapshot()
+        assert set(tree._rates.seen) == {"root/a", "root/inner/b"}
+        await tree.root.terminate_child("a")
+        await tree.snapshot()
+        assert set(tree._rates.seen) == {"root/inner/b"}
