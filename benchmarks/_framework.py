@@ -122,7 +122,7 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
-from benchmarks import _nodedown
+from benchmarks import _cluster, _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -705,5 +705,12 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w9_remote_call",
+    "w9_remote_pipelined",
     "w9_nodedown",
 ]
+
+
+# W9 (opt-in): calls to an actor on another node over NATS; see benchmarks/_cluster.py.
+w9_remote_call = _cluster.w9_remote_call_framework
+w9_remote_pipelined = _cluster.w9_remote_pipelined_framework

@@ -172,9 +172,10 @@ class Report:
 
 
 def select_workloads(only: str | None) -> list[Workload]:
-    """Workloads named in ``--only`` (exact names, or a prefix group such as ``W1``)."""
+    """Workloads named in ``--only`` (exact names, or a prefix group such as ``W1``);
+    without it, every workload that is not opt-in."""
     if not only:
-        return list(WORKLOADS)
+        return [w for w in WORKLOADS if not w.opt_in]
     wanted = [part.strip() for part in only.split(",") if part.strip()]
     chosen: set[str] = set()
     for name in wanted:

@@ -142,7 +142,7 @@ def _build(init: dict[str, Any], writer: asyncio.StreamWriter) -> ActorProcess:
     stop_bound: float | None = init["stop_bound"]
     mailbox: Mailbox[object] = Mailbox(path, spec.mailbox.capacity)
     process = ActorProcess(child, actor, mailbox, stop_bound)
-    execution = execution_of(Execution.LOOP, actor)
+    execution = execution_of(Execution.LOOP, type(actor))
     if execution is not Execution.LOOP:
         offload_handler(process, actor, execution)
     _answer_calls(actor, writer)
