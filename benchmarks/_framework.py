@@ -705,9 +705,9 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w9_nodedown",
     "w9_remote_call",
     "w9_remote_pipelined",
-    "w9_nodedown",
 ]
 
 

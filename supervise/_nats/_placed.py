@@ -35,6 +35,7 @@ from .. import _log
 from .._errors import (
     CallDroppedError,
     NodeDownError,
+    NotServedError,
     PlacementError,
     RemoteError,
     RemoteExitError,
@@ -218,6 +219,8 @@ class Placer:
         #: The node each placed child last ran on, and whether it lost it, by path.
         self.last_node: dict[str, str] = {}
         self.lost: dict[str, str] = {}
+        #: Nodes that said they are leaving (by the incarnation that said it).
+        self.leaving: dict[str, str] = {}
         self._opened_at = time.monotonic()
         self._closed = False
 
@@ -239,8 +242,11 @@ class Placer:
     async def _on_exited(self, notice: SubtreeExited) -> Noted:
         process = self.running.get(notice.key)
         if process is not None and process.number == notice.incarnation:
-            if notice.reason == "nodedown":  # its node is leaving
+            if notice.reason == "nodedown":  # its node is leaving: place nothing there
                 self.lost[process.path] = notice.node
+                info = self.conn.nodes().get(notice.node)
+                if info is not None:
+                    self.leaving[notice.node] = info.incarnation
             process.remote_ended(notice)
         return Noted()
 
@@ -266,8 +272,13 @@ class Placer:
     # -- choosing a node --------------------------------------------------------------
 
     def _up(self) -> dict[str, Mapping[str, str]]:
-        """The nodes up now, this one included, with their labels."""
-        up = {name: info.labels for name, info in self.conn.nodes().items() if info.up}
+        """The nodes up now, this one included, with their labels (not those leaving)."""
+        leaving = self.leaving
+        up = {
+            name: info.labels
+            for name, info in self.conn.nodes().items()
+            if info.up and leaving.get(name) != info.incarnation
+        }
         up[self.node] = self.conn.labels
         return up
 
@@ -302,17 +313,19 @@ class Placer:
         """
         lost = self.lost.pop(path, None)
         waits = lost is not None and placement.policy is OnNodedown.WAIT
-        if waits and lost is not None and await self._wait_up(lost, placement.grace):
+        if waits and lost is not None and await self._wait_back(lost, placement.grace):
             return lost
         eligible = self._eligible(placement)
-        if not eligible or eligible[0] != self._ideal(placement):
+        ideal = self._ideal(placement)
+        settle = self._opened_at + self.cluster.nodedown_after - time.monotonic()
+        if settle > 0 and (not eligible or eligible[0] != ideal):
             # Just connected, the node view may still be filling: until every live
-            # node has had time to be heard from, wait for the ideal one (or any).
-            settle = self._opened_at + self.cluster.nodedown_after - time.monotonic()
-            ideal = self._ideal(placement)
-            if settle > 0 and ideal is not None:
+            # node has had time to be heard from, wait for the ideal one if it was
+            # never seen (one seen already and now down is not waited for), or for
+            # any if none is eligible.
+            if ideal is not None and ideal not in self.conn.nodes():
                 await self._wait_up(ideal, settle)
-            elif settle > 0 and not eligible:
+            elif not eligible:
                 await asyncio.sleep(settle)
             eligible = self._eligible(placement)
         if not eligible:
@@ -345,6 +358,19 @@ class Placer:
                 if exc.code != "unknown_op" or time.monotonic() > deadline:
                     raise
             await asyncio.sleep(self.cluster.heartbeat)
+
+    async def _wait_back(self, node: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` for ``node`` to be up and not leaving; whether it is."""
+        deadline = time.monotonic() + timeout
+        while node not in self._up():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if not self.conn.is_up(node):
+                await self._wait_up(node, left)
+            else:  # up, but leaving: its next incarnation is what we wait for
+                await asyncio.sleep(min(left, self.cluster.heartbeat))
+        return True
 
     async def _wait_up(self, node: str, timeout: float) -> bool:
         if node == self.node:
@@ -398,13 +424,16 @@ class Placer:
                         SubtreeStopped,
                         timeout=_REQUEST_TIMEOUT,
                     )
+                except (NodeDownError, NotServedError):
+                    pass  # it is gone after all: take the lease over below
                 except Exception as exc:
                     raise PlacementError(
                         path,
                         f"node {holder.node} holds its lease and did not stop its copy "
                         f"({type(exc).__name__}: {exc}); the restart will try again",
                     ) from exc
-                continue
+                else:
+                    continue
             # Its holder is down (or did not let go): compare-and-set over the
             # revision read. The old holder's next renewal fails, and it stops its copy.
             try:
