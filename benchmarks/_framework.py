@@ -252,8 +252,12 @@ _probe = _Probe()
 WATCHDOG = False
 
 
+#: Open the trees counting Prometheus metrics (``--metrics``), to measure what it costs.
+METRICS = False
+
+
 def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
-    return open_tree(spec, watchdog=WATCHDOG)
+    return open_tree(spec, watchdog=WATCHDOG, metrics=METRICS)
 
 
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:

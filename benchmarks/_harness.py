@@ -462,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the framework's trees with the loop watchdog on (to measure its cost)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="open the framework's trees with Prometheus metrics on (to measure their cost; "
+        "needs supervise[metrics])",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="list workloads and their framework status, then exit"
     )
     return parser
@@ -485,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks import _framework
 
         _framework.WATCHDOG = True
+    if args.metrics:
+        from benchmarks import _framework
+
+        _framework.METRICS = True
     loops: list[LoopName]
     if args.loop == "all":
         loops = ["asyncio", "uvloop"] if uvloop_available() else ["asyncio"]

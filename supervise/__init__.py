@@ -53,6 +53,7 @@ from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._metrics import MetricsOptions as MetricsOptions
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
@@ -137,6 +138,7 @@ __all__ = [
     "MailboxSpec",
     "MailboxStatistics",
     "MessageTypeError",
+    "MetricsOptions",
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",

@@ -76,6 +76,7 @@ from .spec import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from ._metrics import TreeMetrics
     from ._operations import ChildKey, ChildRef, StartArg
 
 R = TypeVar("R")
@@ -329,6 +330,7 @@ class Supervisor(LoopProcess):
         "_program_exit",
         "_strategy",
         "_timers",
+        "metrics",
         "spec",
     )
 
@@ -362,6 +364,10 @@ class Supervisor(LoopProcess):
         self._program_exit: ExitReason | None = None
         #: A stop asked for while starting: the start is aborted (see request_stop).
         self._abort: ExitReason | None = None
+        #: The tree's metrics, passed down from the parent (the tree sets the root's);
+        #: None: the tree exports none.
+        parent = child.supervisor
+        self.metrics: TreeMetrics | None = None if parent is None else parent.metrics
         #: The context its task runs in, for what the exiting child's task runs on
         #: its behalf (`_restart_in_place`).
         self._context: contextvars.Context | None = None
@@ -578,6 +584,8 @@ class Supervisor(LoopProcess):
         else:
             child = Child(spec, path, self, registry, self.child.dead_letters)
         child.name = name
+        if self.metrics is not None and child.metrics is None:
+            child.metrics = self.metrics.for_child(self)
         register(registry, child)
         self._children[name] = child
         return child
@@ -785,6 +793,8 @@ class Supervisor(LoopProcess):
         self._emit_exit(child, reason)
         if not reason.is_normal:
             child.crashes += 1
+            if child.metrics is not None:
+                child.metrics.crashes += 1
             exc = reason.exception
             child.last_crash = (
                 time.time(),
@@ -842,6 +852,8 @@ class Supervisor(LoopProcess):
         self._intensity.add(now)
         child.restarting = True
         child.restart_count += 1
+        if child.metrics is not None:
+            child.metrics.restarts += 1
         inbox = self._inbox
         try:
             process = self._spawn_or_fail(child)
@@ -925,6 +937,8 @@ class Supervisor(LoopProcess):
             child.restarting = True
         for index, child in enumerate(group):
             child.restart_count += 1
+            if child.metrics is not None:
+                child.metrics.restarts += 1
             try:
                 if not await self._start(child, restart=True):
                     self._drop_ignored(child)  # OTP: stays stopped; the group goes on
