@@ -488,7 +488,7 @@ class RemoteMailbox:
     messages wait here and are sent in order once it does.
     """
 
-    __slots__ = ("_held", "_process", "_ref", "closed", "high_water")
+    __slots__ = ("_held", "_process", "_ref", "closed", "high_water", "parked")
 
     def __init__(self, process: PlacedProcess) -> None:
         self._process = process
@@ -496,6 +496,8 @@ class RemoteMailbox:
         self._held: list[object] | None = []
         self.closed = False
         self.high_water = 0
+        #: Never set: the consumer is on the actor's node, never a task calling here.
+        self.parked: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._held or ())
