@@ -301,7 +301,7 @@ def _check_parked(refs: list[ActorRef[Any]]) -> None:
     """Untimed sanity check (private attributes): every actor waits on its mailbox."""
     for ref in refs:
         process: Any = ref._child.process
-        if process is None or process.mailbox._waiter is None:
+        if process is None or process.mailbox.parked is None:
             raise RuntimeError(f"{ref.path} is not parked on its mailbox")
 
 
