@@ -35,7 +35,7 @@ import sys
 from collections import deque
 from typing import Final
 
-from benchmarks import _cluster
+from benchmarks import _cluster, _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -626,3 +626,13 @@ async def w8_timed_async_stream(n: int) -> float:
     t1 = now_ns()
     assert len(results) == n
     return per_second(n, t1 - t0)
+
+
+# --------------------------------------------------------------------------- W9
+
+
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a responder's SIGKILL to the server's disconnect
+    advisory for it plus one request/reply to the other responder (nats-py alone; see
+    `benchmarks._nodedown`)."""
+    return await _nodedown.raw_side(n)
