@@ -125,6 +125,7 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
+from benchmarks import _cluster
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -270,8 +271,17 @@ def _control_socket() -> Path:
     return path
 
 
+#: Open the trees counting Prometheus metrics (``--metrics``), to measure what it costs.
+METRICS = False
+
+
 def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
-    return open_tree(spec, watchdog=WATCHDOG, control=_control_socket() if CONTROL else None)
+    return open_tree(
+        spec,
+        watchdog=WATCHDOG,
+        metrics=METRICS,
+        control=_control_socket() if CONTROL else None,
+    )
 
 
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:
@@ -714,4 +724,11 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w9_remote_call",
+    "w9_remote_pipelined",
 ]
+
+
+# W9 (opt-in): calls to an actor on another node over NATS; see benchmarks/_cluster.py.
+w9_remote_call = _cluster.w9_remote_call_framework
+w9_remote_pipelined = _cluster.w9_remote_pipelined_framework

@@ -172,9 +172,10 @@ class Report:
 
 
 def select_workloads(only: str | None) -> list[Workload]:
-    """Workloads named in ``--only`` (exact names, or a prefix group such as ``W1``)."""
+    """Workloads named in ``--only`` (exact names, or a prefix group such as ``W1``);
+    without it, every workload that is not opt-in."""
     if not only:
-        return list(WORKLOADS)
+        return [w for w in WORKLOADS if not w.opt_in]
     wanted = [part.strip() for part in only.split(",") if part.strip()]
     chosen: set[str] = set()
     for name in wanted:
@@ -267,7 +268,11 @@ def machine_info(
         "gc_enabled": gc.isenabled(),
         "gc_threshold": list(gc.get_threshold()),
         "logging": logging_setup(),
-        "framework_options": {"watchdog": _framework.WATCHDOG, "control": _framework.CONTROL},
+        "framework_options": {
+            "watchdog": _framework.WATCHDOG,
+            "metrics": _framework.METRICS,
+            "control": _framework.CONTROL,
+        },
         "sizes": {w.name: w.size(scale) for w in workloads},
     }
 
@@ -468,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the framework's trees with the loop watchdog on (to measure its cost)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="open the framework's trees with Prometheus metrics on (to measure their cost; "
+        "needs supervise[metrics])",
+    )
+    parser.add_argument(
         "--control",
         action="store_true",
         help="open the framework's trees with the control endpoint on (to measure its cost)",
@@ -495,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import _framework
 
     _framework.WATCHDOG = args.watchdog
+    _framework.METRICS = args.metrics
     _framework.CONTROL = args.control
     loops: list[LoopName]
     if args.loop == "all":

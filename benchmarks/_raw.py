@@ -31,6 +31,7 @@ import multiprocessing
 from collections import deque
 from typing import Final
 
+from benchmarks import _cluster
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -508,3 +509,8 @@ async def w8_async_stream(n: int) -> float:
     t1 = now_ns()
     assert len(results) == n
     return per_second(n, t1 - t0)
+
+
+# W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.
+w9_remote_call = _cluster.w9_remote_call_raw
+w9_remote_pipelined = _cluster.w9_remote_pipelined_raw

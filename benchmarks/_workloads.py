@@ -28,6 +28,9 @@ class Workload:
     full_size: int
     raw: WorkloadFn
     framework: WorkloadFn | None
+    #: Run only when named in ``--only`` (it needs what a plain run may not have: W9
+    #: starts a nats-server and node processes, from the ``nats`` extra).
+    opt_in: bool = False
 
     def size(self, scale: float) -> int:
         """``n`` for this run: ``full_size * scale`` rounded, at least 1."""
@@ -49,8 +52,17 @@ def framework_function(workload_name: str) -> WorkloadFn | None:
     return cast(WorkloadFn, fn)
 
 
-def _row(name: str, unit: str, higher_is_better: bool, full_size: int, raw: WorkloadFn) -> Workload:
-    return Workload(name, unit, higher_is_better, full_size, raw, framework_function(name))
+def _row(
+    name: str,
+    unit: str,
+    higher_is_better: bool,
+    full_size: int,
+    raw: WorkloadFn,
+    *,
+    opt_in: bool = False,
+) -> Workload:
+    fn = framework_function(name)
+    return Workload(name, unit, higher_is_better, full_size, raw, fn, opt_in)
 
 
 #: Every workload, in run and report order.
@@ -71,6 +83,16 @@ WORKLOADS: tuple[Workload, ...] = (
     _row("W7_loop_lag_thread", "s", False, 1_000, _raw.w7_loop_lag_thread),
     _row("W7_loop_lag_process", "s", False, 1_000, _raw.w7_loop_lag_process),
     _row("W8_async_stream", "items/s", True, 100_000, _raw.w8_async_stream),
+    # W9 (opt-in: --only W9): calls to an actor in another process over NATS.
+    _row("W9_remote_call", "calls/s", True, 10_000, _raw.w9_remote_call, opt_in=True),
+    _row(
+        "W9_remote_pipelined",
+        "calls/s",
+        True,
+        50_000,
+        _raw.w9_remote_pipelined,
+        opt_in=True,
+    ),
 )
 
 WORKLOAD_NAMES: tuple[str, ...] = tuple(w.name for w in WORKLOADS)

@@ -23,6 +23,9 @@ from ._errors import ChildError as ChildError
 from ._errors import ChildErrorCode as ChildErrorCode
 from ._errors import ChildKindError as ChildKindError
 from ._errors import ChildNotFoundError as ChildNotFoundError
+from ._errors import IsolatedActorError as IsolatedActorError
+from ._errors import IsolatedProcessDiedError as IsolatedProcessDiedError
+from ._errors import IsolationError as IsolationError
 from ._errors import LinkedExit as LinkedExit
 from ._errors import LoopBlockedError as LoopBlockedError
 from ._errors import MailboxFull as MailboxFull
@@ -48,6 +51,7 @@ from ._loader import load_tree as load_tree
 from ._loader import load_tree_text as load_tree_text
 from ._log_setup import configure_logging as configure_logging
 from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._metrics import MetricsOptions as MetricsOptions
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._offload import offload as offload
@@ -123,12 +127,16 @@ __all__ = [
     "ExitKind",
     "ExitReason",
     "Ignore",
+    "IsolatedActorError",
+    "IsolatedProcessDiedError",
+    "IsolationError",
     "LinkedExit",
     "LoopBlockedError",
     "MailboxFull",
     "MailboxSpec",
     "MailboxStatistics",
     "MessageTypeError",
+    "MetricsOptions",
     "Monitor",
     "NameNotFoundError",
     "NameTakenError",

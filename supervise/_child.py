@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._dead_letters import DeadLetters
+    from ._metrics import NodeMetrics
     from ._process import Process
     from ._registry import Registry
     from ._supervisor import Supervisor
@@ -56,6 +57,7 @@ class Child:
         "last_crash",
         "last_started_at",
         "longest_block",
+        "metrics",
         "name",
         "path",
         "process",
@@ -116,6 +118,10 @@ class Child:
         #: watchdog), and the longest such block in seconds, over all incarnations.
         self.blocks = 0
         self.longest_block = 0.0
+        #: What it counts for the tree's metrics (None: the tree exports none); set
+        #: by its supervisor when the slot is added, shared by a dynamic supervisor's
+        #: children (see `supervise._metrics`).
+        self.metrics: NodeMetrics | None = None
         #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
         self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef

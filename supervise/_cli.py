@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 import click
 import structlog
 
-from ._errors import RestartIntensityExceeded, StartError, TreeFileError, UsageError
+from ._errors import (
+    RestartIntensityExceeded,
+    StartError,
+    SuperviseError,
+    TreeFileError,
+    UsageError,
+)
 from ._imports import import_path_of
 from ._loader import load_tree
 from .spec import ChildSpec, DynamicSupervisorSpec, Placement, SupervisorSpec, json_schema
@@ -267,6 +273,7 @@ async def _run_tree(
     log_stream: _LogStream | None = None,
     watchdog: bool = False,
     control: Path | None = None,
+    http: str | None = None,
 ) -> int:
     """Run until a signal, ``duration``, a closed log pipe or the end of the tree."""
     from ._tree import open_tree
@@ -282,7 +289,9 @@ async def _run_tree(
         log_stream.on_broken = stop.set
     signals.attach(asyncio.get_running_loop(), on_signal)
     try:
-        async with open_tree(spec, watchdog=watchdog, control=control) as tree:
+        async with open_tree(spec, watchdog=watchdog, control=control, http=http) as tree:
+            if tree.http_url is not None:
+                click.echo(f"supervise: {tree.http_url} serves /metrics and /snapshot", err=True)
             ended = asyncio.ensure_future(tree.wait())
             # Its failure is raised by the `async with` as well; mark it as seen here.
             ended.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -299,7 +308,7 @@ async def _run_tree(
     except StartError as exc:
         click.echo(f"supervise: tree {spec.name!r} failed to start: {exc}", err=True)
         return EXIT_GAVE_UP
-    except UsageError as exc:  # the control socket could not be served
+    except UsageError as exc:  # the control socket or the HTTP endpoint could not be served
         click.echo(f"supervise: {exc}", err=True)
         return EXIT_GAVE_UP
     except RestartIntensityExceeded as exc:
@@ -365,6 +374,12 @@ async def _run_tree(
     help="Serve snapshots and safe operations on this Unix socket (mode 0600; "
     "for `supervise inspect` and `supervise top`).",
 )
+@click.option(
+    "--http",
+    metavar="127.0.0.1:PORT",
+    help="Serve Prometheus metrics (/metrics) and the snapshot as JSON (/snapshot) over "
+    "HTTP on the loopback (needs supervise[metrics]; port 0: any free one, printed).",
+)
 def run(
     file: Path,
     log_format: str,
@@ -375,6 +390,7 @@ def run(
     block_threshold: float | None,
     no_watchdog: bool,
     control: Path | None,
+    http: str | None,
 ) -> None:
     """Start the tree in FILE and run it until SIGINT, SIGTERM or SIGHUP.
 
@@ -383,6 +399,13 @@ def run(
     gives up (or the tree fails to start), the reason is written to standard
     error and the exit status is 1. A file with problems exits 2.
     """
+    if http is not None:
+        from ._tree import parse_http_address
+
+        try:
+            parse_http_address(http)
+        except SuperviseError as exc:
+            raise click.BadParameter(str(exc), param_hint="--http") from None
     spec = _load_or_exit(file)
     if block_threshold is not None:
         spec = spec.model_copy(update={"block_threshold": block_threshold})
@@ -405,7 +428,7 @@ def run(
         _configure_logging(log_format, file_stream or stdout or sys.stdout, log_level)
         with asyncio.Runner(loop_factory=factory) as runner:
             status = runner.run(
-                _run_tree(spec, duration, signals, stdout, not no_watchdog, control)
+                _run_tree(spec, duration, signals, stdout, not no_watchdog, control, http)
             )
     except KeyboardInterrupt:
         # Raised in the tree (a handler, on_start, a task): the tree stopped in order

@@ -36,18 +36,21 @@ class DeadLetters:
 
     Attributes:
         count: messages dead-lettered since the tree started.
+        by_cause: the same count per cause (``not_running``, ...).
         recent: the last ``keep`` dead letters, oldest first.
     """
 
-    __slots__ = ("count", "recent")
+    __slots__ = ("by_cause", "count", "recent")
 
     def __init__(self, keep: int = 100) -> None:
         self.count: int = 0
+        self.by_cause: dict[str, int] = {}
         self.recent: deque[DeadLetter] = deque(maxlen=keep)
 
     def add(self, actor: str, message: object, cause: str) -> None:
         """Record and log one undelivered message."""
         self.count += 1
+        self.by_cause[cause] = self.by_cause.get(cause, 0) + 1
         self.recent.append(DeadLetter(actor, message, cause))
         _log.emit(
             Event.MESSAGE_DEAD_LETTERED,

@@ -20,6 +20,9 @@ exception so code never has to parse text::
     ├── OffloadedHandlerError             a handler raised in its worker process
     ├── TaskExitedError                   an awaited task (or a stream) ended without its value
     ├── TaskTimeoutError (TimeoutError)   an async_stream call overran its timeout
+    ├── IsolatedActorError                an isolated actor's code raised in its OS process
+    ├── IsolatedProcessDiedError          an isolated actor's OS process died (exit code, signal)
+    ├── IsolationError (TypeError)        a message or reply cannot cross to or from that process
     ├── StartError                        a child failed to start
     ├── RestartIntensityExceeded          a supervisor gave up
     ├── ChildError                        a dynamic-child request was refused
@@ -435,6 +438,89 @@ class OffloadedHandlerError(SuperviseError):
         super().__init__(
             f"{actor}.handle raised {exc_type}: {exc_message} in its worker process\n"
             f"Remote traceback:\n{remote_traceback}"
+        )
+
+
+class IsolatedActorError(SuperviseError):
+    """The reason an isolated actor crashed: an exception escaped its code in its own process.
+
+    The exception itself stays in that process (nothing is unpickled from it);
+    its type, message and traceback come back as text.
+
+    Attributes:
+        actor: the actor's tree path.
+        exc_type: the name of the exception's type in the child process.
+        exc_message: its message.
+        remote_traceback: the traceback in the child process, as text.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, exc_type: str, exc_message: str, remote_traceback: str) -> None:
+        self.actor = actor
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.remote_traceback = remote_traceback
+        super().__init__(
+            f"isolated actor {actor!r} raised {exc_type}: {exc_message} in its process\n"
+            f"Remote traceback:\n{remote_traceback}"
+        )
+
+
+class IsolatedProcessDiedError(SuperviseError):
+    """The reason an isolated actor crashed: its OS process ended without saying why.
+
+    It exited (``os._exit``, a crash of the interpreter) or was killed by a
+    signal that its supervisor did not send (a segfault, the OOM killer,
+    ``kill`` from outside).
+
+    Attributes:
+        actor: the actor's tree path.
+        pid: the process id it had.
+        exit_code: its exit status if it exited, else None.
+        signal: the signal's name (``"SIGKILL"``) if a signal ended it, else None.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, pid: int, exit_code: int | None, signal: str | None) -> None:
+        self.actor = actor
+        self.pid = pid
+        self.exit_code = exit_code
+        self.signal = signal
+        super().__init__(
+            f"the process of isolated actor {actor!r} (pid {pid}) died: {self.detail}; "
+            f"its supervisor restarts it per its restart type"
+        )
+
+    @property
+    def detail(self) -> str:
+        """``"exit code 3"`` or ``"signal SIGSEGV"``: the crash reason's detail."""
+        return f"signal {self.signal}" if self.signal is not None else f"exit code {self.exit_code}"
+
+
+class IsolationError(SuperviseError, TypeError):
+    """A message or reply could not cross between the tree and an isolated actor's process.
+
+    Messages and replies cross as JSON and are validated on the other side:
+    a model whose fields do not survive that round trip, or a reply that is
+    neither JSON data nor a pydantic model, cannot cross.
+
+    Attributes:
+        actor: the actor's tree path.
+        what: what could not cross (``"message Job"``, ``"reply to Get"``).
+        problem: why.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, actor: str, what: str, problem: str) -> None:
+        self.actor = actor
+        self.what = what
+        self.problem = problem
+        super().__init__(
+            f"{what} cannot cross to or from isolated actor {actor!r}: {problem}; "
+            f"use pydantic models whose fields survive a JSON round trip, or plain JSON data"
         )
 
 

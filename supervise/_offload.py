@@ -84,11 +84,11 @@ def offload(execution: str = "thread") -> Callable[[F], F]:
     return mark
 
 
-def execution_of(spec_execution: Execution, actor: Actor[Any]) -> Execution:
-    """Where an incarnation's handler runs: the spec's choice, else the decorator's."""
+def execution_of(spec_execution: Execution, actor: type[Actor[Any]]) -> Execution:
+    """Where an actor class's handler runs: the spec's choice, else the decorator's."""
     if spec_execution is not Execution.LOOP:
         return spec_execution
-    marked: Execution | None = getattr(type(actor).handle, _MARK, None)
+    marked: Execution | None = getattr(actor.handle, _MARK, None)
     return marked or Execution.LOOP
 
 

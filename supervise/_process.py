@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from . import _log
@@ -36,6 +37,7 @@ CLOSED_WITH_LOOP: Final = killed("its event loop was closed")
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
+    from ._metrics import NodeMetrics
 
 
 class Exit(Exception):  # a signal, as SystemExit, not an error
@@ -87,9 +89,15 @@ class Exit(Exception):  # a signal, as SystemExit, not an error
 
 
 class Call:
-    """A call envelope: the message and the caller's reply future."""
+    """A call envelope: the message and the caller's reply future.
 
-    __slots__ = ("future", "message")
+    ``sent`` (`time.perf_counter`) is set by the caller only when the actor's
+    child slot counts metrics; only then is it read.
+    """
+
+    __slots__ = ("future", "message", "sent")
+
+    sent: float
 
     def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
         self.message = message
@@ -372,6 +380,7 @@ class ActorProcess(LoopProcess):
         "casts",
         "handling",
         "mailbox",
+        "metrics",
         "stop_bound",
     )
 
@@ -394,6 +403,8 @@ class ActorProcess(LoopProcess):
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
+        #: Where its calls' latencies are counted (None: the tree exports no metrics).
+        self.metrics: NodeMetrics | None = child.metrics
         # A private write across classes, on purpose: an `Actor` is the user's
         # subclass, so a setter method would sit in their namespace, and actors
         # are a layer above processes (`_actor` imports us, not the reverse).
@@ -443,6 +454,7 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
+            metrics = self.metrics
             while self._stop_reason is None:
                 if not mailbox.items:
                     await mailbox.waiter()
@@ -461,6 +473,8 @@ class ActorProcess(LoopProcess):
                     if not future.done():  # a timed-out caller has gone: drop the reply
                         future.set_result(reply)
                     self.calls += 1
+                    if metrics is not None:
+                        metrics.observe(perf_counter() - call.sent)
                 elif kind is _Stop:
                     self._stop_reason = item.reason  # type: ignore[attr-defined]
                 else:

@@ -37,6 +37,14 @@ class ExitKind(enum.StrEnum):
     NODEDOWN = "nodedown"
 
 
+# Enum members read from module globals on the busy paths (every crash, stop and
+# restart): on CPython 3.11 ``ExitKind.CRASH`` costs about 70-140 ns, a global 15 ns.
+_NORMAL: Final = ExitKind.NORMAL
+_SHUTDOWN: Final = ExitKind.SHUTDOWN
+_CRASH: Final = ExitKind.CRASH
+_KILLED: Final = ExitKind.KILLED
+
+
 @dataclass(frozen=True, slots=True)
 class ExitReason:
     """Why an actor ended.
@@ -58,7 +66,8 @@ class ExitReason:
     @property
     def is_normal(self) -> bool:
         """True for ``normal`` and ``shutdown`` (with or without detail)."""
-        return self.kind is ExitKind.NORMAL or self.kind is ExitKind.SHUTDOWN
+        kind = self.kind
+        return kind is _NORMAL or kind is _SHUTDOWN
 
     def __str__(self) -> str:
         if self.kind is ExitKind.CRASH and self.exception is not None:
@@ -161,7 +170,7 @@ def ignored(exc: Ignore) -> ExitReason:
 
 def crash(exc: BaseException) -> ExitReason:
     """A ``crash`` reason carrying the exception."""
-    return _reason(ExitKind.CRASH, None, exc)
+    return _reason(_CRASH, None, exc)
 
 
 #: The detail of a supervisor's ``shutdown`` when it gave up (OTP's words).
@@ -175,4 +184,4 @@ def give_up(error: BaseException) -> ExitReason:
 
 def killed(detail: str) -> ExitReason:
     """A ``killed`` reason saying what forced it."""
-    return _reason(ExitKind.KILLED, detail, None)
+    return _reason(_KILLED, detail, None)

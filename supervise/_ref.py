@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 import anyio
@@ -456,6 +457,8 @@ class ActorRef(Watchable, Generic[MsgT]):
             raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
+        if child.metrics is not None:
+            envelope.sent = perf_counter()
         mailbox = process.mailbox
         try:
             mailbox.put_nowait(envelope)

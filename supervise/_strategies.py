@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from ._reason import ExitReason
 from .spec import Restart, Strategy
 
 T = TypeVar("T")
+
+# Enum members as globals: ``Restart.PERMANENT`` costs about 70-140 ns on CPython 3.11.
+_PERMANENT: Final = Restart.PERMANENT
+_TRANSIENT: Final = Restart.TRANSIENT
 
 
 def should_restart(restart: Restart, reason: ExitReason) -> bool:
@@ -20,9 +24,9 @@ def should_restart(restart: Restart, reason: ExitReason) -> bool:
 
     Abnormal: ``crash``, ``killed`` and ``nodedown`` (OTP's ``noconnection``).
     """
-    if restart is Restart.PERMANENT:
+    if restart is _PERMANENT:
         return True
-    if restart is Restart.TRANSIENT:
+    if restart is _TRANSIENT:
         return not reason.is_normal
     return False
 

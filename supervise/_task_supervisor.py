@@ -361,7 +361,12 @@ class _Stream:
             for worker in workers:
                 worker.cancel()
             if not all(worker.done() for worker in workers):
-                await asyncio.wait(workers)
+                try:
+                    await asyncio.wait(workers)
+                except asyncio.CancelledError:  # killed while they end: cancel them again
+                    for worker in workers:
+                        worker.cancel()
+                    raise
             for worker in workers:
                 _failure(worker)  # retrieved: the first failure is the stream's end
 

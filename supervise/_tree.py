@@ -36,6 +36,7 @@ from ._dead_letters import DeadLetters
 from ._errors import ActorExitedError, StartError, UnsupportedEventLoopError, UsageError
 from ._launch import launch
 from ._loader import load_tree
+from ._metrics import MetricsOptions, TreeMetrics
 from ._process import Process
 from ._reason import SHUTDOWN, ends_program
 from ._ref import ActorRef, SupervisorRef, _until_ended
@@ -48,6 +49,8 @@ from .spec import DynamicSupervisorSpec, SupervisorSpec
 
 if TYPE_CHECKING:
     from ._actor import Actor
+    from ._http import HttpServer
+    from ._prometheus import TreesCollector
 
 MsgT = TypeVar("MsgT")
 
@@ -70,16 +73,26 @@ class Tree:
         on_give_up: Callable[[BaseException], object] | None = None,
         watchdog: bool = False,
         control: str | os.PathLike[str] | None = None,
+        metrics: bool | MetricsOptions = False,
+        http: str | None = None,
     ) -> None:
         self.spec = spec
         self._control_path = control
         self._control: ControlServer | None = None
+        self._http_address = None if http is None else parse_http_address(http)
+        self._http: HttpServer | None = None
         self._on_give_up = on_give_up
         self._watch = watchdog
         self._watchdog: LoopWatchdog | None = None
         self.registry: Registry = Registry()
         self.dead_letters: DeadLetters = DeadLetters()
         self._root = Child(spec, spec.name, None, self.registry, self.dead_letters)
+        self._metrics: TreeMetrics | None = None
+        self._collector: TreesCollector | None = None
+        if metrics is not False or http is not None:
+            self._collector = prometheus_collector("metrics" if http is None else "http")
+            options = metrics if isinstance(metrics, MetricsOptions) else MetricsOptions()
+            self._metrics = TreeMetrics(spec.name, self._root, self.dead_letters, options)
         self._process: Supervisor | None = None
         self._failure: BaseException | None = None
         #: Whether `wait` raised the failure (a tree started by `testing.TreeStarter`
@@ -162,6 +175,16 @@ class Tree:
         return await take_snapshot(self.spec.name, self._root, self.dead_letters, self._rates)
 
     @property
+    def http_url(self) -> str | None:
+        """The HTTP endpoint's address (``http://127.0.0.1:9464``) while it serves, else None.
+
+        With port 0 in ``open_tree(..., http="127.0.0.1:0")``, the port picked.
+
+        .. versionadded:: 0.1
+        """
+        return None if self._http is None else self._http.url
+
+    @property
     def running(self) -> bool:
         """Whether the root supervisor runs."""
         return self._process is not None and self._process.reason is None
@@ -182,11 +205,17 @@ class Tree:
             )
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
+        metrics = self._metrics
+        if metrics is not None:
+            assert self._collector is not None
+            self._collector.add(metrics)  # first: a tree of the same name is refused here
+            metrics.loop = asyncio.get_running_loop()
         register(self.registry, self._root)
         if self._watch:
             self._watchdog = attach(self.spec.name, self.registry, self.spec)
         process = launch(self._root)
         assert isinstance(process, Supervisor)  # the root's spec is a supervisor's
+        process.metrics = metrics
         process.on_exit = self._root_exited
         self._process = process
         self._root.process = process
@@ -204,17 +233,23 @@ class Tree:
                 raise exc.cause from None
             raise
         self._root.incarnation = 1
-        if self._control_path is not None:
-            control = ControlServer(self, self._control_path)
-            try:
-                await control.start()
-            except BaseException:
-                await self.stop()
-                raise
-            self._control = control
+        try:
+            if self._control_path is not None:
+                self._control = ControlServer(self, self._control_path)
+                await self._control.start()
+            if self._http_address is not None:
+                from ._http import HttpServer
+
+                self._http = HttpServer(self, *self._http_address)
+                await self._http.start()
+        except BaseException:
+            await self.stop()
+            raise
 
     def _root_exited(self, process: Process) -> None:
         self._root.process = None
+        if self._collector is not None and self._metrics is not None:
+            self._collector.remove(self._metrics)
         if self._watchdog is not None:
             detach(self._watchdog, self.registry)
             self._watchdog = None
@@ -266,6 +301,9 @@ class Tree:
         child has stopped or been abandoned within its ``shutdown``, then the
         cancellation is raised.
         """
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
         control, self._control = self._control, None
         if control is not None:
             await control.close()
@@ -305,6 +343,38 @@ class Tree:
         return swallowed
 
 
+def parse_http_address(address: str) -> tuple[str, int]:
+    """``open_tree(..., http=address)``'s (host, port).
+
+    Raises:
+        UsageError: prometheus-client (the ``metrics`` extra) is not installed.
+        ArgumentError: not a loopback ``HOST:PORT``.
+    """
+    prometheus_collector("http")  # the endpoint serves metrics: the extra is needed first
+    from ._http import parse_address
+
+    return parse_address(address)
+
+
+def prometheus_collector(option: str) -> TreesCollector:
+    """The process's collector of trees' metrics.
+
+    Raises:
+        UsageError: prometheus-client (the ``metrics`` extra) is not installed.
+    """
+    try:
+        from ._prometheus import COLLECTOR
+    except ImportError as exc:
+        if not (exc.name or "").startswith("prometheus_client"):
+            raise
+        raise UsageError(
+            f"open_tree(..., {option}=...)",
+            "Prometheus metrics need the prometheus-client package, which is not installed; "
+            "pip install 'supervise[metrics]'",
+        ) from exc
+    return COLLECTOR
+
+
 def _require_asyncio(what: str) -> None:
     try:
         asyncio.get_running_loop()
@@ -331,6 +401,8 @@ def open_tree(
     on_give_up: Callable[[BaseException], object] | None = None,
     watchdog: bool = False,
     control: str | os.PathLike[str] | None = None,
+    metrics: bool | MetricsOptions = False,
+    http: str | None = None,
 ) -> Tree:
     """Open a supervision tree for ``async with``.
 
@@ -353,6 +425,15 @@ def open_tree(
             the tree runs (mode 0600, its owner only): snapshots and a few safe
             operations for ``supervise inspect`` and ``supervise top`` (see
             docs/watching.md).
+        metrics: count the tree's metrics and report them in prometheus-client's
+            default registry while it runs (the ``metrics`` extra): restarts,
+            crashes, mailbox depths, call latencies by tree path, dead letters.
+            True, or `MetricsOptions` (the children of a dynamic supervisor are
+            counted together by default). See docs/watching.md, "Metrics".
+        http: serve ``/metrics`` (Prometheus text format) and ``/snapshot`` (JSON)
+            over HTTP at this address while the tree runs, ``127.0.0.1:PORT`` or
+            ``[::1]:PORT`` (port 0: any free one, see `Tree.http_url`); turns
+            ``metrics`` on. Other hosts are refused.
 
     Returns:
         A `Tree`; entering it starts the tree, leaving it stops it.
@@ -360,14 +441,17 @@ def open_tree(
     Raises:
         TreeFileError: the dict is not a valid tree; every problem is listed.
         UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
-        UsageError: (on entering) the control socket cannot be bound; the tree is stopped.
+        UsageError: prometheus-client is not installed (``metrics`` or ``http``); or,
+            on entering, the control socket or the HTTP address cannot be bound (the
+            tree is stopped), or a running tree of the same name exports metrics.
+        ArgumentError: ``http`` is not a loopback ``HOST:PORT``.
 
     .. versionadded:: 0.1
     """
     if isinstance(spec, dict):
         # The loader's dict path: every problem listed with its field, as a TreeFileError.
         spec = load_tree(spec)
-    return Tree(spec, on_give_up, watchdog, control)
+    return Tree(spec, on_give_up, watchdog, control, metrics, http)
 
 
 def unraised_failure(tree: Tree) -> BaseException | None:

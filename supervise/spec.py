@@ -103,6 +103,9 @@ class Execution(enum.StrEnum):
     THREAD = "thread"
     #: In a worker process of the incarnation's own; messages and replies cross as JSON.
     PROCESS = "process"
+    #: The whole actor (state, hooks, timers) in an OS process of its own with its own
+    #: event loop; messages and replies cross as JSON, and a kill is SIGKILL.
+    ISOLATED = "isolated"
 
 
 class OnBlock(enum.StrEnum):
@@ -160,7 +163,7 @@ if TYPE_CHECKING:
     _RestartField = _Lenient[Restart, Literal["permanent", "transient", "temporary"]]
     _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
     _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
-    _ExecutionField = _Lenient[Execution, Literal["loop", "thread", "process"]]
+    _ExecutionField = _Lenient[Execution, Literal["loop", "thread", "process", "isolated"]]
     _OnNodedownField = _Lenient[OnNodedown | None, Literal["relocate", "wait", "stop"] | None]
 
     def _default(value: _R) -> _Lenient[_R, Any]:
@@ -531,7 +534,9 @@ class ChildSpec(_Spec):
         on_block: ``warn`` (default: log it) or ``crash`` (also crash the
             incarnation once the handler returns).
         execution: where ``handle`` runs: ``loop`` (default), ``thread`` (a worker
-            thread) or ``process`` (a worker process; messages cross as JSON).
+            thread) or ``process`` (a worker process; messages cross as JSON);
+            ``isolated`` runs the whole actor in an OS process of its own (its
+            class, messages and config must be importable by path there).
         placement: run it on another node of the tree's ``cluster`` (see `Placement`);
             ignored without one.
     """
@@ -605,6 +610,8 @@ class ChildSpec(_Spec):
         model = self.actor.config_model
         if model is not None:
             self._config = model.model_validate(self.args)
+        if self.execution is Execution.ISOLATED:
+            _check_importable(self.actor)
         return self
 
     @property
@@ -614,6 +621,30 @@ class ChildSpec(_Spec):
         # BaseModel.__getattr__ costs about a microsecond, paid on every (re)start.
         private = self.__pydantic_private__
         return None if private is None else private["_config"]
+
+
+def _check_importable(actor: type[Behaviour]) -> None:
+    """An isolated actor's class, messages and config are found by import path in its process.
+
+    Raises:
+        ValueError: one of them is not reachable by its ``module:qualname``
+            (defined inside a function, or in ``__main__``).
+    """
+    named = [("actor", actor), *(("message", m) for m in actor.accepts)]
+    if actor.config_model is not None:
+        named.append(("config model", actor.config_model))
+    for role, cls in named:
+        path = import_path_of(cls)
+        try:
+            found = None if cls.__module__ == "__main__" else resolve_import_path(path)
+        except ValueError:
+            found = None
+        if found is not cls:
+            raise ValueError(
+                f"execution isolated: the {role} class {path} cannot be imported by that path "
+                f"in the actor's own process; define it at the top level of an importable "
+                f"module (not in __main__ or inside a function)"
+            )
 
 
 def _is_async_callable(value: object) -> bool:

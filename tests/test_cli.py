@@ -187,6 +187,31 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
     assert (pool["max_children"], pool["child"]["path"]) == (8, "root/pool/conn-*")
 
 
+def test_tree_draws_a_dynamic_supervisors_listed_children(tmp_path: Path) -> None:
+    """Listed children of a dynamic supervisor are drawn (and dumped) under the names they
+    get at start, ``<name>-<n>``, before the template."""
+    (tmp_path / "t.yaml").write_text(
+        "kind: dynamic_supervisor\n"
+        "name: pool\n"
+        "child: {name: conn, actor: '_tree_actors:Plain'}\n"
+        "children:\n"
+        "  - {name: a, actor: '_tree_actors:Plain', restart: transient}\n"
+        "  - {kind: supervisor, name: g}\n"
+    )
+    result = supervise_cmd("tree", str(tmp_path / "t.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "pool (dynamic_supervisor, max 3 restarts in 5s, restart permanent, shutdown infinity)\n"
+        "├── a-1 (worker _tree_actors:Plain, restart transient, shutdown 5s)\n"
+        "├── g-2 (supervisor one_for_one, max 3 restarts in 5s, restart permanent, "
+        "shutdown infinity)\n"
+        "└── conn-* [template] (worker _tree_actors:Plain, restart permanent, shutdown 5s)\n"
+    )
+    dumped = json.loads(supervise_cmd("tree", "--json", str(tmp_path / "t.yaml")).stdout)
+    assert [c["path"] for c in dumped["children"]] == ["pool/a-1", "pool/g-2"]
+    assert dumped["child"]["path"] == "pool/conn-*"
+
+
 def test_tree_of_a_bad_file_exits_2(tmp_path: Path) -> None:
     """tree refuses a file with problems, listing them on stderr."""
     (tmp_path / "t.yaml").write_text("name: root\nbogus: 1\n")

@@ -39,3 +39,37 @@ async def test_failing_sink_is_reported_once_and_the_tree_carries_on(
         "supervise: logging the 'actor_started' event failed (OSError: disk full); "
         "further logging failures are not reported\n"
     )
+
+
+def test_level_answers_follow_the_logger_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached logger's answers are kept; a new logger, or one configured afresh, is asked again.
+
+    `_log.enabled` keeps what a logger cached on first use answered (its
+    configuration can no longer change), and must not answer for another one.
+    """
+    from logging import ERROR, INFO
+
+    from supervise.events import Event
+
+    old = structlog.get_config()
+    try:
+        for level, kept in ((ERROR, False), (INFO, True), (ERROR, False)):
+            structlog.configure(
+                wrapper_class=structlog.make_filtering_bound_logger(level),
+                cache_logger_on_first_use=True,
+            )
+            monkeypatch.setattr(supervise._log, "_logger", structlog.get_logger("supervise"))
+            assert supervise._log.enabled(Event.ACTOR_STARTED) is kept
+            assert supervise._log.enabled(Event.ACTOR_STARTED) is kept  # the kept answer
+            assert supervise._log.enabled(Event.ACTOR_CRASHED) is True
+        # Not cached on first use: every call asks the configuration of the moment.
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(ERROR),
+            cache_logger_on_first_use=False,
+        )
+        monkeypatch.setattr(supervise._log, "_logger", structlog.get_logger("supervise"))
+        assert supervise._log.enabled(Event.ACTOR_STARTED) is False
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(INFO))
+        assert supervise._log.enabled(Event.ACTOR_STARTED) is True
+    finally:
+        structlog.configure(**old)

@@ -192,3 +192,23 @@ async def test_typed_node_operations(nats_server: NatsServer) -> None:
             await b.request_op("t", Double(n=1), Doubled)
         assert unknown.value.code == "unknown_op"
         assert (await t.ping("b")).node == "b"
+
+
+async def test_node_callbacks_run_until_removed(nats_server: NatsServer) -> None:
+    """on_node_up and on_node_down callbacks run on this loop when another node comes and
+    goes; a removed callback is not called."""
+    async with open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t:
+        seen: list[tuple[str, str, str]] = []
+        t.on_node_up(lambda info: seen.append(("up", info.name, info.labels["zone"])))
+        t.on_node_down(lambda info, how: seen.append(("down", info.name, how)))
+        remove = t.on_node_down(lambda info, how: seen.append(("removed", info.name, how)))
+        remove()
+        async with open_node(
+            nats_server.url, name="b", labels={"zone": "z1"}, heartbeat=HEARTBEAT, misses=MISSES
+        ):
+            await t.wait_node_up("b")
+        async with asyncio.timeout(5):
+            while t.is_up("b"):
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert seen == [("up", "b", "z1"), ("down", "b", "disconnect")]
+        assert t.nodes()["b"].labels == {"zone": "z1"}

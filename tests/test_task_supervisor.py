@@ -433,3 +433,35 @@ async def test_supervisor_shutdown_cancels_a_running_stream() -> None:
 
 async def _consume(stream: Any) -> list[Any]:
     return [r async for r in stream]
+
+
+async def test_a_stream_whose_calls_overrun_its_shutdown_is_killed() -> None:
+    """A call that ignores the first cancellation: at the end of the stream's shutdown the
+    child is killed and the call is cancelled again; nothing is left running."""
+    started = asyncio.Event()
+    cancellations: list[int] = []
+
+    async def stubborn(i: int) -> None:
+        started.set()
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancellations.append(i)
+                if len(cancellations) > 1:
+                    raise
+
+    before = asyncio.all_tasks()
+    async with open_tree(TASKS) as tree:
+        stream = tree.root.async_stream(
+            stubborn, [1], max_concurrency=1, timeout=None, shutdown=0.05
+        )
+        consumer = asyncio.create_task(_consume(stream))
+        await started.wait()
+        assert stream.ref is not None
+        await tree.root.terminate_child(stream.ref)
+        with pytest.raises(TaskExitedError) as info:
+            await consumer
+    assert info.value.reason.kind == "killed"
+    assert cancellations == [1, 1]
+    assert asyncio.all_tasks() - before <= {asyncio.current_task()}

@@ -55,6 +55,7 @@ API_SECTIONS = {
         "load_tree_text",
         "Registry",
         "configure_logging",
+        "MetricsOptions",
         "TreeFileProblem",
     ],
     "Actors and refs": [

@@ -40,8 +40,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from .. import _log
+from .._deadlines import call_timeouts
 from .._errors import (
     ActorExitedError,
     ActorNotRunningError,
@@ -177,6 +179,8 @@ class NodeConnection:
         self.max_message_bytes = max_message_bytes
         #: A fresh id for this process: a restarted node is a new incarnation.
         self.incarnation = secrets.token_hex(8)
+        # What `ReplyOut` would serialise before the body (which follows, then "}").
+        self._reply_head = ReplyOut(node=name, body=0).model_dump_json().encode()[: -len(b"0}")]
         self._nats: Client | None = None
         self._prefix = f"sup.{cluster}."
         self._client_prefix = f"supervise:{cluster}:"
@@ -438,23 +442,40 @@ class NodeConnection:
         return peer
 
     async def _request(
-        self, node: str | None, subject: str, payload: bytes, target: str, timeout: float
+        self,
+        node: str | None,
+        subject: str,
+        payload: bytes,
+        target: str,
+        timeout: float,
+        message: object,
     ) -> Msg:
-        """Send a request and wait for the answer; the answer may be a no-responders status."""
-        peer = None if node is None else self._peer(node)
-        if peer is not None and not peer.up and peer.down_how is not None:
-            raise NodeDownError(peer.name, peer.down_how, target)
+        """Send a request and wait for the answer; the answer may be a no-responders status.
+
+        Raises:
+            NodeDownError: ``node`` is down, or is declared down before the answer.
+            CallTimeoutError: no answer within ``timeout`` (``target@node``, ``message``).
+        """
+        peer = None
+        if node is not None:
+            peer = self._peers.get(node) or self._peer(node)
+            if not peer.up and peer.down_how is not None:
+                raise NodeDownError(node, peer.down_how, target)
         key = str(next(self._ids))
-        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
         self._replies[key] = future
         if peer is not None:
             peer.pending[future] = target
+        # One loop timer per timeout value, not one per request (see supervise._deadlines).
+        where = target if node is None else f"{target}@{node}"
+        bucket = call_timeouts(loop).add(loop, future, timeout, where, message)
         try:
             await self.nats.publish(subject, payload, reply=self._inbox + key)
-            async with asyncio.timeout(timeout):
-                return await future
+            return await future
         finally:
             del self._replies[key]
+            bucket.discard(future, None)
             if peer is not None:
                 peer.pending.pop(future, None)
 
@@ -489,12 +510,8 @@ class NodeConnection:
         subject = f"{self._prefix}op.{node}"
         request = OpRequest(op=op.op_name, sender=self.name, body=op.model_dump(mode="json"))
         target = f"operation {op.op_name}"
-        try:
-            msg = await self._request(
-                node, subject, encode(subject, request, self.max_message_bytes), target, timeout
-            )
-        except TimeoutError:
-            raise CallTimeoutError(f"{target}@{node}", op, timeout) from None
+        payload = encode(subject, request, self.max_message_bytes)
+        msg = await self._request(node, subject, payload, target, timeout, op)
         if self._no_responders(msg):
             raise NotServedError(f"node {node}", self.cluster, node)
         answer = self._answer(subject, msg)
@@ -525,10 +542,7 @@ class NodeConnection:
         """
         subject = f"{self._prefix}name.{token(name)}"
         payload = encode(subject, Whereis(name=name), self.max_message_bytes)
-        try:
-            msg = await self._request(None, subject, payload, name, timeout)
-        except TimeoutError:
-            raise CallTimeoutError(f"whereis {name}", name, timeout) from None
+        msg = await self._request(None, subject, payload, f"whereis {name}", timeout, name)
         if self._no_responders(msg):
             raise NotServedError(name, self.cluster)
         answer = self._answer(subject, msg)
@@ -541,12 +555,26 @@ class NodeConnection:
     def _send_payload(
         self, kind: Literal["call", "cast"], ref: RemoteActorRef, msg: BaseModel
     ) -> bytes:
-        if not isinstance(msg, BaseModel):
-            raise MessageTypeError(f"{ref.name}@{ref.node}", msg, ())
-        send = SendOut.model_construct(
-            kind=kind, to=ref.name, sender=self.name, type=type_name(type(msg)), body=msg
-        )
-        return encode(ref._subject, send, self.max_message_bytes)
+        """A `Send` envelope's JSON: a head cached per ref, kind and message type, then the
+        message's own JSON (what `SendOut` would serialise, without building it)."""
+        model = type(msg)
+        heads = ref._heads
+        head = heads.get((kind, model))
+        if head is None:
+            if not isinstance(msg, BaseModel):
+                raise MessageTypeError(f"{ref.name}@{ref.node}", msg, ())
+            empty = SendOut(kind=kind, to=ref.name, sender=self.name, type=type_name(model), body=0)
+            head = heads[(kind, model)] = encode(ref._subject, empty)[: -len(b"0}")]
+        try:
+            payload = head + msg.__pydantic_serializer__.to_json(msg) + b"}"
+        except Exception as exc:  # PydanticSerializationError: a value with no JSON form
+            raise WireError(ref._subject, f"cannot be sent as JSON ({exc})") from exc
+        if len(payload) > self.max_message_bytes:
+            raise WireError(
+                ref._subject,
+                f"{len(payload)} bytes, over the limit of {self.max_message_bytes}",
+            )
+        return payload
 
     async def _send_cast(self, ref: RemoteActorRef, msg: BaseModel) -> None:
         payload = self._send_payload("cast", ref, msg)
@@ -565,10 +593,7 @@ class NodeConnection:
     async def _send_call(self, ref: RemoteActorRef, msg: BaseModel, timeout: float) -> Any:
         payload = self._send_payload("call", ref, msg)
         target = ref.name
-        try:
-            answer = await self._request(ref.node, ref._subject, payload, target, timeout)
-        except TimeoutError:
-            raise CallTimeoutError(f"{target}@{ref.node}", msg, timeout) from None
+        answer = await self._request(ref.node, ref._subject, payload, target, timeout, msg)
         if self._no_responders(answer):
             # Nothing subscribed to the node's subjects: it is gone, or not there yet.
             peer = self._peer(ref.node)
@@ -751,11 +776,19 @@ class NodeConnection:
                 detail = f"{type(exc).__name__}: {exc}"
                 answer = Failure(node=me, error="call_failed", message=detail)
         else:
-            answer = ReplyOut.model_construct(node=me, body=done.result())
-        try:
-            self._outbox_put(reply, answer)
-        except WireError as exc:
-            self._outbox_put(reply, Failure(node=me, error="bad_reply", message=exc.problem))
+            result = done.result()
+            try:
+                payload = self._reply_head + to_json(result) + b"}"
+            except Exception as exc:  # PydanticSerializationError: no JSON form
+                answer = Failure(node=me, error="bad_reply", message=f"not JSON: {exc}")
+            else:
+                if len(payload) <= self.max_message_bytes:
+                    self._outbox.append((reply, payload))
+                    self._outbox_ready.set()
+                    return
+                problem = f"{len(payload)} bytes, over the limit of {self.max_message_bytes}"
+                answer = Failure(node=me, error="bad_reply", message=problem)
+        self._outbox_put(reply, answer)
 
     async def _on_op(self, msg: Msg) -> None:
         request = self._decode(msg)
@@ -905,25 +938,45 @@ class NodeConnection:
                 await waiter
         return self._peers[node].info()
 
-    def on_node_up(self, callback: Callable[[NodeInfo], object]) -> None:
-        """Call ``callback(info)`` each time a node comes up (on this loop)."""
-        self._up_callbacks.append(callback)
+    def on_node_up(self, callback: Callable[[NodeInfo], object]) -> Callable[[], None]:
+        """Call ``callback(info)`` each time a node comes up (on this loop); returns the
+        function that removes the callback."""
+        return _add(self._up_callbacks, callback)
 
-    def on_node_down(self, callback: Callable[[NodeInfo, str], object]) -> None:
-        """Call ``callback(info, how)`` each time a node is declared down (on this loop)."""
-        self._down_callbacks.append(callback)
+    def on_node_down(self, callback: Callable[[NodeInfo, str], object]) -> Callable[[], None]:
+        """Call ``callback(info, how)`` each time a node is declared down (on this loop);
+        returns the function that removes the callback."""
+        return _add(self._down_callbacks, callback)
 
-    def on_isolated(self, callback: Callable[[str], object]) -> None:
+    def on_isolated(self, callback: Callable[[str], object]) -> Callable[[], None]:
         """Call ``callback(how)`` when this node was cut off (``disconnected``) or its loop
-        stalled (``frozen``) for ``misses`` x ``heartbeat``: the others count it down."""
-        self._isolated_callbacks.append(callback)
+        stalled (``frozen``) for ``misses`` x ``heartbeat``: the others count it down.
+        Returns the function that removes the callback."""
+        return _add(self._isolated_callbacks, callback)
+
+
+CallbackT = TypeVar("CallbackT")
+
+
+def _add(callbacks: list[CallbackT], callback: CallbackT) -> Callable[[], None]:
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove
+
+
+_models_by_name: dict[tuple[type[BaseModel], ...], dict[str, type[BaseModel]]] = {}
 
 
 def _model_named(accepts: tuple[type[BaseModel], ...], name: str) -> type[BaseModel] | None:
-    for model in accepts:
-        if type_name(model) == name:
-            return model
-    return None
+    """The model among an actor's declared messages whose wire name is ``name``."""
+    models = _models_by_name.get(accepts)
+    if models is None:
+        models = _models_by_name[accepts] = {type_name(m): m for m in accepts}
+    return models.get(name)
 
 
 @contextlib.asynccontextmanager

@@ -159,13 +159,15 @@ class RemoteActorRef:
     From `NodeConnection.whereis` or `NodeConnection.remote_ref`, never a constructor.
     """
 
-    __slots__ = ("_conn", "_subject", "name", "node")
+    __slots__ = ("_conn", "_heads", "_subject", "name", "node")
 
     def __init__(self, conn: NodeConnection, name: str, node: str, subject: str) -> None:
         self._conn = conn
         self.name = name
         self.node = node
         self._subject = subject
+        # The JSON of a `Send` up to its body, per (kind, message type): built once.
+        self._heads: dict[tuple[str, type], bytes] = {}
 
     def __repr__(self) -> str:
         return f"<RemoteActorRef {self.name}@{self.node}>"

@@ -1,0 +1,673 @@
+"""Isolated actors: a whole actor in an OS process of its own, behind the `Process` seam.
+
+``execution: isolated`` starts, for each incarnation, a fresh Python process
+(``sys.executable``) that imports the actor's class, builds it from its config
+and runs it on an event loop of its own: ``on_start``, ``handle``, ``on_stop``
+and its timers all run there (`supervise._isolated_child`). On the tree's side
+an `IsolatedProcess` stands in for it: refs put messages in its mailbox as for
+any actor, and its task forwards them, in order, over a Unix socket pair.
+
+The channel carries frames: a 4-byte big-endian length, then a JSON header
+and, after a newline, an optional payload (a model's JSON). Messages cross as
+their pydantic model's JSON and the child validates them against the types
+the actor declares; replies cross as JSON data or as a model's JSON that this
+side validates again. Nothing is ever unpickled from the child: an exception
+there comes back as its type, message and traceback text
+(`IsolatedActorError`).
+
+The supervisor really can kill it: ``kill`` is SIGKILL (after SIGTERM and a
+short grace if a graceful stop was asked for first, as at a shutdown
+timeout), ``on_stop`` does not run, and the end is reported once the process
+has been reaped. A death the tree did not cause (an exception, ``os._exit``,
+a signal) is a crash with the exit code or signal in the reason's detail.
+Nothing is left behind: the child is reaped here (a pidfd on Linux, else a
+thread in ``waitpid``); if this side's task is cancelled or its loop closed,
+the child is killed and reaped on the spot; and if this whole process dies,
+the child gets SIGKILL from the kernel (``PR_SET_PDEATHSIG``) and end-of-file
+on its channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import BaseModel
+
+from ._errors import (
+    ActorExitedError,
+    CallFailedError,
+    IsolatedActorError,
+    IsolatedProcessDiedError,
+    IsolationError,
+)
+from ._imports import import_path_of
+from ._process import ActorProcess, Call, Process, _Stop
+from ._reason import ExitKind, ExitReason, crash, killed
+
+if TYPE_CHECKING:
+    from ._child import Child
+    from ._mailbox import Mailbox
+    from .spec import ChildSpec
+
+#: Seconds between SIGTERM and SIGKILL when a graceful stop ran out of time.
+#: Under the supervisor's grace after a kill (1 s), so the end is seen, not abandoned.
+TERM_GRACE_SECONDS: Final = 0.5
+
+#: The largest frame either side accepts; a bigger one ends the channel.
+MAX_FRAME: Final = 64 * 1024 * 1024
+
+_LENGTH: Final = 4
+
+# The child's command: the parent's import path first, so both import the same code.
+_CHILD_CODE: Final = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
+    "from supervise._isolated_child import main; main()"
+)
+
+
+# -- frames ----------------------------------------------------------------------------
+
+
+def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+    """One frame: the length, the header's JSON and, after a newline, the payload."""
+    body = json.dumps(header, separators=(",", ":")).encode()
+    if payload:
+        body += b"\n" + payload
+    return len(body).to_bytes(_LENGTH, "big") + body
+
+
+def split(body: bytes) -> tuple[dict[str, Any], bytes]:
+    """A frame's body as its header and its payload (b"" if none)."""
+    cut = body.find(b"\n")  # the header's compact JSON holds no raw newline
+    if cut < 0:
+        return json.loads(body), b""
+    return json.loads(body[:cut]), body[cut + 1 :]
+
+
+def error_fields(exc: BaseException) -> dict[str, str]:
+    """An exception as text that may cross: its type, message and traceback."""
+    return {
+        "exc_type": type(exc).__qualname__,
+        "exc_message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def reply_frame(call_id: int, reply: object) -> bytes:
+    """The frame of a call's reply: a model's JSON and its type, or JSON data.
+
+    Raises:
+        TypeError: the reply is neither a pydantic model nor JSON data.
+    """
+    if isinstance(reply, BaseModel):
+        return frame(
+            {"op": "reply", "id": call_id, "model": import_path_of(type(reply))},
+            reply.model_dump_json().encode(),
+        )
+    try:
+        data = json.dumps(reply, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"the reply {reply!r} of an isolated actor must be a pydantic model or JSON data "
+            f"(it crosses to the tree as JSON): {exc}"
+        ) from None
+    return frame({"op": "reply", "id": call_id}, data.encode())
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+# -- the tree's side -------------------------------------------------------------------
+
+
+class _Channel(asyncio.Protocol):
+    """The tree's end of the socket pair: cuts frames and hands them to the process."""
+
+    def __init__(self, process: IsolatedProcess) -> None:
+        self._process = process
+        self._buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self.paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        offset, size = 0, len(buffer)
+        while size - offset >= _LENGTH:
+            length = int.from_bytes(buffer[offset : offset + _LENGTH], "big")
+            if length > MAX_FRAME:
+                self._process._broken(f"a frame of {length} bytes from the child")
+                return
+            end = offset + _LENGTH + length
+            if end > size:
+                break
+            body = bytes(buffer[offset + _LENGTH : end])
+            offset = end
+            try:
+                header, payload = split(body)
+                self._process._on_frame(header, payload)
+            except Exception as exc:  # a child that speaks nonsense is killed
+                self._process._broken(f"a frame it could not read ({exc!r})")
+                return
+        del buffer[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_writer()
+        self._process._on_channel_closed()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait until the child has read enough that writing may go on (or it is gone)."""
+        if self.paused and self.transport is not None and not self.transport.is_closing():
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+
+class IsolatedProcess(ActorProcess):
+    """An isolated actor's incarnation, seen from the tree: its mailbox and a forwarder.
+
+    Refs, monitors, links and the supervisor use it as any `ActorProcess`:
+    messages go into ``mailbox``; the task (`_main`) starts the child
+    process, forwards the mailbox over the channel in order, and ends once
+    the child is gone and reaped. The end's reason comes from the child's own
+    report when it ended in order; from the kill when the supervisor killed
+    it; else from its exit status.
+    """
+
+    __slots__ = (
+        "_channel",
+        "_channel_open",
+        "_gone",
+        "_graceful",
+        "_ids",
+        "_pending",
+        "_pid",
+        "_pidfd",
+        "_popen",
+        "_reported",
+        "_returncode",
+        "_spec",
+        "_stop_sent",
+        "_term_timer",
+        "_waiter_thread",
+    )
+
+    def __init__(
+        self, child: Child, spec: ChildSpec, mailbox: Mailbox[object], stop_bound: float | None
+    ) -> None:
+        Process.__init__(self, child)  # ready once the child reports that on_start is done
+        self.actor = None  # the actor lives in the child process
+        self.mailbox = mailbox
+        self.stop_bound = stop_bound
+        self._stop_reason: ExitReason | None = None
+        self._current = None
+        self.casts = 0
+        self.calls = 0
+        self.handling = None
+        self._spec = spec
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+        self._pidfd = -1
+        self._waiter_thread: threading.Thread | None = None
+        self._returncode: int | None = None
+        self._channel: _Channel | None = None
+        self._channel_open = False
+        #: Resolved once the child is reaped and its channel closed.
+        self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ids = itertools.count(1)
+        #: Calls sent to the child and not answered yet, by id.
+        self._pending: dict[int, Call] = {}
+        self._reported: ExitReason | None = None
+        self._graceful = False
+        self._stop_sent = False
+        self._term_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id once it is started (and until it is reaped)."""
+        return self._pid or None
+
+    # -- lifecycle (the supervisor's side) ------------------------------------------------
+
+    def request_stop(self, reason: ExitReason) -> None:
+        self._graceful = True
+        super().request_stop(reason)
+
+    def stop_after_queued(self, reason: ExitReason) -> None:
+        self._graceful = True
+        super().stop_after_queued(reason)
+
+    def kill(self, detail: str) -> None:
+        """SIGKILL now; or SIGTERM, then SIGKILL after a grace, if a graceful stop ran out."""
+        if self.reason is not None:
+            return
+        if self._kill_reason is None:
+            self._kill_reason = killed(detail)
+        if self._stop_reason is None:
+            self._stop_reason = self._kill_reason
+        if not self._alive():
+            if self._popen is None and self.task is not None:
+                self._cancel_task()  # not started yet: nothing to signal
+            return
+        if self._graceful and self._term_timer is None:
+            self._signal(signal.SIGTERM)
+            self._term_timer = asyncio.get_running_loop().call_later(
+                TERM_GRACE_SECONDS, self._signal, signal.SIGKILL
+            )
+        else:
+            self._signal(signal.SIGKILL)
+        self.mailbox.wake()
+
+    def abandon(self) -> None:
+        self._reap_now()
+        super().abandon()
+
+    def _alive(self) -> bool:
+        return self._popen is not None and self._returncode is None
+
+    def _signal(self, number: int) -> None:
+        # Safe by pid: it is not reaped yet (we reap it), so the pid is not reused.
+        if self._alive():
+            try:
+                os.kill(self._pid, number)
+            except ProcessLookupError:
+                pass
+
+    # -- the task -------------------------------------------------------------------------
+
+    async def _main(self) -> None:
+        reason: ExitReason | None = None
+        try:
+            await self._spawn()
+            await self._forward()
+            reason = self._end_reason()
+        except BaseException as exc:
+            if self._closing(exc):
+                self._reap_now()
+                reason = self._closed_reason()
+                raise
+            self._reap_now()
+            if self._cancelled(exc):
+                reason = self._kill_reason or killed("cancelled")
+                return
+            if not isinstance(exc, Exception):
+                raise
+            # The child could not be started or spoke nonsense: a crash like any other.
+            reason = crash(exc)
+            self._fail_started(exc)
+        finally:
+            self._close_channel()
+            self._finish(reason or self._kill_reason or killed("cancelled"))
+
+    async def _spawn(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            # Spawned from the loop's thread, not a worker thread: a worker thread's
+            # end would fire the child's parent-death signal. Measured: about 1 ms.
+            self._popen = subprocess.Popen(  # noqa: ASYNC220
+                [
+                    sys.executable,
+                    "-c",
+                    _CHILD_CODE,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                    json.dumps(sys.path),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                # Its own session: the terminal's Ctrl-C is the tree's to handle.
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._pid = self._popen.pid
+        self._watch_exit()
+        loop = asyncio.get_running_loop()
+        try:
+            _, channel = await loop.create_unix_connection(lambda: _Channel(self), sock=ours)
+        except BaseException:
+            ours.close()
+            raise
+        self._channel = channel
+        self._channel_open = True
+        spec = self._spec
+        config = spec.config
+        channel.transport.write(  # type: ignore[union-attr]
+            frame(
+                {
+                    "op": "init",
+                    "actor": import_path_of(spec.actor),
+                    "name": spec.name,
+                    "path": self.path,
+                    "incarnation": self.child.incarnation + 1,
+                    "capacity": spec.mailbox.capacity,
+                    "shutdown": spec.shutdown,
+                    "stop_bound": self.stop_bound,
+                    "config": None if config is None else config.model_dump(mode="json"),
+                }
+            )
+        )
+
+    def _watch_exit(self) -> None:
+        """Learn of the child's end on this loop: a pidfd where there is one, else a thread."""
+        loop = asyncio.get_running_loop()
+        pid = self._pid
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            thread = threading.Thread(
+                target=self._wait_in_thread, args=(loop,), name=f"waitpid {pid}", daemon=True
+            )
+            self._waiter_thread = thread
+            thread.start()
+            return
+        loop.add_reader(self._pidfd, self._on_pidfd)
+
+    def _on_pidfd(self) -> None:
+        self._stop_watching()
+        try:
+            _, status = os.waitpid(self._pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else: the status is lost
+            status = 0
+        self._collected(os.waitstatus_to_exitcode(status))
+
+    def _wait_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            _, status = os.waitpid(self._pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            code = 0
+        if self._returncode is None:
+            self._returncode = code
+        try:
+            loop.call_soon_threadsafe(self._collected, code)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def _stop_watching(self) -> None:
+        fd, self._pidfd = self._pidfd, -1
+        if fd >= 0:
+            try:
+                asyncio.get_running_loop().remove_reader(fd)
+            except RuntimeError:  # no running loop (closing): the selector is gone with it
+                pass
+            os.close(fd)
+
+    def _collected(self, code: int) -> None:
+        """The child has been reaped with ``code`` (negative: the signal that ended it)."""
+        self._returncode = code
+        if self._popen is not None:
+            self._popen.returncode = code  # so that Popen does not try (and warn) later
+        if self._term_timer is not None:
+            self._term_timer.cancel()
+        if self._channel_open:
+            # Its frames are all in the socket by now; wait briefly for the end of
+            # them (a grandchild holding the socket must not hold us up).
+            asyncio.get_running_loop().call_later(1.0, self._close_channel)
+        self._check_gone()
+
+    def _reap_now(self) -> None:
+        """Kill and reap the child on the spot, if it still runs (cancelled, closing)."""
+        self._stop_watching()
+        if not self._alive():
+            return
+        self._signal(signal.SIGKILL)
+        thread = self._waiter_thread
+        if thread is not None:
+            thread.join()
+            code = self._returncode if self._returncode is not None else -signal.SIGKILL
+        else:
+            try:
+                _, status = os.waitpid(self._pid, 0)  # bounded: SIGKILL cannot be caught
+                code = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                code = -signal.SIGKILL
+        self._returncode = code
+        if self._popen is not None:
+            self._popen.returncode = code
+
+    def _close_channel(self) -> None:
+        channel = self._channel
+        if channel is not None and channel.transport is not None:
+            channel.transport.close()  # connection_lost follows on the loop
+        self._channel_open = False
+        if channel is None:
+            self._check_gone()
+
+    def _on_channel_closed(self) -> None:
+        self._channel_open = False
+        if self._returncode is None and self._alive():
+            # It closed its end but lives on: it cannot be reached any more.
+            asyncio.get_running_loop().call_later(1.0, self._signal, signal.SIGKILL)
+        self._check_gone()
+
+    def _broken(self, what: str) -> None:
+        self._kill_reason = self._kill_reason or killed(f"the child sent {what}")
+        self._signal(signal.SIGKILL)
+        self._close_channel()
+
+    def _check_gone(self) -> None:
+        if self._returncode is not None and not self._channel_open:
+            gone = self._gone
+            if not gone.done():
+                gone.set_result(None)
+            self.mailbox.wake()
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def _forward(self) -> None:
+        """Send the mailbox to the child in order, until a stop or the child's end."""
+        channel = self._channel
+        assert channel is not None
+        assert channel.transport is not None
+        write = channel.transport.write
+        mailbox = self.mailbox
+        gone = self._gone
+        while self._stop_reason is None and not gone.done():
+            if not mailbox.items:
+                await mailbox.waiter()
+                continue
+            item = mailbox.get_nowait()
+            kind = type(item)
+            if kind is Call:
+                call: Call = item  # type: ignore[assignment]
+                data = self._encode(call.message, call)
+                if data is not None:
+                    call_id = next(self._ids)
+                    self._pending[call_id] = call
+                    write(frame({"op": "call", "id": call_id, "type": data[0]}, data[1]))
+            elif kind is _Stop:
+                self._stop_reason = item.reason  # type: ignore[attr-defined]
+                self._send_stop(queued=True)
+            else:
+                data = self._encode(item, None)
+                if data is not None:
+                    self.casts += 1
+                    write(frame({"op": "cast", "type": data[0]}, data[1]))
+            if channel.paused:
+                await channel.drain()
+        reason = self._stop_reason
+        if reason is not None and reason is not self._kill_reason and not gone.done():
+            self._send_stop(queued=False)
+        await gone
+
+    def _encode(self, message: object, call: Call | None) -> tuple[str, bytes] | None:
+        try:
+            if not isinstance(message, BaseModel):
+                raise TypeError(f"{type(message).__qualname__} is not a pydantic model")
+            return import_path_of(type(message)), message.model_dump_json().encode()
+        except Exception as exc:
+            error = IsolationError(self.path, f"message {type(message).__qualname__}", str(exc))
+            if call is None:
+                self.child.dead_letters.add(self.path, message, "unencodable")
+            elif not call.future.done():
+                call.future.set_exception(error)
+            return None
+
+    def _send_stop(self, *, queued: bool) -> None:
+        if self._stop_sent or not self._channel_open:
+            return
+        self._stop_sent = True
+        reason = self._stop_reason
+        assert reason is not None
+        detail = reason.detail
+        if detail is None and reason.exception is not None:
+            detail = f"{type(reason.exception).__qualname__}: {reason.exception}"
+        header = {"op": "stop", "kind": reason.kind.value, "detail": detail, "queued": queued}
+        assert self._channel is not None
+        assert self._channel.transport is not None
+        self._channel.transport.write(frame(header))
+
+    def _on_frame(self, header: dict[str, Any], payload: bytes) -> None:
+        op = header["op"]
+        if op == "reply":
+            call = self._pending.pop(header["id"], None)
+            if call is None:
+                return
+            self.calls += 1
+            future = call.future
+            if future.done():  # the caller timed out: drop the reply
+                return
+            try:
+                reply = self._decode_reply(header, payload, call)
+            except IsolationError as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(reply)
+        elif op == "failed":
+            call = self._pending.pop(header["id"], None)
+            if call is not None and not call.future.done():
+                # The handler of this call raised: its caller learns now, before on_stop.
+                reason = crash(self._remote_error(header))
+                error = CallFailedError(self.path, reason)
+                error.__cause__ = reason.exception
+                call.future.set_exception(error)
+        elif op == "started":
+            started = self.started
+            if not started.done():
+                started.set_result(None)
+        elif op == "rejected":
+            call = self._pending.pop(header["id"], None) if header.get("id") else None
+            refused = IsolationError(self.path, f"message {header['type']}", header["error"])
+            if call is not None:
+                if not call.future.done():
+                    call.future.set_exception(refused)
+            else:
+                self.child.dead_letters.add(self.path, payload.decode(), "rejected")
+        elif op == "exit":
+            self._reported = self._reported_reason(header)
+
+    def _decode_reply(self, header: dict[str, Any], payload: bytes, call: Call) -> Any:
+        model_path = header.get("model")
+        what = f"reply to {type(call.message).__qualname__}"
+        if model_path is None:
+            try:
+                return json.loads(payload)
+            except ValueError as exc:
+                raise IsolationError(self.path, what, f"it is not JSON ({exc})") from None
+        model = _loaded_model(model_path)
+        if model is None:
+            raise IsolationError(
+                self.path,
+                what,
+                f"its type {model_path} is not a pydantic model imported in the tree's process",
+            )
+        try:
+            return model.model_validate_json(payload)
+        except ValueError as exc:
+            problem = f"it does not validate as {model_path}: {exc}"
+            raise IsolationError(self.path, what, problem) from None
+
+    def _remote_error(self, header: dict[str, Any]) -> IsolatedActorError:
+        return IsolatedActorError(
+            self.path, header["exc_type"], header["exc_message"], header["traceback"]
+        )
+
+    def _reported_reason(self, header: dict[str, Any]) -> ExitReason:
+        """The reason the child reported for its end, rebuilt on this side."""
+        if header.get("requested") and self._stop_reason is not None:
+            return self._stop_reason
+        kind = ExitKind(header["kind"])
+        if "exc_type" in header:
+            error = self._remote_error(header)
+            if kind is ExitKind.CRASH and self._started is not None and not self._started.done():
+                self._fail_started(error)  # on_start (or the actor's set-up) failed there
+            return ExitReason(kind, header.get("detail"), error)
+        return ExitReason(kind, header.get("detail"))
+
+    def _end_reason(self) -> ExitReason:
+        """Why the child ended: its report if it exited in order, else the kill or its status."""
+        code = self._returncode
+        if self._reported is not None and code == 0:
+            return self._reported
+        if self._kill_reason is not None:
+            return self._kill_reason
+        assert code is not None
+        died = IsolatedProcessDiedError(
+            self.path,
+            self._pid,
+            code if code >= 0 else None,
+            signal_name(-code) if code < 0 else None,
+        )
+        error: BaseException = died
+        if self._started is not None and not self._started.done():
+            self._fail_started(died)
+        return ExitReason(ExitKind.CRASH, died.detail, error)
+
+    def _release(self, reason: ExitReason) -> None:
+        if self._term_timer is not None:
+            self._term_timer.cancel()
+        pending, self._pending = self._pending, {}
+        for call in pending.values():
+            if not call.future.done():
+                call.future.set_exception(ActorExitedError(self.path, reason))
+        super()._release(reason)
+
+
+def _loaded_model(path: str) -> type[BaseModel] | None:
+    """The model class at ``path`` if its module is imported already (a child names no
+    module for this process to import), else None."""
+    module_name, _, qualname = path.partition(":")
+    obj: object = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, part, None)
+    if isinstance(obj, type) and issubclass(obj, BaseModel):
+        return obj
+    return None
+
+
+__all__ = ["IsolatedProcess", "error_fields", "frame", "reply_frame", "split"]
