@@ -44,6 +44,8 @@ W6_fanout                 w6_fanout                 10_000    messages/s  higher
 W7_loop_lag_loop          w7_loop_lag_loop          1_000     s           lower
 W7_loop_lag_thread        w7_loop_lag_thread        1_000     s           lower
 W7_loop_lag_process       w7_loop_lag_process       1_000     s           lower
+W8_isolated_call          w8_isolated_call          10_000    calls/s     higher
+W8_isolated_restart       w8_isolated_restart       20        s           lower
 ========================  ========================  ========  ==========  =======
 
 What each must do with supervise (the raw counterpart is in ``_raw.py``):
@@ -77,6 +79,10 @@ What each must do with supervise (the raw counterpart is in ``_raw.py``):
   started with ``execution: loop`` / ``thread`` / ``process`` answers one call
   of zero work (untimed), then computes ``burn_cpu(n)`` (``n`` ms of CPU) for
   one call while ``loop_lag_p99`` samples the loop's lag.
+* ``w8_isolated_call(n)``: ``CALL_WARMUP`` untimed calls, then ``n``
+  sequential calls to an actor with ``execution: isolated``; calls/s.
+* ``w8_isolated_restart(n)``: ``n`` times SIGKILL the isolated actor's
+  process from outside; seconds until the restarted actor's first reply; p50.
 
 Any other public name starting with ``w`` and a digit is rejected by the
 harness as a probable typo.
@@ -116,7 +122,9 @@ import atexit
 import contextlib
 import gc
 import logging
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,6 +150,7 @@ from benchmarks._common import (
     stream_item,
     traced_bytes_per_item,
 )
+from benchmarks._isolated_echo import Echo, Ping, WhichPid
 from supervise import (
     Actor,
     ActorRef,
@@ -317,7 +326,7 @@ def _check_parked(refs: list[ActorRef[Any]]) -> None:
     """Untimed sanity check (private attributes): every actor waits on its mailbox."""
     for ref in refs:
         process: Any = ref._child.process
-        if process is None or process.mailbox._waiter is None:
+        if process is None or process.mailbox.parked is None:
             raise RuntimeError(f"{ref.path} is not parked on its mailbox")
 
 
@@ -707,6 +716,59 @@ async def w8_async_stream(n: int) -> float:
     return per_second(n, t1 - t0)
 
 
+# --------------------------------------------------------------------------- W8 isolated
+
+
+def _isolated_echo(**supervisor: Any) -> SupervisorSpec:
+    child = ChildSpec(name="echo", actor=Echo, execution="isolated")
+    return SupervisorSpec(name="bench", children=[child], **supervisor)
+
+
+async def w8_isolated_call(n: int) -> float:
+    """W8_isolated_call: calls/s, ``n`` sequential calls to an actor with ``execution: isolated``.
+
+    ``CALL_WARMUP`` untimed calls first (the child process is started by
+    then); each call crosses to the actor's own process and back as JSON.
+    """
+    with quiet_logging():
+        async with _open_tree(_isolated_echo()) as tree:
+            echo = tree.actor("bench/echo", Echo)
+            for i in range(CALL_WARMUP):
+                await echo.call(Ping(n=i))
+            pings = [Ping(n=i) for i in range(n)]
+            t0 = now_ns()
+            for ping in pings:
+                await echo.call(ping)
+            t1 = now_ns()
+    return per_second(n, t1 - t0)
+
+
+async def w8_isolated_restart(n: int) -> float:
+    """W8_isolated_restart: median seconds from SIGKILL to the first reply after the restart.
+
+    One permanent isolated actor under one_for_one (intensity
+    ``RESTART_INTENSITY`` per ``RESTART_PERIOD_S``). ``n`` times: its pid
+    (untimed), then SIGKILL from outside, the Down, and a call with
+    ``retry_while_restarting`` until the new process replies: the end's
+    detection, the restart, the new interpreter's start-up and imports, and
+    one round trip.
+    """
+    latencies: list[int] = []
+    spec = _isolated_echo(max_restarts=RESTART_INTENSITY, max_seconds=RESTART_PERIOD_S)
+    with quiet_logging(logging.CRITICAL):
+        async with _open_tree(spec) as tree:
+            echo = tree.actor("bench/echo", Echo)
+            for i in range(n):
+                pid = await echo.call(WhichPid(), timeout=None, retry_while_restarting=True)
+                monitor = echo.monitor()
+                t0 = now_ns()
+                os.kill(pid, signal.SIGKILL)
+                await monitor
+                await echo.call(Ping(n=i), timeout=None, retry_while_restarting=True)
+                latencies.append(now_ns() - t0)
+    return percentile_s(latencies, 0.50)
+
+
 __all__ = [
     "logging_setup",
     "quiet_logging",
@@ -724,6 +786,8 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w8_isolated_call",
+    "w8_isolated_restart",
     "w9_remote_call",
     "w9_remote_pipelined",
 ]

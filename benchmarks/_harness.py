@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -53,21 +55,19 @@ class BenchmarkError(Exception):
 
 def uvloop_available() -> bool:
     """Whether ``uvloop`` can be imported."""
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("uvloop") is not None
 
 
 def _loop_factory(loop: LoopName) -> Callable[[], asyncio.AbstractEventLoop] | None:
     if loop == "asyncio":
         return None  # asyncio.Runner's default: the policy's new_event_loop()
     try:
-        import uvloop
+        # By name, so that type-checking does not need the optional uvloop installed.
+        uvloop = importlib.import_module("uvloop")
     except ImportError as exc:
         raise BenchmarkError("--loop uvloop: uvloop is not installed") from exc
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _loop_version(loop: LoopName) -> str:

@@ -27,7 +27,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
+import json
 import multiprocessing
+import os
+import signal
+import sys
 from collections import deque
 from typing import Final
 
@@ -509,6 +513,93 @@ async def w8_async_stream(n: int) -> float:
     t1 = now_ns()
     assert len(results) == n
     return per_second(n, t1 - t0)
+
+
+# --------------------------------------------------------------------------- W8 isolated
+
+#: The raw isolated echo: a Python process answering length-prefixed JSON on its stdin/stdout.
+_ECHO_CHILD: Final = """
+import json, sys
+read, write, flush = sys.stdin.buffer.read, sys.stdout.buffer.write, sys.stdout.buffer.flush
+while True:
+    head = read(4)
+    if len(head) < 4:
+        break
+    request = json.loads(read(int.from_bytes(head, "big")))
+    out = json.dumps(request["n"]).encode()
+    write(len(out).to_bytes(4, "big") + out)
+    flush()
+"""
+
+
+async def _echo_child() -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _ECHO_CHILD,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def _echo(child: asyncio.subprocess.Process, n: int) -> object:
+    """One round trip: ``{"n": n}`` as length-prefixed JSON there, ``n`` back."""
+    stdin, stdout = child.stdin, child.stdout
+    assert stdin is not None
+    assert stdout is not None
+    body = json.dumps({"n": n}).encode()
+    stdin.write(len(body).to_bytes(4, "big") + body)
+    head = await stdout.readexactly(4)
+    return json.loads(await stdout.readexactly(int.from_bytes(head, "big")))
+
+
+async def _end(child: asyncio.subprocess.Process) -> None:
+    assert child.stdin is not None
+    child.stdin.close()
+    await child.wait()
+
+
+async def w8_isolated_call(n: int) -> float:
+    """W8_isolated_call: calls/s, ``n`` sequential round trips to a child process.
+
+    A child Python process (``asyncio.create_subprocess_exec``) reads
+    length-prefixed JSON requests on its stdin and writes the replies on its
+    stdout; the parent writes one and awaits the reply (``readexactly``)
+    before the next. ``CALL_WARMUP`` untimed round trips first.
+    """
+    child = await _echo_child()
+    try:
+        for i in range(CALL_WARMUP):
+            await _echo(child, i)
+        t0 = now_ns()
+        for i in range(n):
+            await _echo(child, i)
+        t1 = now_ns()
+    finally:
+        await _end(child)
+    return per_second(n, t1 - t0)
+
+
+async def w8_isolated_restart(n: int) -> float:
+    """W8_isolated_restart: median seconds from SIGKILL to the first reply of a new child.
+
+    ``n`` times: SIGKILL the echo child, reap it (``wait``), start a new one
+    and make one round trip; timed from just before the kill until the reply.
+    """
+    child = await _echo_child()
+    latencies: list[int] = []
+    try:
+        await _echo(child, 0)
+        for i in range(n):
+            t0 = now_ns()
+            os.kill(child.pid, signal.SIGKILL)
+            await child.wait()
+            child = await _echo_child()
+            await _echo(child, i)
+            latencies.append(now_ns() - t0)
+    finally:
+        await _end(child)
+    return percentile_s(latencies, 0.50)
 
 
 # W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.

@@ -77,6 +77,7 @@ from ._timers import TimerHandle as TimerHandle
 from ._tree import Tree as Tree
 from ._tree import open_tree as open_tree
 from .events import Event as Event
+from .spec import AutoShutdown as AutoShutdown
 from .spec import Backoff as Backoff
 from .spec import ChildSpec as ChildSpec
 from .spec import ClusterSpec as ClusterSpec
@@ -102,6 +103,7 @@ __all__ = [
     "ActorStatistics",
     "ArgumentError",
     "AsyncTask",
+    "AutoShutdown",
     "Backoff",
     "CallDroppedError",
     "CallFailedError",

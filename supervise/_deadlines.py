@@ -88,6 +88,7 @@ class _Bucket:
                 future.set_exception(CallTimeoutError(actor, message, self.timeout))
         if self._timer is None and self._buckets.get(self.timeout) is self:
             del self._buckets[self.timeout]  # nothing in flight: a later call starts afresh
+            _forget(self)
 
 
 @final
@@ -108,10 +109,15 @@ class CallTimeouts:
         message: object,
     ) -> _Bucket:
         """Arm ``timeout`` for ``future``; ``bucket.discard(future, None)`` when the call ends."""
+        bucket = self.bucket(timeout)
+        bucket.add(loop, future, actor, message)
+        return bucket
+
+    def bucket(self, timeout: float) -> _Bucket:
+        """The bucket of the calls in flight with ``timeout`` (created on first use)."""
         bucket = self._buckets.get(timeout)
         if bucket is None:
             bucket = self._buckets[timeout] = _Bucket(timeout, self._buckets)
-        bucket.add(loop, future, actor, message)
         return bucket
 
 
@@ -143,3 +149,38 @@ def call_timeouts(loop: asyncio.AbstractEventLoop) -> CallTimeouts:
         timeouts = _by_loop[loop] = CallTimeouts()
     _last = (weakref.ref(loop), timeouts)
     return timeouts
+
+
+# The bucket the last timed call used (its loop held weakly) and its timeout: calls
+# mostly use one timeout (the default 5 s) on one loop, and `add_timeout` then costs
+# one function call instead of three (about 0.3 µs of a 4-7 µs call round trip).
+_last_bucket: tuple[weakref.ref[asyncio.AbstractEventLoop], float, _Bucket] | None = None
+
+
+def add_timeout(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    timeout: float,
+    actor: str,
+    message: object,
+) -> _Bucket:
+    """``call_timeouts(loop).add(...)``: the same, for the busy path of every timed call."""
+    global _last_bucket
+    last = _last_bucket
+    if last is not None and last[1] == timeout and last[0]() is loop:
+        bucket = last[2]
+    else:
+        bucket = call_timeouts(loop).bucket(timeout)
+        _last_bucket = (weakref.ref(loop), timeout, bucket)
+    deadline = loop.time() + timeout
+    bucket._pending[future] = (deadline, actor, message)
+    if bucket._timer is None:
+        bucket._arm(loop, deadline)
+    return bucket
+
+
+def _forget(bucket: _Bucket) -> None:
+    """A bucket was dropped (nothing in flight): `add_timeout` must not keep using it."""
+    global _last_bucket
+    if _last_bucket is not None and _last_bucket[2] is bucket:
+        _last_bucket = None

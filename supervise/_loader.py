@@ -55,6 +55,7 @@ from .spec import (
     _NAME_PATTERN,
     _NODE_NAME_PATTERN,
     _SERVER_URL_PATTERN,
+    DYNAMIC,
     TEMPLATE_PLACED,
     Backoff,
     ChildSpec,
@@ -66,6 +67,7 @@ from .spec import (
     TaskSpec,
     _child_kind,
     placement_problem,
+    significant_problem,
 )
 
 Format = Literal["yaml", "json"]
@@ -205,6 +207,31 @@ def _check_placements(data: object, path: DataPath, doc: Document, inside: str |
         doc.problem(where, TEMPLATE_PLACED, doc.position(where, key=True))
 
 
+def _check_significant(data: object, path: DataPath, doc: Document) -> None:
+    """Report ``significant`` children that their supervisor's ``auto_shutdown`` refuses.
+
+    The spec refuses the same (``significant_problem``), but only for a list
+    whose children are all valid; here each problem points at its field.
+    """
+    if not isinstance(data, Mapping):
+        return
+    kind = data.get("kind", "supervisor" if path == () else _child_kind(data))
+    auto_shutdown = DYNAMIC if kind == "dynamic_supervisor" else data.get("auto_shutdown", "never")
+    children = data.get("children")
+    for index, child in enumerate(children if isinstance(children, list) else ()):
+        where = (*path, "children", index)
+        problem = significant_problem(child, auto_shutdown) if isinstance(child, Mapping) else None
+        if problem is not None:
+            doc.problem((*where, "significant"), problem)
+        _check_significant(child, where, doc)
+    template = data.get("child")
+    if kind == "dynamic_supervisor" and isinstance(template, Mapping):
+        problem = significant_problem(template, DYNAMIC)
+        if problem is not None:
+            doc.problem((*path, "child", "significant"), problem)
+        _check_significant(template, (*path, "child"), doc)
+
+
 # -- pydantic errors -> problems -------------------------------------------------------
 
 
@@ -322,8 +349,8 @@ class _ErrorMapper:
 
     def add(self, error: Mapping[str, Any]) -> None:
         kind = error["type"]
-        if kind in ("duplicate_child_name", "placement_problem"):
-            return  # reported by _check_names and _check_placements, with positions
+        if kind in ("duplicate_child_name", "placement_problem", "significant_problem"):
+            return  # reported by _check_names, _check_placements and _check_significant
         path, in_union = self._walk(self._doc.data, error["loc"], children_tags=True)
         if self._already_reported(path):
             return
@@ -680,6 +707,7 @@ def _validate(doc: Document) -> SupervisorSpec | DynamicSupervisorSpec | None:
             doc.position(("placement",), key=True),
         )
     _check_placements(data, (), doc, None)
+    _check_significant(data, (), doc)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

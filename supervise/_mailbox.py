@@ -52,7 +52,7 @@ class Mailbox(Generic[T]):
         capacity: the most messages it holds, or None for no bound.
     """
 
-    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "_waiter", "high_water", "items")
+    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "high_water", "items", "parked")
 
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
@@ -65,8 +65,10 @@ class Mailbox(Generic[T]):
         #: ``take()`` returning an EMPTY sentinel instead measured about 10 ns
         #: slower per message (CPython 3.11), 2-3% of a cast (W3).
         self.items: deque[T] | None = None
-        # The consumer's future while it waits for a message; None otherwise.
-        self._waiter: asyncio.Future[None] | None = None
+        #: The consumer's future while it is parked waiting for a message, None
+        #: while it runs: a caller reads it to know that the consumer is not the
+        #: task calling (`ActorRef.call`'s self-call check) without asking asyncio.
+        self.parked: asyncio.Future[None] | None = None
         # Senders waiting for room, oldest first; created on first need.
         self._putters: deque[asyncio.Future[None]] | None = None
         self._closed = False
@@ -83,9 +85,9 @@ class Mailbox(Generic[T]):
         return self._closed
 
     def _wake_consumer(self) -> None:
-        waiter = self._waiter
+        waiter = self.parked
         if waiter is not None:
-            self._waiter = None
+            self.parked = None
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -104,9 +106,9 @@ class Mailbox(Generic[T]):
         if self._capacity is not None and (len(items) >= self._capacity or self._putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
-        waiter = self._waiter
+        waiter = self.parked
         if waiter is not None:  # _wake_consumer, inline: this is every cast's path
-            self._waiter = None
+            self.parked = None
             if not waiter.done():
                 waiter.set_result(None)
 
@@ -121,7 +123,7 @@ class Mailbox(Generic[T]):
         capacity = self._capacity
         if capacity is None or (len(self.items or ()) < capacity and not self._putters):
             self._queue().append(item)
-            if self._waiter is not None:
+            if self.parked is not None:
                 self._wake_consumer()
             return
         if self._putters is None:
@@ -147,7 +149,7 @@ class Mailbox(Generic[T]):
                 self._wake_putter()
             raise
         self._queue().append(item)
-        if self._waiter is not None:
+        if self.parked is not None:
             self._wake_consumer()
 
     def _queue(self) -> deque[T]:
@@ -161,7 +163,7 @@ class Mailbox(Generic[T]):
         if self._closed:
             raise MailboxClosed
         self._queue().append(item)
-        if self._waiter is not None:
+        if self.parked is not None:
             self._wake_consumer()
 
     def _wake_putter(self) -> None:
@@ -194,7 +196,7 @@ class Mailbox(Generic[T]):
         skipped by the next wake.
         """
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiter = waiter
+        self.parked = waiter
         return waiter
 
     def wake(self) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 import anyio
 from pydantic import BaseModel
 
-from ._deadlines import call_timeouts
+from ._deadlines import add_timeout
 from ._errors import (
     ActorNotRunningError,
     ArgumentError,
@@ -453,13 +453,14 @@ class ActorRef(Watchable, Generic[MsgT]):
         if process is None:
             raise ActorNotRunningError(child.path)
         loop = asyncio.get_running_loop()
-        if asyncio.current_task(loop) is process.task:
+        mailbox = process.mailbox
+        # A consumer parked on its mailbox is not the task calling; otherwise ask asyncio.
+        if mailbox.parked is None and asyncio.current_task(loop) is process.task:
             raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
         if child.metrics is not None:
             envelope.sent = perf_counter()
-        mailbox = process.mailbox
         try:
             mailbox.put_nowait(envelope)
         except MailboxClosed:
@@ -487,7 +488,7 @@ class ActorRef(Watchable, Generic[MsgT]):
         if timeout is None:
             return await future
         # One loop timer per timeout value, not one per call (see _deadlines).
-        bucket = call_timeouts(loop).add(loop, future, timeout, child.path, checked)
+        bucket = add_timeout(loop, future, timeout, child.path, checked)
         try:
             return await future
         finally:

@@ -54,6 +54,7 @@ from ._reason import (
     ends_program,
     give_up,
     killed,
+    shutdown,
 )
 from ._ref import ActorRef, SupervisorRef, child_of
 from ._registry import register, slot_at, unregister
@@ -62,13 +63,16 @@ from ._strategies import RestartIntensity, restart_group, should_restart
 from ._task import TaskRef
 from .events import CATALOGUE, Event
 from .spec import (
+    DYNAMIC,
     AnyChildSpec,
+    AutoShutdown,
     ChildSpec,
     DynamicSupervisorSpec,
     Restart,
     Strategy,
     SupervisorSpec,
     TaskSpec,
+    significant_problem,
 )
 
 if TYPE_CHECKING:
@@ -242,6 +246,14 @@ class _GiveUp(Exception):
         self.reason = reason
 
 
+class _AutoShutdown(Exception):
+    """A significant child's end calls for this supervisor to stop (its ``auto_shutdown``)."""
+
+
+#: The detail of the ``shutdown`` a supervisor ends with when its auto_shutdown fires.
+AUTO_SHUTDOWN: Final = "auto_shutdown"
+
+
 class _EndProgram(Exception):
     """A child ended with KeyboardInterrupt or SystemExit: stop in order and end with it."""
 
@@ -309,6 +321,7 @@ class Supervisor(LoopProcess):
 
     __slots__ = (
         "_abort",
+        "_auto_shutdown",
         "_children",
         "_context",
         "_exited",
@@ -342,6 +355,11 @@ class Supervisor(LoopProcess):
         self._timers: set[asyncio.TimerHandle] = set()
         self._loop_time = asyncio.get_running_loop().time
         self._strategy = spec.strategy if isinstance(spec, SupervisorSpec) else Strategy.ONE_FOR_ONE
+        #: Its auto_shutdown; a dynamic supervisor has none (`DYNAMIC`: never, and no
+        #: significant child).
+        self._auto_shutdown: AutoShutdown | str = (
+            spec.auto_shutdown if isinstance(spec, SupervisorSpec) else DYNAMIC
+        )
         # Restarts that `_restart_in_place` may begin: one_for_one, due at once.
         self._one_for_one_at_once = self._strategy is Strategy.ONE_FOR_ONE and spec.backoff is None
         # Every child's on_exit, bound once rather than once per incarnation.
@@ -535,6 +553,9 @@ class Supervisor(LoopProcess):
             except _EndProgram as end:
                 await self._stop_children()
                 return end.reason
+            except _AutoShutdown:
+                await self._stop_children()
+                return self._program_exit or shutdown(AUTO_SHUTDOWN)
             if self._program_exit is not None:
                 await self._stop_children()
                 return self._program_exit
@@ -768,10 +789,13 @@ class Supervisor(LoopProcess):
             _release_crash(process, reason.exception)
             if ends_program(reason.exception):
                 raise _EndProgram(reason)
-        restart = child.spec.restart
+        spec = child.spec
+        restart = spec.restart
         if not should_restart(restart, reason):
             if restart is Restart.TEMPORARY:
                 self._remove(child)
+            if spec.significant and self._auto_shutdown_due():
+                raise _AutoShutdown
             return
         if not self._intensity.add(self._loop_time()):
             raise _GiveUp(child, reason)
@@ -890,6 +914,21 @@ class Supervisor(LoopProcess):
         for sibling in later:
             sibling.restarting = False  # not running, and not the one retried
         self._inbox.put_control(_RestartDue(child, crash(exc.cause), retry=True))
+
+    def _auto_shutdown_due(self) -> bool:
+        """A significant child ended by itself for good: does this supervisor stop? (OTP 24+)
+
+        ``any_significant``: yes. ``all_significant``: once no significant child
+        runs or is about to restart.
+        """
+        if self._auto_shutdown == AutoShutdown.ANY_SIGNIFICANT:
+            return True
+        if self._auto_shutdown == AutoShutdown.ALL_SIGNIFICANT:
+            return not any(
+                c.spec.significant and (c.process is not None or c.restarting)
+                for c in self._children.values()
+            )
+        return False
 
     async def _restart(self, offender: Child, reason: ExitReason, *, backoff: bool) -> None:
         """Restart ``offender`` and its group (OTP's ``restart/3``); already counted.
@@ -1057,6 +1096,10 @@ class Supervisor(LoopProcess):
         return await self._start_new_child(spec, spec.name)
 
     def _add_new_child(self, spec: AnyChildSpec, name: str) -> Child:
+        if spec.significant:  # OTP checks it against the supervisor's auto_shutdown too
+            problem = significant_problem(spec, self._auto_shutdown)
+            if problem is not None:
+                raise SpecError(f"start_child on {self.path}: {spec.name}.significant", problem)
         existing = self._children.get(name)
         if existing is not None:
             if existing.process is not None:

@@ -39,6 +39,7 @@ from typing import (
 )
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -82,6 +83,23 @@ class Restart(enum.StrEnum):
     TRANSIENT = "transient"
     #: Never; its spec is removed once it ends.
     TEMPORARY = "temporary"
+
+
+class AutoShutdown(enum.StrEnum):
+    """When a supervisor stops itself because significant children ended (OTP 24+).
+
+    Only the ends a child makes by itself and that are not restarted count: a
+    transient child ending ``normal``/``shutdown``, a temporary child ending any
+    way. Ends the supervisor causes (``terminate_child``, a group restart, its
+    own shutdown) never do.
+    """
+
+    #: Never (the default); no child may be significant.
+    NEVER = "never"
+    #: As soon as any significant child has ended so.
+    ANY_SIGNIFICANT = "any_significant"
+    #: Once every significant child has ended so (none is running or restarting).
+    ALL_SIGNIFICANT = "all_significant"
 
 
 class Overflow(enum.StrEnum):
@@ -162,6 +180,9 @@ if TYPE_CHECKING:
     _StrategyField = _Lenient[Strategy, Literal["one_for_one", "one_for_all", "rest_for_one"]]
     _RestartField = _Lenient[Restart, Literal["permanent", "transient", "temporary"]]
     _OverflowField = _Lenient[Overflow, Literal["wait", "fail"]]
+    _AutoShutdownField = _Lenient[
+        AutoShutdown, Literal["never", "any_significant", "all_significant"]
+    ]
     _OnBlockField = _Lenient[OnBlock, Literal["warn", "crash"]]
     _ExecutionField = _Lenient[Execution, Literal["loop", "thread", "process", "isolated"]]
     _OnNodedownField = _Lenient[OnNodedown | None, Literal["relocate", "wait", "stop"] | None]
@@ -176,6 +197,7 @@ if TYPE_CHECKING:
 
 else:
     _StrategyField, _RestartField, _OverflowField = Strategy, Restart, Overflow
+    _AutoShutdownField = AutoShutdown
     _OnBlockField = OnBlock
     _ExecutionField = Execution
     _OnNodedownField = OnNodedown | None
@@ -199,6 +221,21 @@ Shutdown = Annotated[
     Literal["brutal_kill", "infinity"] | Annotated[float, Field(ge=0, allow_inf_nan=False)],
     Field(union_mode="left_to_right"),
 ]
+
+
+def _significant_needs_an_end(significant: bool, info: ValidationInfo) -> bool:
+    if significant and info.data.get("restart") is Restart.PERMANENT:
+        raise ValueError(
+            "a permanent child cannot be significant: it never ends for good "
+            "(OTP: bad_combination, restart permanent with significant true); "
+            "make it transient or temporary, or remove significant"
+        )
+    return significant
+
+
+#: Whether the child's own end may stop its supervisor (see `AutoShutdown`); not
+#: for a permanent child. Declared after ``restart``, which it reads.
+_Significant = Annotated[bool, AfterValidator(_significant_needs_an_end)]
 
 
 #: Seconds the event loop may go without turning before the watchdog reports it.
@@ -525,6 +562,8 @@ class ChildSpec(_Spec):
         actor: the Actor subclass, or ``"package.module:Class"``.
         args: validated against the actor's config model (its ``config`` annotation).
         restart: permanent (default), transient or temporary.
+        significant: its own end (not restarted) may stop its supervisor, per the
+            supervisor's ``auto_shutdown``; transient or temporary children only.
         shutdown: seconds to stop gracefully before cancellation (default 5),
             ``"brutal_kill"`` or ``"infinity"``.
         mailbox: capacity (default 1000) and overflow policy (default wait).
@@ -547,6 +586,7 @@ class ChildSpec(_Spec):
     # validate_default: an actor whose config has required fields needs args.
     args: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     restart: _RestartField = _default(Restart.PERMANENT)
+    significant: _Significant = False
     shutdown: Shutdown = 5.0
     mailbox: MailboxSpec = Field(default_factory=MailboxSpec)
     registered_name: Name | None = None
@@ -715,6 +755,8 @@ class TaskSpec(_Spec):
         restart: permanent (default: a loop that returns is started again),
             transient (restarted only after a crash: a job that may finish) or
             temporary.
+        significant: its own end (not restarted) may stop its supervisor, per the
+            supervisor's ``auto_shutdown``; transient or temporary children only.
         shutdown: seconds to end after cancellation (default 5),
             ``"brutal_kill"`` or ``"infinity"``.
 
@@ -728,6 +770,7 @@ class TaskSpec(_Spec):
     # validate_default: a function with required parameters needs arguments.
     kwargs: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     restart: _RestartField = _default(Restart.PERMANENT)
+    significant: _Significant = False
     shutdown: Shutdown = 5.0
 
     @field_validator("kwargs")
@@ -804,6 +847,49 @@ def placement_problem(spec: object, inside: str | None) -> tuple[str, str] | Non
     return None
 
 
+#: The ``auto_shutdown`` a dynamic supervisor has: never (OTP refuses any other for
+#: ``simple_one_for_one``), so its children cannot be significant.
+DYNAMIC = "dynamic"
+
+
+def significant_problem(spec: object, auto_shutdown: object) -> str | None:
+    """What is wrong with ``significant`` on a child spec (or its mapping), if anything.
+
+    ``auto_shutdown`` is its supervisor's (`AutoShutdown` or its word), or
+    `DYNAMIC` under a dynamic supervisor. The file loader reports the same
+    problems with their positions.
+    """
+    if _field(spec, "significant") is not True:
+        return None
+    if auto_shutdown == DYNAMIC:
+        return (
+            "a dynamic supervisor's child cannot be significant: it has no auto_shutdown "
+            "(OTP refuses one for simple_one_for_one); remove significant"
+        )
+    if auto_shutdown == AutoShutdown.NEVER:
+        return (
+            "significant, but its supervisor's auto_shutdown is never (OTP: bad_combination); "
+            "set auto_shutdown: any_significant or all_significant on the supervisor, "
+            "or remove significant"
+        )
+    return None
+
+
+def _check_significant_children(children: Sequence[object], auto_shutdown: object) -> None:
+    for index, child in enumerate(children):
+        problem = significant_problem(child, auto_shutdown)
+        if problem is not None:
+            raise PydanticCustomError(
+                "significant_problem",
+                "{message}",
+                {
+                    "message": f"children[{index}].significant ({_field(child, 'name')!r}): "
+                    f"{problem}",
+                    "index": index,
+                },
+            )
+
+
 def _field(spec: object, name: str) -> object:
     """A field of a spec, or of its mapping in a file."""
     return spec.get(name) if isinstance(spec, Mapping) else getattr(spec, name, None)
@@ -834,6 +920,7 @@ class _SupervisorBase(_Spec):
     max_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
     backoff: Backoff | None = None
     restart: _RestartField = _default(Restart.PERMANENT)
+    significant: _Significant = False
     shutdown: Shutdown = "infinity"
     block_threshold: BlockThreshold | None = None
     placement: Placement | None = None
@@ -850,24 +937,33 @@ class SupervisorSpec(_SupervisorBase):
             ``max_seconds`` (a sliding window) and the supervisor gives up.
         backoff: optional delay before restarts.
         restart, shutdown: how its own parent treats it (default permanent, infinity).
+        significant: as a child, its end may stop its parent (see `AutoShutdown`).
         block_threshold: seconds a child below may block the event loop before the
             loop watchdog reports it, unless the child sets its own (default: its
             parent's; 0.1 at the root).
         placement: run this whole subtree on another node of the tree's ``cluster``
             (see `Placement`); ignored without one.
         cluster: at the root only: the nodes children may be placed on (see `ClusterSpec`).
+        auto_shutdown: ``never`` (default), ``any_significant`` or ``all_significant``:
+            stop this supervisor once a significant child (any, or the last one) has
+            ended by itself and is not restarted (see `AutoShutdown`).
         children: started in this order, stopped in reverse.
     """
 
     kind: Literal["supervisor"] = "supervisor"
     strategy: _StrategyField = _default(Strategy.ONE_FOR_ONE)
+    # Before children, so that their validator can read it.
+    auto_shutdown: _AutoShutdownField = _default(AutoShutdown.NEVER)
     children: _Children = _default_factory(list)
 
     @field_validator("children")
     @classmethod
-    def _unique(cls, children: list[AnyChildSpec]) -> list[AnyChildSpec]:
+    def _unique(cls, children: list[AnyChildSpec], info: ValidationInfo) -> list[AnyChildSpec]:
         _check_unique_names(children)
         _check_placements(children)
+        auto_shutdown = info.data.get("auto_shutdown")
+        if auto_shutdown is not None:  # else it is invalid, and reported on its own
+            _check_significant_children(children, auto_shutdown)
         return children
 
 
@@ -906,6 +1002,7 @@ class DynamicSupervisorSpec(_SupervisorBase):
     @classmethod
     def _unique(cls, children: list[AnyChildSpec], info: ValidationInfo) -> list[AnyChildSpec]:
         _check_unique_names(children)
+        _check_significant_children(children, DYNAMIC)
         limit = info.data.get("max_children")
         if limit is not None and len(children) > limit:
             raise ValueError(
@@ -922,6 +1019,13 @@ class DynamicSupervisorSpec(_SupervisorBase):
                 "placement_problem",
                 "{message}",
                 {"message": f"child.placement: {TEMPLATE_PLACED}", "index": None},
+            )
+        problem = significant_problem(child, DYNAMIC)
+        if problem is not None:
+            raise PydanticCustomError(
+                "significant_problem",
+                "{message}",
+                {"message": f"child.significant: {problem}", "index": None},
             )
         return child
 
@@ -986,6 +1090,7 @@ def json_schema() -> dict[str, Any]:
 __all__ = [
     "ActorClass",
     "AnyChildSpec",
+    "AutoShutdown",
     "Backoff",
     "BlockThreshold",
     "ChildSpec",

@@ -175,6 +175,7 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
         "actor": "_tree_actors:Counter",
         "args": {"start": 1},
         "restart": "permanent",
+        "significant": False,
         "shutdown": 5.0,
         "mailbox": {"capacity": 1000, "overflow": "wait"},
         "registered_name": None,

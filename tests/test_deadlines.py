@@ -123,3 +123,31 @@ def test_a_loop_closed_with_timed_calls_in_flight_can_be_collected() -> None:
     gc.collect()
     gc.collect()  # the first pass runs the destroyed tasks' finalizers
     assert closed() is None
+
+
+async def test_add_timeout_reuses_the_last_bucket_until_it_is_dropped() -> None:
+    """The busy path's bucket is the one `call_timeouts` keeps; a dropped bucket is not reused.
+
+    Calls with one timeout share one bucket and one timer; once that bucket has
+    fired with nothing in flight and is dropped, the next call gets a fresh one
+    (a timer of its own), so no call is left in a bucket nobody arms.
+    """
+    from supervise._deadlines import add_timeout
+
+    loop = asyncio.get_running_loop()
+    first: asyncio.Future[Any] = loop.create_future()
+    bucket = add_timeout(loop, first, 0.02, "root/a", Ping())
+    assert bucket is call_timeouts(loop)._buckets[0.02]
+    second: asyncio.Future[Any] = loop.create_future()
+    assert add_timeout(loop, second, 0.02, "root/a", Ping()) is bucket
+    for future in (first, second):
+        future.set_result("reply")
+        bucket.discard(future, None)
+    await asyncio.sleep(0.06)  # the timer fires with nothing in flight: the bucket is dropped
+    assert 0.02 not in call_timeouts(loop)._buckets
+    third: asyncio.Future[Any] = loop.create_future()
+    deadline = loop.time() + 0.02
+    fresh = add_timeout(loop, third, 0.02, "root/a", Ping())
+    assert fresh is not bucket
+    assert fresh is call_timeouts(loop)._buckets[0.02]
+    assert await _expiry_time(third) >= deadline

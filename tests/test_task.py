@@ -347,6 +347,7 @@ def test_task_accepts_an_import_path_and_dumps_back_to_it() -> None:
         "args": ["x"],
         "kwargs": {},
         "restart": "permanent",
+        "significant": False,
         "shutdown": 5.0,
     }
 

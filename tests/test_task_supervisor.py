@@ -465,3 +465,49 @@ async def test_a_stream_whose_calls_overrun_its_shutdown_is_killed() -> None:
     assert info.value.reason.kind == "killed"
     assert cancellations == [1, 1]
     assert asyncio.all_tasks() - before <= {asyncio.current_task()}
+
+
+class Consume(BaseModel, frozen=True):
+    linked: bool
+
+
+class StreamCaller(Actor[Consume]):
+    """Consumes a stream whose second call fails, and reports what it saw."""
+
+    async def handle(self, msg: Consume) -> str:
+        tasks = self.registry.supervisor("root/tasks")
+        start = tasks.async_stream if msg.linked else tasks.async_stream_nolink
+        try:
+            results = [r async for r in start(_fail_on_two, [1, 2, 3], max_concurrency=1)]
+        except TaskExitedError:
+            return "stream crashed"
+        return ",".join("ok" if r.ok else "exit" for r in results)
+
+
+async def _fail_on_two(i: int) -> int:
+    await asyncio.sleep(0)
+    if i == 2:
+        raise ValueError("two")
+    return i
+
+
+@pytest.mark.parametrize("linked", [True, False])
+async def test_a_linked_stream_crash_crashes_the_consuming_actor(linked: bool) -> None:
+    """Elixir: async_stream (linked: a failing task exits the caller) against
+    async_stream_nolink (each failure is an exit result; the caller lives on)."""
+    spec = SupervisorSpec(
+        name="root", children=[TASKS, ChildSpec(name="caller", actor=StreamCaller)]
+    )
+    async with open_tree(spec) as tree:
+        caller = tree.actor("root/caller", StreamCaller)
+        with caller.monitor() as caller_down:
+            answer = await caller.call(Consume(linked=linked))
+            if linked:
+                assert answer == "stream crashed"
+                down = await caller_down
+                assert down.reason == "crash"
+                assert isinstance(down.exception, LinkedExit)
+            else:
+                assert answer == "ok,exit,ok"
+                assert await caller.call(Consume(linked=False)) == "ok,exit,ok"
+                assert caller_down.down is None
