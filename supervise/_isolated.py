@@ -66,7 +66,8 @@ TERM_GRACE_SECONDS: Final = 0.5
 #: The largest frame either side accepts; a bigger one ends the channel.
 MAX_FRAME: Final = 64 * 1024 * 1024
 
-_LENGTH: Final = 4
+#: Bytes of a frame's length prefix (big-endian).
+LENGTH: Final = 4
 
 # The child's command: the parent's import path first, so both import the same code.
 _CHILD_CODE: Final = (
@@ -83,7 +84,7 @@ def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
     body = json.dumps(header, separators=(",", ":")).encode()
     if payload:
         body += b"\n" + payload
-    return len(body).to_bytes(_LENGTH, "big") + body
+    return len(body).to_bytes(LENGTH, "big") + body
 
 
 def split(body: bytes) -> tuple[dict[str, Any], bytes]:
@@ -151,15 +152,15 @@ class _Channel(asyncio.Protocol):
         buffer = self._buffer
         buffer += data
         offset, size = 0, len(buffer)
-        while size - offset >= _LENGTH:
-            length = int.from_bytes(buffer[offset : offset + _LENGTH], "big")
+        while size - offset >= LENGTH:
+            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
             if length > MAX_FRAME:
                 self._process._broken(f"a frame of {length} bytes from the child")
                 return
-            end = offset + _LENGTH + length
+            end = offset + LENGTH + length
             if end > size:
                 break
-            body = bytes(buffer[offset + _LENGTH : end])
+            body = bytes(buffer[offset + LENGTH : end])
             offset = end
             try:
                 header, payload = split(body)

@@ -25,14 +25,14 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
-
-from pydantic import BaseModel
 
 from ._child import Child
 from ._dead_letters import DeadLetters
+from ._errors import MailboxFull
 from ._imports import import_path_of
-from ._isolated import MAX_FRAME, error_fields, frame, reply_frame, split
+from ._isolated import LENGTH, MAX_FRAME, error_fields, frame, reply_frame, split
 from ._mailbox import Mailbox, MailboxClosed
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess
@@ -82,29 +82,105 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
-    length = int.from_bytes(await reader.readexactly(4), "big")
-    if length > MAX_FRAME:
-        raise ValueError(f"a frame of {length} bytes from the parent")
-    return split(await reader.readexactly(length))
+class _Channel(asyncio.Protocol):
+    """The child's end of the socket pair: frames in, straight into the mailbox.
+
+    No reader task: a frame's message is queued from the loop's callback, so
+    the actor's task is the only one woken. When the mailbox is full, reading
+    pauses (the parent's writes then wait, and its mailbox fills: backpressure
+    end to end) until there is room; order is kept because nothing is read
+    meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        #: The first frame, ``init``; frames after it wait until `serve` is called.
+        self.init: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._deliver: Callable[[dict[str, Any], bytes], Awaitable[None] | None] | None = None
+        self._held = True  # until `serve`
+        self._waiting: asyncio.Future[None] | None = None  # for room in the mailbox
+        #: Set before this side closes the channel itself, after its exit frame.
+        self.closing = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._parse()
+
+    def serve(self, deliver: Callable[[dict[str, Any], bytes], Awaitable[None] | None]) -> None:
+        """Hand each further frame to ``deliver``; an awaitable it returns holds reading."""
+        self._deliver = deliver
+        self._release()
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        offset = 0
+        while len(buffer) - offset >= LENGTH and not (self._held and self.init.done()):
+            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
+            if length > MAX_FRAME:
+                os._exit(1)  # not our parent speaking: nobody to serve
+            end = offset + LENGTH + length
+            if end > len(buffer):
+                break
+            header, payload = split(bytes(buffer[offset + LENGTH : end]))
+            offset = end
+            if not self.init.done():
+                self.init.set_result(header)
+                continue
+            assert self._deliver is not None
+            waiting = self._deliver(header, payload)
+            if waiting is not None:
+                self._hold(waiting)
+        del buffer[:offset]
+
+    def _hold(self, waiting: Awaitable[None]) -> None:
+        self._held = True
+        assert self.transport is not None
+        self.transport.pause_reading()
+
+        async def until_room() -> None:
+            try:
+                await waiting
+            except MailboxClosed:
+                pass  # the actor is ending; the parent fails what is unanswered
+            self._release()
+
+        self._waiting = asyncio.ensure_future(until_room())
+
+    def _release(self) -> None:
+        self._held = False
+        assert self.transport is not None
+        self.transport.resume_reading()
+        self._parse()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            os._exit(1)  # the parent is gone: nobody to serve
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
 
 
 async def _serve(sock: socket.socket) -> None:
-    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=1 << 20)
+    loop = asyncio.get_running_loop()
+    _, channel = await loop.create_unix_connection(_Channel, sock=sock)
+    init = await channel.init
     try:
-        init, _ = await _read_frame(reader)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return  # the parent is gone already
-    try:
-        process = _build(init, writer)
+        process = _build(init, channel)
     except Exception as exc:
-        writer.write(frame({"op": "exit", "kind": "crash", **error_fields(exc)}))
-        await writer.drain()
+        channel.write(frame({"op": "exit", "kind": "crash", **error_fields(exc)}))
+        await _close(channel)
         return
-    types = {import_path_of(t): t for t in process.child.accepts}
     requested: list[ExitReason] = []  # the stop the parent asked for, if any
     process.start()
-    reading = asyncio.ensure_future(_read(reader, writer, process, types, requested))
+    channel.serve(_deliverer(process, channel, requested))
     started = process.pending_start()
     if started is not None:
         try:
@@ -112,17 +188,23 @@ async def _serve(sock: socket.socket) -> None:
         except BaseException:  # the end reports it
             pass
         else:
-            writer.write(frame({"op": "started"}))
+            channel.write(frame({"op": "started"}))
     else:
-        writer.write(frame({"op": "started"}))
+        channel.write(frame({"op": "started"}))
     await process.wait(None)
-    reading.cancel()
-    writer.write(frame(_exit_header(process, requested)))
-    await writer.drain()
-    writer.close()
+    channel.write(frame(_exit_header(process, requested)))
+    await _close(channel)
 
 
-def _build(init: dict[str, Any], writer: asyncio.StreamWriter) -> ActorProcess:
+async def _close(channel: _Channel) -> None:
+    """Close this end once the frames written are sent (the parent reads them all)."""
+    channel.closing = True
+    assert channel.transport is not None
+    channel.transport.close()  # sends what is buffered first
+    await channel.closed
+
+
+def _build(init: dict[str, Any], channel: _Channel) -> ActorProcess:
     """The actor and its incarnation, as the tree's `launch` builds one, on this loop."""
     spec = ChildSpec(
         name=init["name"],
@@ -145,12 +227,12 @@ def _build(init: dict[str, Any], writer: asyncio.StreamWriter) -> ActorProcess:
     execution = execution_of(Execution.LOOP, type(actor))
     if execution is not Execution.LOOP:
         offload_handler(process, actor, execution)
-    _answer_calls(actor, writer)
+    _answer_calls(actor, channel)
     child.process = process
     return process
 
 
-def _answer_calls(actor: Actor[Any], writer: asyncio.StreamWriter) -> None:
+def _answer_calls(actor: Actor[Any], channel: _Channel) -> None:
     """Wrap ``handle`` so that a call from the tree is answered when its handler returns."""
     handle = actor.handle
 
@@ -161,28 +243,22 @@ def _answer_calls(actor: Actor[Any], writer: asyncio.StreamWriter) -> None:
             data = reply_frame(item.id, await handle(item.message))
         except Exception as exc:
             # The caller learns of the crash now, before on_stop runs.
-            writer.write(frame({"op": "failed", "id": item.id, **error_fields(exc)}))
+            channel.write(frame({"op": "failed", "id": item.id, **error_fields(exc)}))
             raise
-        writer.write(data)
+        channel.write(data)
         return None
 
     actor.handle = handle_remote  # type: ignore[method-assign,assignment]
 
 
-async def _read(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    process: ActorProcess,
-    types: dict[str, type[BaseModel]],
-    requested: list[ExitReason],
-) -> None:
-    """Frames from the parent into the mailbox, in order; end-of-file ends the process."""
+def _deliverer(
+    process: ActorProcess, channel: _Channel, requested: list[ExitReason]
+) -> Callable[[dict[str, Any], bytes], Awaitable[None] | None]:
+    """What to do with each frame from the parent: validate its message and queue it."""
+    types = {import_path_of(t): t for t in process.child.accepts}
     mailbox = process.mailbox
-    while True:
-        try:
-            header, payload = await _read_frame(reader)
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            os._exit(1)  # the parent is gone (or broke the channel): nobody to serve
+
+    def deliver(header: dict[str, Any], payload: bytes) -> Awaitable[None] | None:
         op = header["op"]
         if op == "stop":
             reason = ExitReason(ExitKind(header["kind"]), header["detail"])
@@ -194,7 +270,7 @@ async def _read(
                     process.request_stop(reason)
             except MailboxClosed:
                 pass
-            continue
+            return None
         model = types.get(header["type"])
         try:
             if model is None:
@@ -202,13 +278,18 @@ async def _read(
             message = model.model_validate_json(payload)
         except ValueError as exc:
             rejected = {"op": "rejected", "id": header.get("id"), "type": header["type"]}
-            writer.write(frame({**rejected, "error": str(exc)}, payload))
-            continue
+            channel.write(frame({**rejected, "error": str(exc)}, payload))
+            return None
         item = message if op == "cast" else _RemoteCall(header["id"], message)
         try:
-            await mailbox.put(item)
+            mailbox.put_nowait(item)
+        except MailboxFull:
+            return mailbox.put(item)
         except MailboxClosed:
             pass  # the actor is ending; the parent fails what is unanswered
+        return None
+
+    return deliver
 
 
 def _exit_header(process: ActorProcess, requested: list[ExitReason]) -> dict[str, Any]:

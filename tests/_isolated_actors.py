@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import signal
@@ -46,6 +47,10 @@ class Hang(BaseModel, frozen=True):
     """Ignore SIGTERM, then block the process's loop for good."""
 
 
+class Nap(BaseModel, frozen=True):
+    seconds: float
+
+
 class Tick(BaseModel, frozen=True):
     pass
 
@@ -84,6 +89,7 @@ class Counter(
         | Tick
         | Unencodable
         | Scale
+        | Nap
         | Down
     ]
 ):
@@ -124,6 +130,8 @@ class Counter(
                 self._note("hanging")
                 while True:
                     time.sleep(1)  # noqa: ASYNC251  # blocking the loop is the point
+            case Nap(seconds=seconds):
+                await asyncio.sleep(seconds)
             case Tick():
                 self.ticks += 1
             case Ticks():

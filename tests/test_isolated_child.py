@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _isolated_actors import Add, Counter, Pid, Scale, children, gone
+from _isolated_actors import Add, Counter, GetTotal, Nap, Pid, Scale, Total, children, gone
 
 from supervise import ChildSpec, IsolationError, SupervisorSpec, open_tree
 from supervise.testing import EventLog
@@ -61,6 +61,23 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+async def test_a_full_mailbox_holds_the_channel_and_keeps_the_order() -> None:
+    """With a mailbox of 2 on both sides and a slow first message, casts wait for room
+    (the child stops reading, the tree's side stops writing); none is lost or reordered."""
+    spec = SupervisorSpec(
+        name="app",
+        children=[
+            ChildSpec(name="counter", actor=Counter, execution="isolated", mailbox={"capacity": 2})
+        ],
+    )
+    async with open_tree(spec) as tree:
+        counter = tree.actor("app/counter", Counter)
+        await counter.cast(Nap(seconds=0.2))
+        for n in range(1, 101):
+            await counter.cast(Add(n=n))
+        assert await counter.call(GetTotal(), timeout=TIMEOUT) == Total(value=5050)
 
 
 async def test_the_child_dies_with_its_parent_process() -> None:
