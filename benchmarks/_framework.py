@@ -119,12 +119,16 @@ How supervise does it (the differences from raw that are part of the method)
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import structlog
@@ -138,6 +142,7 @@ from benchmarks._common import (
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
     STREAM_CONCURRENCY,
+    STREAM_TIMEOUT,
     YIELD_EVERY,
     burn_cpu,
     loop_lag_p99,
@@ -260,13 +265,34 @@ _probe = _Probe()
 #: Open the trees with the loop watchdog on (``--watchdog``), to measure what it costs.
 WATCHDOG = False
 
+#: Open the trees with the control endpoint on (``--control``), to measure what it costs:
+#: each tree serves a Unix socket of its own in a temporary directory, removed at exit.
+CONTROL = False
+_control_sockets: list[Path] = []
+
+
+def _control_socket() -> Path:
+    """A fresh socket path for the next tree's control endpoint."""
+    if not _control_sockets:
+        where = Path(tempfile.mkdtemp(prefix="sv-bench-"))
+        atexit.register(shutil.rmtree, where, True)
+        _control_sockets.append(where)
+    path = _control_sockets[0] / f"tree-{len(_control_sockets)}.sock"
+    _control_sockets.append(path)
+    return path
+
 
 #: Open the trees counting Prometheus metrics (``--metrics``), to measure what it costs.
 METRICS = False
 
 
 def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
-    return open_tree(spec, watchdog=WATCHDOG, metrics=METRICS)
+    return open_tree(
+        spec,
+        watchdog=WATCHDOG,
+        metrics=METRICS,
+        control=_control_socket() if CONTROL else None,
+    )
 
 
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:
@@ -745,6 +771,23 @@ async def w8_isolated_restart(n: int) -> float:
     return percentile_s(latencies, 0.50)
 
 
+async def w8_timed_async_stream(n: int) -> float:
+    """W8_timed_async_stream: W8_async_stream with ``timeout=STREAM_TIMEOUT`` (the default)."""
+    with quiet_logging():
+        tree = _open_tree(DynamicSupervisorSpec(name="tasks"))
+        await tree.start()
+        gc.collect()
+        t0 = now_ns()
+        stream = tree.root.async_stream(
+            stream_item, range(n), max_concurrency=STREAM_CONCURRENCY, timeout=STREAM_TIMEOUT
+        )
+        results = [result.value async for result in stream]
+        t1 = now_ns()
+        await tree.stop()
+    assert len(results) == n
+    return per_second(n, t1 - t0)
+
+
 async def w9_nodedown(n: int) -> float:
     """W9_nodedown: median s from a node's SIGKILL to its subtree placed on another node.
 
@@ -771,8 +814,10 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w8_async_stream",
     "w8_isolated_call",
     "w8_isolated_restart",
+    "w8_timed_async_stream",
     "w9_nodedown",
     "w9_remote_call",
     "w9_remote_pipelined",
