@@ -232,6 +232,8 @@ class Tree:
         process.on_exit = self._root_exited
         self._process = process
         self._root.process = process
+        # The root has no supervisor to stamp its start (`Supervisor._record_start`).
+        self._root.last_started_at = asyncio.get_running_loop().time()
         process.start()
         try:
             await process.started

@@ -119,6 +119,18 @@ async def test_snapshot_matches_injected_crashes_counts_states_and_window() -> N
     assert a.uptime_seconds >= 0
 
 
+async def test_uptimes_count_from_each_start_the_roots_too() -> None:
+    """No node has run longer than the test (the root was once counted from the clock's 0)."""
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    async with open_tree(spec()) as tree:
+        snap = await tree.snapshot()
+        bound = loop.time() - opened
+    uptimes = {n.path: n.uptime_seconds for n in snap.nodes if n.uptime_seconds is not None}
+    assert {"root", "root/a"} <= set(uptimes)
+    assert all(0 <= u <= bound for u in uptimes.values()), uptimes
+
+
 async def test_snapshot_shows_a_terminated_child_stopped_and_a_crash_from_a_handler() -> None:
     async with open_tree(spec()) as tree:
         a = tree.actor("root/a")
