@@ -46,6 +46,7 @@ W7_loop_lag_thread        w7_loop_lag_thread        1_000     s           lower
 W7_loop_lag_process       w7_loop_lag_process       1_000     s           lower
 W8_isolated_call          w8_isolated_call          10_000    calls/s     higher
 W8_isolated_restart       w8_isolated_restart       20        s           lower
+W9_nodedown               w9_nodedown               5         s           lower
 ========================  ========================  ========  ==========  =======
 
 What each must do with supervise (the raw counterpart is in ``_raw.py``):
@@ -118,18 +119,22 @@ How supervise does it (the differences from raw that are part of the method)
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import structlog
 from pydantic import BaseModel
 
-from benchmarks import _cluster
+from benchmarks import _cluster, _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -259,13 +264,34 @@ _probe = _Probe()
 #: Open the trees with the loop watchdog on (``--watchdog``), to measure what it costs.
 WATCHDOG = False
 
+#: Open the trees with the control endpoint on (``--control``), to measure what it costs:
+#: each tree serves a Unix socket of its own in a temporary directory, removed at exit.
+CONTROL = False
+_control_sockets: list[Path] = []
+
+
+def _control_socket() -> Path:
+    """A fresh socket path for the next tree's control endpoint."""
+    if not _control_sockets:
+        where = Path(tempfile.mkdtemp(prefix="sv-bench-"))
+        atexit.register(shutil.rmtree, where, True)
+        _control_sockets.append(where)
+    path = _control_sockets[0] / f"tree-{len(_control_sockets)}.sock"
+    _control_sockets.append(path)
+    return path
+
 
 #: Open the trees counting Prometheus metrics (``--metrics``), to measure what it costs.
 METRICS = False
 
 
 def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
-    return open_tree(spec, watchdog=WATCHDOG, metrics=METRICS)
+    return open_tree(
+        spec,
+        watchdog=WATCHDOG,
+        metrics=METRICS,
+        control=_control_socket() if CONTROL else None,
+    )
 
 
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:
@@ -744,6 +770,15 @@ async def w8_isolated_restart(n: int) -> float:
     return percentile_s(latencies, 0.50)
 
 
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a node's SIGKILL to its subtree placed on another node.
+
+    ``n`` rounds; the nodes are ``supervise run`` processes on a local NATS server
+    (see `benchmarks._nodedown`).
+    """
+    return await _nodedown.framework_side(n)
+
+
 __all__ = [
     "logging_setup",
     "quiet_logging",
@@ -763,6 +798,7 @@ __all__ = [
     "w7_loop_lag_thread",
     "w8_isolated_call",
     "w8_isolated_restart",
+    "w9_nodedown",
     "w9_remote_call",
     "w9_remote_pipelined",
 ]

@@ -167,6 +167,8 @@ class Node:
     restart_count: int = 0
     crashes: int = 0
     last_exit: str | None = None
+    #: The cluster node a placed child runs on (``subtree_placed``), else None.
+    node: str | None = None
     children: dict[str, Node] = field(default_factory=dict)
 
     @property
@@ -183,6 +185,7 @@ class Node:
             "restart_count": self.restart_count,
             "crashes": self.crashes,
             "last_exit": self.last_exit,
+            "node": self.node,
             "children": [child.as_dict() for child in self.children.values()],
         }
 
@@ -233,6 +236,9 @@ class TreeView:
         elif event == "supervisor_started":
             node.state = RUNNING
             node.incarnation = max(node.incarnation, 1)
+        elif event == "subtree_placed":
+            where = record.get("node")
+            node.node = where if type(where) is str else None
         elif event == "actor_crashed":
             node.crashes += 1
             node.last_exit = exit_text(record)
