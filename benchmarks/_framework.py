@@ -46,6 +46,7 @@ W7_loop_lag_thread        w7_loop_lag_thread        1_000     s           lower
 W7_loop_lag_process       w7_loop_lag_process       1_000     s           lower
 W8_isolated_call          w8_isolated_call          10_000    calls/s     higher
 W8_isolated_restart       w8_isolated_restart       20        s           lower
+W9_nodedown               w9_nodedown               5         s           lower
 ========================  ========================  ========  ==========  =======
 
 What each must do with supervise (the raw counterpart is in ``_raw.py``):
@@ -129,7 +130,7 @@ from typing import Any, Final
 import structlog
 from pydantic import BaseModel
 
-from benchmarks import _cluster
+from benchmarks import _cluster, _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -744,6 +745,15 @@ async def w8_isolated_restart(n: int) -> float:
     return percentile_s(latencies, 0.50)
 
 
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a node's SIGKILL to its subtree placed on another node.
+
+    ``n`` rounds; the nodes are ``supervise run`` processes on a local NATS server
+    (see `benchmarks._nodedown`).
+    """
+    return await _nodedown.framework_side(n)
+
+
 __all__ = [
     "logging_setup",
     "quiet_logging",
@@ -763,6 +773,7 @@ __all__ = [
     "w7_loop_lag_thread",
     "w8_isolated_call",
     "w8_isolated_restart",
+    "w9_nodedown",
     "w9_remote_call",
     "w9_remote_pipelined",
 ]

@@ -35,7 +35,7 @@ import sys
 from collections import deque
 from typing import Final
 
-from benchmarks import _cluster
+from benchmarks import _cluster, _nodedown
 from benchmarks._common import (
     CALL_WARMUP,
     FANIN_PRODUCERS,
@@ -605,3 +605,13 @@ async def w8_isolated_restart(n: int) -> float:
 # W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.
 w9_remote_call = _cluster.w9_remote_call_raw
 w9_remote_pipelined = _cluster.w9_remote_pipelined_raw
+
+
+# --------------------------------------------------------------------------- W9
+
+
+async def w9_nodedown(n: int) -> float:
+    """W9_nodedown: median s from a responder's SIGKILL to the server's disconnect
+    advisory for it plus one request/reply to the other responder (nats-py alone; see
+    `benchmarks._nodedown`)."""
+    return await _nodedown.raw_side(n)

@@ -96,6 +96,7 @@ WORKLOADS: tuple[Workload, ...] = (
         _raw.w9_remote_pipelined,
         opt_in=True,
     ),
+    _row("W9_nodedown", "s", False, 5, _raw.w9_nodedown, opt_in=True),
 )
 
 WORKLOAD_NAMES: tuple[str, ...] = tuple(w.name for w in WORKLOADS)

@@ -35,7 +35,9 @@ from ._errors import NameTakenError as NameTakenError
 from ._errors import NodeDownError as NodeDownError
 from ._errors import NotServedError as NotServedError
 from ._errors import OffloadedHandlerError as OffloadedHandlerError
+from ._errors import PlacementError as PlacementError
 from ._errors import RemoteError as RemoteError
+from ._errors import RemoteExitError as RemoteExitError
 from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
 from ._errors import SpecError as SpecError
 from ._errors import StartError as StartError
@@ -150,8 +152,10 @@ __all__ = [
     "OnNodedown",
     "Overflow",
     "Placement",
+    "PlacementError",
     "Registry",
     "RemoteError",
+    "RemoteExitError",
     "Request",
     "Restart",
     "RestartIntensityExceeded",

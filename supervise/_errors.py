@@ -24,6 +24,8 @@ exception so code never has to parse text::
     ├── IsolatedProcessDiedError          an isolated actor's OS process died (exit code, signal)
     ├── IsolationError (TypeError)        a message or reply cannot cross to or from that process
     ├── StartError                        a child failed to start
+    ├── PlacementError                    a placed child found no node (or lost its lease)
+    ├── RemoteExitError                   a placed child crashed on its node (the report)
     ├── RestartIntensityExceeded          a supervisor gave up
     ├── ChildError                        a dynamic-child request was refused
     │   └── ChildNotFoundError (LookupError)
@@ -539,6 +541,45 @@ class StartError(SuperviseError):
             f"child {actor!r} failed to start: {type(cause).__qualname__}: {cause}; "
             f"the children started before it were stopped in reverse order"
         )
+
+
+class PlacementError(SuperviseError):
+    """A placed child could not be started on a node (a start failure of that child).
+
+    Attributes:
+        path: the tree path of the placed child.
+        problem: why (no eligible node is up; its lease could not be taken), and what to do.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"cannot place {path!r}: {problem}")
+
+
+class RemoteExitError(SuperviseError):
+    """How a placed child ended on its node, as reported back: the exception of its reason.
+
+    The exception itself stays on that node (in its logs, with the traceback);
+    its type name and message travel.
+
+    Attributes:
+        path: the tree path of the placed child.
+        node: the node it ran on.
+        exc_type: the class name of the exception there.
+        exc_message: its message.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, path: str, node: str, exc_type: str, exc_message: str) -> None:
+        self.path = path
+        self.node = node
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        super().__init__(f"{path!r} on node {node}: {exc_type}: {exc_message}")
 
 
 class RestartIntensityExceeded(SuperviseError):

@@ -5,8 +5,9 @@ A supervisor never builds its children's processes itself: it calls the
 `Process` to start, stop, kill and wait for. Everything else (refs, monitors,
 links, the supervisor's restart and shutdown logic) talks to that `Process`
 only, so where a child runs is decided here and nowhere else: today every
-child runs as a task on the tree's event loop; a thread, a worker process or
-another node plugs in as another `Process` picked here from the child's spec.
+child runs as a task on the tree's event loop, or on another node when its
+spec has a ``placement`` and the tree a cluster (`supervise._nats._placed`); a
+thread or a worker process plugs in as another `Process` picked here too.
 
 This module sits above every kind of process, supervisors included, so the
 supervisor modules need not import one another (a supervisor's children may
@@ -22,6 +23,7 @@ from ._isolated import IsolatedProcess
 from ._mailbox import Mailbox
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess, Process
+from ._registry import placer_of
 from ._shutdown import shutdown_seconds
 from ._supervisor import Supervisor
 from ._task import TaskProcess
@@ -82,6 +84,11 @@ def launch(child: Child) -> Process:
         Exception: whatever the actor's constructor raises (a start failure).
     """
     spec = child.spec
+    placement = getattr(spec, "placement", None)
+    if placement is not None:
+        placer = placer_of(child.registry)
+        if placer is not None and child.supervisor is not None:
+            return placer.launch(child, placement)
     if isinstance(spec, ChildSpec):
         plan = _plan(spec)
         if plan.execution is _ISOLATED:  # the actor is built in its own process

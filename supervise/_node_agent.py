@@ -2,9 +2,11 @@
 
 ``supervise node --name worker-b --nats nats://10.0.0.5:4222 --labels gpu=1`` connects to
 the NATS server as node ``worker-b`` (`open_node`: heartbeats, the failure detector, the
-request server), runs the tree of ``--tree FILE`` if given and serves its actors to the
-other nodes by name, then waits for a stop signal and leaves in order: the tree stops
-(children in reverse start order) before the connection closes.
+request server), runs the tree of ``--tree FILE`` if given (else an empty root), serves
+its actors to the other nodes by name and hosts the children other nodes place on it
+(`supervise._subtree_host`), then waits for a stop signal and leaves in order: the tree
+and the placed children stop (children in reverse start order) before the connection
+closes. It is a tree whose root has a ``cluster`` block made of the options.
 
 What else a node serves is added by extensions: each function in `EXTENSIONS` is awaited
 with the `NodeAgent` once the node is connected and its tree runs, and registers its node
@@ -15,16 +17,16 @@ request is such an extension.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._nats._node import NodeConnection, open_node
+from ._nats._node import NodeConnection
 from ._tree import Tree, open_tree
+from .spec import ClusterSpec, SupervisorSpec
 
 if TYPE_CHECKING:
-    from .spec import DynamicSupervisorSpec, SupervisorSpec
+    from .spec import DynamicSupervisorSpec
 
 
 @dataclass
@@ -63,26 +65,35 @@ async def run_node(
         UsageError: the NATS server cannot be reached.
         RestartIntensityExceeded: the tree's root gave up.
     """
-    async with open_node(
-        servers, name=name, labels=labels, cluster=cluster, heartbeat=heartbeat, misses=misses
-    ) as conn:
-        tree_context = open_tree(spec) if spec is not None else contextlib.nullcontext(None)
-        async with tree_context as tree:
-            if tree is not None:
-                conn.serve(tree.registry, tree.spec.name)
-            agent = NodeAgent(conn, tree)
-            for extension in EXTENSIONS:
-                await extension(agent)
-            if ready is not None:
-                ready(agent)
-            waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
-            if tree is not None:
-                ended = asyncio.ensure_future(tree.wait())
-                # Its failure is raised by the `async with` as well; mark it as seen here.
-                ended.add_done_callback(lambda t: t.cancelled() or t.exception())
-                waits.add(ended)
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in waits:
-                    waiting.cancel()
+    # The node is a tree with a cluster block (the given one, or an empty root): joining
+    # the cluster connects it, serves its actors by name, and hosts what others place here.
+    joined = ClusterSpec(
+        servers=list(servers) if not isinstance(servers, str) else servers,
+        node=name,
+        name=cluster,
+        heartbeat=heartbeat,
+        misses=misses,
+        labels=dict(labels or {}),
+    )
+    root = spec if spec is not None else SupervisorSpec(name=f"node-{name}")
+    async with open_tree(root.model_copy(update={"cluster": joined})) as running:
+        membership = running._membership
+        assert membership is not None
+        conn = membership.conn
+        tree = running if spec is not None else None
+        agent = NodeAgent(conn, tree)
+        for extension in EXTENSIONS:
+            await extension(agent)
+        if ready is not None:
+            ready(agent)
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+        if tree is not None:
+            ended = asyncio.ensure_future(tree.wait())
+            # Its failure is raised by the `async with` as well; mark it as seen here.
+            ended.add_done_callback(lambda t: t.cancelled() or t.exception())
+            waits.add(ended)
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()

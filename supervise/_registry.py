@@ -8,15 +8,17 @@ and disappear when the child's spec is removed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from ._errors import ChildKindError, NameNotFoundError, NameTakenError
 
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
+    from ._process import Process
     from ._ref import ActorRef, SupervisorRef
     from ._task import TaskRef
+    from .spec import Placement
 
 MsgT = TypeVar("MsgT")
 
@@ -28,16 +30,27 @@ def _kind_of(child: Child) -> str:
     return {"task": "a task", "supervisor": "a supervisor"}.get(spec.kind, "a dynamic supervisor")
 
 
+class Placer(Protocol):
+    """What starts a tree's placed children on other nodes (`supervise._nats._placed`)."""
+
+    #: This process's node name.
+    node: str
+
+    def launch(self, child: Child, placement: Placement) -> Process: ...
+
+
 class Registry:
     """The tree's directory of children, by path and by registered name."""
 
-    __slots__ = ("_by_name", "_by_path", "_name_watchers")
+    __slots__ = ("_by_name", "_by_path", "_name_watchers", "_placer")
 
     def __init__(self) -> None:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
         # Called with (name, registered?) as registered names come and go (`watch_names`).
         self._name_watchers: list[Callable[[str, bool], object]] = []
+        # The tree's placements when it is in a cluster (`placer_of`).
+        self._placer: Placer | None = None
 
     def whereis(self, name: str) -> ActorRef[object] | SupervisorRef | TaskRef:
         """The ref registered as ``name``, or at tree path ``name``.
@@ -173,3 +186,16 @@ def watch_names(registry: Registry, callback: Callable[[str, bool], object]) -> 
             registry._name_watchers.remove(callback)
 
     return unwatch
+
+
+def placer_of(registry: Registry) -> Placer | None:
+    """The tree's placements when it has a cluster; None: ``placement`` is ignored.
+
+    `supervise._launch` asks it to start a child whose spec has a ``placement``.
+    """
+    return registry._placer
+
+
+def set_placer(registry: Registry, placer: Placer | None) -> None:
+    """Set (or clear) the tree's placements (`supervise._tree`, joining its cluster)."""
+    registry._placer = placer

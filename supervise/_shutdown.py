@@ -79,18 +79,25 @@ async def stop_processes(
     for process in pending:
         _log.emit(Event.ACTOR_ABANDONED, actor=process.path, supervisor=supervisor)
         process.abandon()
-    # One level check for the whole group rather than one per child.
-    if _log.enabled(Event.ACTOR_STOPPED) or _log.enabled(Event.ACTOR_CRASHED):
+    # Two level checks for the whole group rather than two per child: with
+    # actor_stopped dropped (a production level) a mass stop then logs nothing
+    # per child, where calling emit_exit for each cost W1_stop about 15 %.
+    stopped = _log.enabled(_STOPPED)
+    crashed = _log.enabled(_CRASHED)
+    if stopped or crashed:
         for child, process in pairs:
             end = process.reason or killed("abandoned")
-            emit_exit(child, end, supervisor)
+            if stopped if end.is_normal else crashed:
+                emit_exit(child, end, supervisor)
 
 
 async def _stop_each(
     pairs: list[tuple[Child, Process]], reason: ExitReason, supervisor: str
 ) -> None:
     """Signal all at once; then each is cancelled when its own shutdown runs out."""
-    by_timeout: dict[float | None, list[Process]] = {}
+    # Grouped by the spec's own value first (a pool's children share theirs):
+    # no conversion and no new list per child.
+    by_mode: dict[float | str, list[Process]] = {}
     for child, process in pairs:
         mode = child.spec.shutdown
         if mode == "brutal_kill":
@@ -98,8 +105,13 @@ async def _stop_each(
             process.kill("brutal_kill")
         else:
             process.request_stop(reason)
-            timeout = None if mode == _INFINITY else float(mode)
-            by_timeout.setdefault(timeout, []).append(process)
+            group = by_mode.get(mode)
+            if group is None:
+                group = by_mode[mode] = []
+            group.append(process)
+    by_timeout: dict[float | None, list[Process]] = {}
+    for value, group in by_mode.items():
+        by_timeout.setdefault(None if value == _INFINITY else float(value), []).extend(group)
     loop = asyncio.get_running_loop()
     began = loop.time()
     # Shortest first; the others keep stopping meanwhile. Infinity (None) last.

@@ -40,6 +40,7 @@ from pydantic import BaseModel, field_serializer
 
 from ._child import ChildState
 from ._process import ActorProcess
+from ._registry import placer_of
 from ._supervisor import Supervisor
 from .spec import ChildSpec, DynamicSupervisorSpec, SupervisorSpec, TaskSpec
 
@@ -92,6 +93,10 @@ class NodeSnapshot(BaseModel, frozen=True):
         calls_served: calls it answered.
         events_per_second: messages handled per second since the previous snapshot
             taken by the same tree (the first: over the incarnation's uptime).
+        runs_on: the cluster node its current incarnation runs on: for a placed child
+            the node it was placed on, else this process's node; None without a
+            cluster, or while it does not run. (The children of a placed subtree
+            run on that node and are not in this tree's snapshot.)
     """
 
     path: str
@@ -114,6 +119,7 @@ class NodeSnapshot(BaseModel, frozen=True):
     messages_handled: int | None = None
     calls_served: int | None = None
     events_per_second: float | None = None
+    runs_on: str | None = None
 
 
 #: One node as read: NodeSnapshot's fields in order, with ``state`` as its value
@@ -142,6 +148,7 @@ Row: TypeAlias = tuple[
     int | None,  # messages_handled
     int | None,  # calls_served
     float | None,  # events_per_second
+    str | None,  # runs_on
 ]
 
 _STATES: Final = {state.value: state for state in ChildState}
@@ -178,6 +185,7 @@ def _model(row: Row) -> NodeSnapshot:
         messages_handled=row[19],
         calls_served=row[20],
         events_per_second=row[21],
+        runs_on=row[22],
     )
 
 
@@ -321,8 +329,10 @@ class Rates:
             del seen[path]
 
 
-def _read(child: Child, parent: str | None, depth: int, now: float, seen: Seen) -> Row:
-    """One node, read without yielding."""
+def _read(
+    child: Child, parent: str | None, depth: int, now: float, seen: Seen, here: str | None
+) -> Row:
+    """One node, read without yielding; ``here``: this process's node (None: no cluster)."""
     process = child.process
     running = process is not None and process.reason is None
     crash = child.last_crash
@@ -381,6 +391,8 @@ def _read(child: Child, parent: str | None, depth: int, now: float, seen: Seen) 
         handled,
         calls,
         rate,
+        # A placed child's process says where it runs (`PlacedProcess.node`).
+        getattr(process, "node", here) if running else None,
     )
 
 
@@ -396,6 +408,8 @@ async def _walk(
     wall = time.time()
     rows: list[Row] = []
     seen = rates.seen
+    placer = placer_of(root.registry)
+    here = None if placer is None else placer.node
     actors = 0
     # Depth first in start order: a stack of (children left, parent path, depth).
     stack: list[tuple[list[Child], str | None, int]] = [([root], None, 0)]
@@ -405,7 +419,7 @@ async def _walk(
             stack.pop()
             continue
         child = children.pop()
-        rows.append(_read(child, parent, depth, loop.time(), seen))
+        rows.append(_read(child, parent, depth, loop.time(), seen, here))
         process = child.process
         actors += isinstance(process, ActorProcess) and process.reason is None
         if isinstance(process, Supervisor) and process.reason is None:

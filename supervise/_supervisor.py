@@ -47,6 +47,7 @@ from ._operations import Operation, StartChild
 from ._process import LoopProcess, Process
 from ._reason import (
     SHUTDOWN,
+    ExitKind,
     ExitReason,
     Ignore,
     _reason,
@@ -68,6 +69,7 @@ from .spec import (
     AutoShutdown,
     ChildSpec,
     DynamicSupervisorSpec,
+    OnNodedown,
     Restart,
     Strategy,
     SupervisorSpec,
@@ -314,6 +316,12 @@ _HANDLED_IN_TURN: Final = (KeyboardInterrupt, SystemExit, Ignore)
 _CREATED: Final = "created"
 _STARTING: Final = "starting"
 _SERVING: Final = "serving"
+
+
+def _stays_down(spec: AnyChildSpec) -> bool:
+    """Whether a placed child is left stopped after losing its node (``on_nodedown: stop``)."""
+    placement = getattr(spec, "placement", None)
+    return placement is not None and placement.policy is OnNodedown.STOP
 
 
 class Supervisor(LoopProcess):
@@ -797,6 +805,8 @@ class Supervisor(LoopProcess):
             if spec.significant and self._auto_shutdown_due():
                 raise _AutoShutdown
             return
+        if reason.kind is ExitKind.NODEDOWN and _stays_down(child.spec):
+            return  # placement on_nodedown: stop; its slot stays for restart_child
         if not self._intensity.add(self._loop_time()):
             raise _GiveUp(child, reason)
         await self._restart(child, reason, backoff=True)

@@ -22,6 +22,7 @@ Works on asyncio, including under anyio's asyncio backend. trio is not supported
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from ._metrics import MetricsOptions, TreeMetrics
 from ._process import Process
 from ._reason import SHUTDOWN, ends_program
 from ._ref import ActorRef, SupervisorRef, _until_ended
-from ._registry import Registry, register
+from ._registry import Registry, register, set_placer
 from ._snapshot import Rates, TreeSnapshot, take_snapshot
 from ._supervisor import Supervisor
 from ._task import TaskRef
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._http import HttpServer
     from ._prometheus import TreesCollector
+    from ._subtree_host import Membership
 
 MsgT = TypeVar("MsgT")
 
@@ -101,6 +103,7 @@ class Tree:
         self._ended: asyncio.Event | None = None
         self._scope: anyio.CancelScope | None = None
         self._rates = Rates()
+        self._membership: Membership | None = None
 
     @property
     def root(self) -> SupervisorRef:
@@ -205,6 +208,16 @@ class Tree:
             )
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
+        if self.spec.cluster is not None:
+            self._membership = await _join(self.spec, self.registry)
+            set_placer(self.registry, self._membership.placer)
+        try:
+            await self._start_root()
+        except BaseException:
+            await self._leave()
+            raise
+
+    async def _start_root(self) -> None:
         metrics = self._metrics
         if metrics is not None:
             assert self._collector is not None
@@ -313,6 +326,22 @@ class Tree:
         if process.reason is None:
             process.request_stop(SHUTDOWN)
             await _until_ended(process)
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Leave the cluster, if the tree is in one: hosted copies stop, then the node."""
+        membership, self._membership = self._membership, None
+        if membership is not None:
+            set_placer(self.registry, None)
+            await membership.close()
+
+    @property
+    def node(self) -> str | None:
+        """This process's node name in its cluster (None without a ``cluster`` block).
+
+        .. versionadded:: 0.1
+        """
+        return None if self.spec.cluster is None else self.spec.cluster.node
 
     async def __aenter__(self) -> Tree:
         await self.start()
@@ -373,6 +402,21 @@ def prometheus_collector(option: str) -> TreesCollector:
             "pip install 'supervise[metrics]'",
         ) from exc
     return COLLECTOR
+
+
+async def _join(spec: SupervisorSpec | DynamicSupervisorSpec, registry: Registry) -> Membership:
+    """Join the tree's cluster (the ``nats`` extra, imported only here)."""
+    cluster = spec.cluster
+    assert cluster is not None
+    if importlib.util.find_spec("nats") is None:
+        raise UsageError(
+            f"tree {spec.name!r}",
+            "its cluster block needs the nats extra: pip install 'supervise[nats]' (or "
+            "remove the cluster block to run every child in this process)",
+        )
+    from ._subtree_host import join_cluster
+
+    return await join_cluster(cluster, spec.name, registry)
 
 
 def _require_asyncio(what: str) -> None:

@@ -12,7 +12,7 @@ Common fields:
 - ``supervisor``: the tree path of its supervisor.
 - ``incarnation``: how many times this child slot has been started (1 = first start).
 - ``restart_count``: automatic restarts of this child slot so far.
-- ``reason``: ``normal``, ``shutdown``, ``crash`` or ``killed``
+- ``reason``: ``normal``, ``shutdown``, ``crash``, ``killed`` or ``nodedown``
   (plus ``reason_detail`` when a detail was given).
 - ``tree``: the name of the tree (its root supervisor), on every event.
 
@@ -112,6 +112,13 @@ class Event(enum.StrEnum):
     #: message its actor does not accept) and was dropped. Fields: node, subject,
     #: size (bytes), problem.
     MESSAGE_REJECTED = "message_rejected"
+    #: A placed child (an actor or a subtree) started on a node of the cluster
+    #: (logged before its actor_started). Fields: actor, supervisor, node, incarnation.
+    SUBTREE_PLACED = "subtree_placed"
+    #: A placed child started on another node than its previous incarnation (its
+    #: node was lost, or its placement chose another): logged before its
+    #: subtree_placed. Fields: actor, supervisor, from_node, node.
+    SUBTREE_RELOCATED = "subtree_relocated"
 
 
 @dataclass(frozen=True)
@@ -172,12 +179,21 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.NODE_DOWN: _spec("error", "node peer how"),
     Event.NODE_ISOLATED: _spec("warning", "node how seconds"),
     Event.MESSAGE_REJECTED: _spec("warning", "node subject size problem"),
+    Event.SUBTREE_PLACED: _spec("info", "actor supervisor node incarnation"),
+    Event.SUBTREE_RELOCATED: _spec("warning", "actor supervisor from_node node"),
 }
 
 #: The events of a node in a cluster (the ``nats`` extra), logged by its connection: their
 #: ``tree`` is the tree the node serves (``-`` if none).
 NODE_EVENTS: Final = frozenset(
-    {Event.NODE_UP, Event.NODE_DOWN, Event.NODE_ISOLATED, Event.MESSAGE_REJECTED}
+    {
+        Event.NODE_UP,
+        Event.NODE_DOWN,
+        Event.NODE_ISOLATED,
+        Event.MESSAGE_REJECTED,
+        Event.SUBTREE_PLACED,
+        Event.SUBTREE_RELOCATED,
+    }
 )
 
 #: The context bound for code running inside an incarnation (see the module docs).

@@ -537,6 +537,8 @@ class ClusterSpec(_Spec):
         heartbeat: seconds between the liveness messages every node sends.
         misses: a node not heard from for ``misses * heartbeat`` seconds is down;
             a node cut off from the servers that long stops its placed children.
+        labels: this node's labels, which ``placement: {labels: ...}`` of other
+            trees select nodes by (this process hosts children placed on it, too).
 
     .. versionadded:: 0.1
     """
@@ -547,6 +549,7 @@ class ClusterSpec(_Spec):
     name: NodeName = "supervise"
     heartbeat: Seconds = 0.2
     misses: Annotated[int, Field(ge=1, le=100)] = 3
+    labels: dict[NodeName, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
 
     @property
     def nodedown_after(self) -> float:

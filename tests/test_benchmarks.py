@@ -56,6 +56,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W8_isolated_restart": ("s", False),
     "W9_remote_call": ("calls/s", True),
     "W9_remote_pipelined": ("calls/s", True),
+    "W9_nodedown": ("s", False),
 }
 #: What a run without --only measures: every workload but the opt-in ones.
 DEFAULT = [name for name in EXPECTED if not name.startswith("W9_")]

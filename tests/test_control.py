@@ -250,3 +250,14 @@ async def test_supervise_inspect_says_when_nothing_answers(sock_dir: Path) -> No
     _, err = await proc.communicate()
     assert proc.returncode == 1
     assert b"is the tree running with --control" in err
+
+
+async def test_restart_child_of_a_child_that_ignores_says_so(sock_dir: Path) -> None:
+    """A restart_child whose start raised `Ignore` answers the path and ``ignored``."""
+    from test_ignore import maybe
+
+    path = sock_dir / "tree.sock"
+    spec = SupervisorSpec(name="root", children=[maybe("off", ignore=True)])
+    async with open_tree(spec, control=path):
+        reply = await ask(path, {"op": "restart_child", "supervisor": "root", "child": "off"})
+        assert reply == {"path": "root/off", "ignored": True}

@@ -393,7 +393,30 @@ def test_every_example_tree_checks() -> None:
     result = run_cli("check", *files, env={})
     assert result.returncode == 0, result.stdout
     assert result.stdout.splitlines() == [
+        "examples/cluster.yaml: ok (2 supervisors, 3 workers)",
         "examples/echo.yaml: ok (2 supervisors, 2 workers)",
         "examples/escalation.yaml: ok (2 supervisors, 3 workers)",
         "examples/pipeline.yaml: ok (2 supervisors, 4 workers)",
     ]
+
+
+def test_cluster_demo_moves_the_subtree_off_a_killed_node() -> None:
+    """examples/cluster_demo.py: one command starts a NATS server and two nodes, the
+    placed subtree runs on worker-a, then on worker-b once worker-a is killed; nothing
+    it started is left running."""
+    pytest.importorskip("nats")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cluster_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if not line.startswith("20")]
+    assert said[:2] == [
+        "shop/front runs here; shop/ingest runs on worker-a",
+        "killed worker-a (SIGKILL)",
+    ]
+    assert said[2].startswith("shop/ingest runs on worker-b (")
+    assert said[3] == "done: the tree stopped in order, both nodes are gone"

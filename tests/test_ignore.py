@@ -26,6 +26,7 @@ from supervise import (
     TaskSpec,
     open_tree,
 )
+from supervise._logs._views import TreeView
 from supervise.testing import EventLog
 
 
@@ -268,3 +269,16 @@ async def test_a_monitor_sees_an_ignored_start_end_normal() -> None:
         assert (await down).reason == "normal"
         assert (await down).detail == "ignore"
         assert await rows(tree.root) == [("t", ChildState.STOPPED)]
+
+
+async def test_supervise_logs_tree_shows_an_ignored_child_stopped(events: EventLog) -> None:
+    """``supervise logs --tree`` rebuilds the state from the events: ignored is stopped."""
+    spec = SupervisorSpec(name="root", children=[maybe("a"), maybe("b", ignore=True)])
+    async with open_tree(spec):
+        pass
+    view = TreeView()
+    ignored_at = events.names().index("actor_ignored")
+    for entry in events.entries[: ignored_at + 1]:
+        view.feed(entry)
+    node = view.node("root/b")
+    assert (node.state, node.last_exit) == ("stopped", "ignored (disabled in config)")

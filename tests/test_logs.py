@@ -615,3 +615,30 @@ def test_follow_starts_again_when_the_file_is_truncated(tmp_path: Path) -> None:
     path.write_bytes(b'{"event": "actor_started", "actor": "a/c"}\n' * 5)
     assert json.loads(next(lines)[0])["actor"] == "a/c"
     lines.close()
+
+
+def test_tree_names_the_node_of_each_placed_child(tmp_path: Path) -> None:
+    """--tree shows where a placed child runs, from its latest subtree_placed."""
+    base = {"tree": "root", "level": "info", "timestamp": "2026-11-30T10:00:00Z"}
+    records: list[dict[str, object]] = [
+        {"event": "supervisor_started", "supervisor": "root", "strategy": "one_for_one"},
+        {"event": "subtree_placed", "actor": "root/ingest", "supervisor": "root", "node": "b"},
+        {"event": "actor_started", "actor": "root/ingest", "supervisor": "root",
+         "incarnation": 1, "restart_count": 0},
+        {"event": "actor_crashed", "actor": "root/ingest", "supervisor": "root",
+         "reason": "nodedown", "reason_detail": "b: disconnect", "incarnation": 1,
+         "restart_count": 0},
+        {"event": "subtree_relocated", "actor": "root/ingest", "supervisor": "root",
+         "from_node": "b", "node": "c"},
+        {"event": "subtree_placed", "actor": "root/ingest", "supervisor": "root", "node": "c"},
+        {"event": "actor_started", "actor": "root/ingest", "supervisor": "root",
+         "incarnation": 2, "restart_count": 1},
+    ]  # fmt: skip
+    log = tmp_path / "placed.log"
+    log.write_text("".join(json.dumps({**base, **r}) + "\n" for r in records))
+    assert logs(str(log), "--tree").stdout.splitlines() == [
+        "root (supervisor, running, incarnation 1, 0 restarts)",
+        "└── ingest (running, incarnation 2, on node c, 1 restarts, 1 crashes)",
+    ]
+    (root,) = as_json(str(log), "--tree")["tree"]
+    assert (root["node"], root["children"][0]["node"]) == (None, "c")

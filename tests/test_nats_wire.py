@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
+import nats.errors
 import pytest
 from _nats_actors import Add, Boom, Counter, Echo, Get
 from _nats_support import HEARTBEAT, MISSES
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from supervise import (
     ArgumentError,
     ChildSpec,
+    NodeDownError,
     RemoteError,
     SupervisorSpec,
     UsageError,
@@ -212,3 +214,34 @@ async def test_node_callbacks_run_until_removed(nats_server: NatsServer) -> None
                 await asyncio.sleep(HEARTBEAT / 5)
         assert seen == [("up", "b", "z1"), ("down", "b", "disconnect")]
         assert t.nodes()["b"].labels == {"zone": "z1"}
+
+
+async def test_no_responders_confirmed_by_a_failed_ping_declares_nodedown(
+    events: EventLog,
+) -> None:
+    """Without disconnect advisories and long before its heartbeats are missed, a call to
+    a node whose connection is gone finds no responders; a ping confirms it, the node is
+    declared down (no_responders) and the call fails at once with NodeDownError."""
+    with NatsServer(advisories=False) as server:
+        async with (
+            open_node(server.url, name="t", heartbeat=HEARTBEAT, misses=200) as t,
+            open_node(server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as b,
+        ):
+            await t.wait_node_up("b")
+            await b.nats.close()  # b's process lives on, its connection is gone
+            # Until the server has seen the close, a request may still be routed to b.
+            async with asyncio.timeout(5):
+                while True:
+                    try:
+                        await t.nats.request("sup.supervise.op.b", b"{}", timeout=0.2)
+                    except nats.errors.NoRespondersError:
+                        break
+                    except nats.errors.TimeoutError:
+                        pass
+            async with asyncio.timeout(5):  # the heartbeat deadline is 10 s away
+                with pytest.raises(NodeDownError) as down:
+                    await t.remote_ref("counter", "b").call(Get(), timeout=60)
+            assert (down.value.node, down.value.how) == ("b", "no_responders")
+            assert not t.is_up("b")
+    downs = [(e["node"], e["peer"], e["how"]) for e in events.entries if e["event"] == "node_down"]
+    assert downs == [("t", "b", "no_responders")]

@@ -511,3 +511,36 @@ async def test_a_linked_stream_crash_crashes_the_consuming_actor(linked: bool) -
                 assert answer == "ok,exit,ok"
                 assert await caller.call(Consume(linked=False)) == "ok,exit,ok"
                 assert caller_down.down is None
+
+
+async def test_async_stream_times_out_only_the_calls_past_their_deadline() -> None:
+    """Each call has its own deadline (one timer per worker, re-armed call after call):
+    only the stuck calls are cancelled; the quick ones around them keep their values."""
+
+    async def some_stuck(i: int) -> int:
+        await asyncio.sleep(0)
+        if i % 10 == 5:
+            await asyncio.Event().wait()
+        return i
+
+    async with open_tree(TASKS) as tree:
+        stream = tree.root.async_stream(
+            some_stuck, range(30), max_concurrency=3, timeout=0.05, on_timeout="kill_task"
+        )
+        results = [r async for r in stream]
+    assert [r.item for r in results if not r.ok] == [5, 15, 25]
+    assert all(r.exit is not None and r.exit.detail == "timeout" for r in results if not r.ok)
+    assert [r.value for r in results if r.ok] == [i for i in range(30) if i % 10 != 5]
+
+
+async def test_a_calls_own_timeout_error_is_a_crash() -> None:
+    """A TimeoutError the call raises itself is a crash like any other, not the deadline."""
+
+    async def gives_up(_: int) -> None:
+        raise TimeoutError("upstream took too long")
+
+    async with open_tree(TASKS) as tree:
+        [result] = [r async for r in tree.root.async_stream_nolink(gives_up, [1], timeout=10)]
+    assert result.exit is not None
+    assert result.exit.kind == "crash"
+    assert str(result.exit.exception) == "upstream took too long"

@@ -113,6 +113,8 @@ def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") 
             details.insert(0, "supervisor")
         if node["incarnation"]:
             details.append(f"incarnation {node['incarnation']}")
+        if node.get("node"):
+            details.append(f"on node {node['node']}")
         details.append(f"{node['restart_count']} restarts")
         if node["crashes"]:
             details.append(f"{node['crashes']} crashes")

@@ -40,6 +40,12 @@ def exit_text(record: Record) -> str:
     return text
 
 
+def ignored_text(record: Record) -> str:
+    """``ignored (disabled in config)``: an ``actor_ignored`` (the child declined to run)."""
+    detail = record.get("reason_detail")
+    return "ignored" if detail is None else f"ignored ({detail})"
+
+
 def abnormal_stop(record: Record) -> bool:
     """An ``actor_stopped`` its supervisor did not ask for: a child supervisor that gave
     up (``shutdown`` with ``reached_max_restart_intensity``), or a ``normal`` end (which
@@ -120,6 +126,8 @@ class Summary:
             entry.last_crash = stamp(record)
         elif event == "actor_stopped":
             self._get(path).last_exit = exit_text(record)
+        elif event == "actor_ignored":
+            self._get(path).last_exit = ignored_text(record)
         elif event == "supervisor_stopped":
             entry = self._get(path)
             if entry.last_exit is None or "/" not in path:  # the root has no parent to say
@@ -159,6 +167,8 @@ class Node:
     restart_count: int = 0
     crashes: int = 0
     last_exit: str | None = None
+    #: The cluster node a placed child runs on (``subtree_placed``), else None.
+    node: str | None = None
     children: dict[str, Node] = field(default_factory=dict)
 
     @property
@@ -175,6 +185,7 @@ class Node:
             "restart_count": self.restart_count,
             "crashes": self.crashes,
             "last_exit": self.last_exit,
+            "node": self.node,
             "children": [child.as_dict() for child in self.children.values()],
         }
 
@@ -225,6 +236,9 @@ class TreeView:
         elif event == "supervisor_started":
             node.state = RUNNING
             node.incarnation = max(node.incarnation, 1)
+        elif event == "subtree_placed":
+            where = record.get("node")
+            node.node = where if type(where) is str else None
         elif event == "actor_crashed":
             node.crashes += 1
             node.last_exit = exit_text(record)
@@ -232,6 +246,9 @@ class TreeView:
         elif event == "actor_stopped":
             node.last_exit = exit_text(record)
             node.state = RESTARTING if "exc_type" in record else STOPPED
+        elif event == "actor_ignored":
+            node.last_exit = ignored_text(record)
+            node.state = STOPPED  # not restarted (a temporary one is dropped)
         elif event == "start_failed" and node.incarnation == 0:
             node.state = GONE  # never ran: its spec is not kept
             node.last_exit = f"start failed {record.get('exc_type')}: {record.get('exc_message')}"

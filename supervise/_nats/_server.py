@@ -64,10 +64,14 @@ class NatsServer:
     (``no_auth_user``) as the application account's user. `restart` stops the server and
     starts it again on the same port and store, as an operator restarting it would.
 
+    With ``advisories=False`` the application account does not see the disconnect
+    advisories (as on a server configured without them): nodes then find a lost node by
+    its missing heartbeats or by no-responders.
+
     Use it as a context manager, or call `start` and `stop`.
     """
 
-    def __init__(self, *, start_timeout: float = 10.0) -> None:
+    def __init__(self, *, start_timeout: float = 10.0, advisories: bool = True) -> None:
         binary = nats_server_binary()
         if binary is None:
             raise UsageError(
@@ -77,6 +81,7 @@ class NatsServer:
             )
         self._binary = binary
         self._start_timeout = start_timeout
+        self._advisories = advisories
         self._dir = Path(tempfile.mkdtemp(prefix="supervise-nats-"))
         self._process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -110,6 +115,13 @@ class NatsServer:
                 password=APP_PASSWORD,
             )
         )
+        if not self._advisories:
+            text = config.read_text()
+            config.write_text(
+                text.replace('exports: [{stream: "$SYS.ACCOUNT.APP.>"}]', "").replace(
+                    'imports: [{stream: {account: SYS, subject: "$SYS.ACCOUNT.APP.>"}}]', ""
+                )
+            )
         ports_dir = self._dir / "ports"
         shutil.rmtree(ports_dir, ignore_errors=True)
         ports_dir.mkdir()
