@@ -119,12 +119,16 @@ How supervise does it (the differences from raw that are part of the method)
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import structlog
@@ -260,13 +264,34 @@ _probe = _Probe()
 #: Open the trees with the loop watchdog on (``--watchdog``), to measure what it costs.
 WATCHDOG = False
 
+#: Open the trees with the control endpoint on (``--control``), to measure what it costs:
+#: each tree serves a Unix socket of its own in a temporary directory, removed at exit.
+CONTROL = False
+_control_sockets: list[Path] = []
+
+
+def _control_socket() -> Path:
+    """A fresh socket path for the next tree's control endpoint."""
+    if not _control_sockets:
+        where = Path(tempfile.mkdtemp(prefix="sv-bench-"))
+        atexit.register(shutil.rmtree, where, True)
+        _control_sockets.append(where)
+    path = _control_sockets[0] / f"tree-{len(_control_sockets)}.sock"
+    _control_sockets.append(path)
+    return path
+
 
 #: Open the trees counting Prometheus metrics (``--metrics``), to measure what it costs.
 METRICS = False
 
 
 def _open_tree(spec: SupervisorSpec | DynamicSupervisorSpec) -> Tree:
-    return open_tree(spec, watchdog=WATCHDOG, metrics=METRICS)
+    return open_tree(
+        spec,
+        watchdog=WATCHDOG,
+        metrics=METRICS,
+        control=_control_socket() if CONTROL else None,
+    )
 
 
 def _pool(actor: type[Actor[Any]], **child: Any) -> DynamicSupervisorSpec:

@@ -247,6 +247,7 @@ def machine_info(
     settings, the framework side's logging (:func:`_framework.logging_setup`)
     and the sizes.
     """
+    from benchmarks import _framework
     from benchmarks._framework import logging_setup
 
     return {
@@ -267,6 +268,11 @@ def machine_info(
         "gc_enabled": gc.isenabled(),
         "gc_threshold": list(gc.get_threshold()),
         "logging": logging_setup(),
+        "framework_options": {
+            "watchdog": _framework.WATCHDOG,
+            "metrics": _framework.METRICS,
+            "control": _framework.CONTROL,
+        },
         "sizes": {w.name: w.size(scale) for w in workloads},
     }
 
@@ -408,6 +414,11 @@ def header_lines(m: dict[str, Any]) -> list[str]:
         f"cached {log['cache_logger_on_first_use']}, "
         f"events dropped before building: {log['dropped_early']}, "
         f"processors {', '.join(log['processors'])}",
+        *(
+            [f"framework trees opened with: {', '.join(on)}"]
+            if (on := [k for k, v in m.get("framework_options", {}).items() if v])
+            else []
+        ),
     ]
 
 
@@ -468,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
         "needs supervise[metrics])",
     )
     parser.add_argument(
+        "--control",
+        action="store_true",
+        help="open the framework's trees with the control endpoint on (to measure its cost)",
+    )
+    parser.add_argument(
         "--list", action="store_true", help="list workloads and their framework status, then exit"
     )
     return parser
@@ -487,14 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _list_workloads(sys.stdout)
         return 0
     scale: float = QUICK_SCALE if args.quick else args.scale
-    if args.watchdog:
-        from benchmarks import _framework
+    from benchmarks import _framework
 
-        _framework.WATCHDOG = True
-    if args.metrics:
-        from benchmarks import _framework
-
-        _framework.METRICS = True
+    _framework.WATCHDOG = args.watchdog
+    _framework.METRICS = args.metrics
+    _framework.CONTROL = args.control
     loops: list[LoopName]
     if args.loop == "all":
         loops = ["asyncio", "uvloop"] if uvloop_available() else ["asyncio"]

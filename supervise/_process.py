@@ -37,7 +37,6 @@ CLOSED_WITH_LOOP: Final = killed("its event loop was closed")
 if TYPE_CHECKING:
     from ._actor import Actor
     from ._child import Child
-    from ._metrics import NodeMetrics
 
 
 class Exit(Exception):  # a signal, as SystemExit, not an error
@@ -380,7 +379,6 @@ class ActorProcess(LoopProcess):
         "casts",
         "handling",
         "mailbox",
-        "metrics",
         "stop_bound",
     )
 
@@ -403,8 +401,6 @@ class ActorProcess(LoopProcess):
         #: The item in hand (a message or a `Call`), for the loop watchdog's thread
         #: to name: one plain store per message, kept after the handler returns.
         self.handling: object = None
-        #: Where its calls' latencies are counted (None: the tree exports no metrics).
-        self.metrics: NodeMetrics | None = child.metrics
         # A private write across classes, on purpose: an `Actor` is the user's
         # subclass, so a setter method would sit in their namespace, and actors
         # are a layer above processes (`_actor` imports us, not the reverse).
@@ -454,7 +450,8 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
-            metrics = self.metrics
+            # Where its calls' latencies are counted (None: the tree exports no metrics).
+            metrics = self.child.metrics
             while self._stop_reason is None:
                 if not mailbox.items:
                     await mailbox.waiter()

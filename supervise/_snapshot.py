@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias, final, overload
 
-from pydantic import BaseModel, field_serializer
+from pydantic import BaseModel, field_serializer, field_validator
 
 from ._child import ChildState
 from ._process import ActorProcess
@@ -274,6 +274,12 @@ class TreeSnapshot(BaseModel, frozen=True):
     took_seconds: float
     dead_letters: int
     nodes: Sequence[NodeSnapshot]
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _rows_as_list(cls, nodes: object) -> object:
+        # Another snapshot's nodes (TreeSnapshot(**snap)): validated as the models they are.
+        return list(nodes) if isinstance(nodes, NodeRows) else nodes
 
     @field_serializer("nodes")
     def _nodes_as_list(self, nodes: Sequence[NodeSnapshot]) -> list[NodeSnapshot]:

@@ -233,3 +233,25 @@ def test_uvloop_run(tmp_path: Path) -> None:
             "W4_call_latency_p50",
             "W4_call_latency_p99",
         ]
+
+
+def test_control_switch_opens_the_framework_trees_with_a_control_socket(tmp_path: Path) -> None:
+    """``--control`` serves a control socket from every framework tree and says so."""
+    from benchmarks import _framework
+
+    out = tmp_path / "bench.json"
+    sockets_before = len(_framework._control_sockets)
+    try:
+        assert main(["--only", "W2,W3", "--scale", str(TINY), "--control", "--json", str(out)]) == 0
+    finally:
+        _framework.CONTROL = False
+    data = json.loads(out.read_text())
+    assert data["machine"]["framework_options"] == {
+        "watchdog": False,
+        "metrics": False,
+        "control": True,
+    }
+    assert all(_is_figure(row["framework"]) for row in data["workloads"])
+    # One socket per tree: W2 and the two W3 workloads each open one.
+    assert len(_framework._control_sockets) - sockets_before >= 3
+    assert not any(p.exists() for p in _framework._control_sockets[1:])  # removed at stop

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _node(server: NatsServer, name: str = "t") -> AbstractAsyncContextManager[NodeConnection]:
-    return open_node(server.url, name=name, heartbeat=HEARTBEAT, misses=MISSES)
+def _node(
+    server: NatsServer, name: str = "t", misses: int = MISSES
+) -> AbstractAsyncContextManager[NodeConnection]:
+    return open_node(server.url, name=name, heartbeat=HEARTBEAT, misses=misses)
 
 
 def _node_events(events: EventLog) -> list[dict[str, object]]:
@@ -91,7 +93,11 @@ async def test_sigkill_declares_nodedown_fast_and_fails_pending_calls(
     """SIGKILL of a node: node_down (disconnect) within 1 s, a call pending to it fails at
     once with NodeDownError naming the node, a monitor on its actor gets Down nodedown,
     and new calls fail at once."""
-    async with node_process(nats_server.url, "b", tmp_path) as b, _node(nats_server) as conn:
+    # Heartbeats would find b down only after 10 s: what finds it is the disconnect.
+    async with (
+        node_process(nats_server.url, "b", tmp_path) as b,
+        _node(nats_server, misses=200) as conn,
+    ):
         await conn.wait_node_up("b")
         ref = await conn.whereis("counter")
         monitor = await ref.monitor()

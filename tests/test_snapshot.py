@@ -179,6 +179,10 @@ async def test_nodes_are_a_sequence_of_models_built_from_plain_rows() -> None:
     assert nodes != listed[:-1]
     assert repr(nodes) == "<6 nodes>"
     assert snap.node("root/a") == listed[1]
+    # Validated again (from another snapshot's fields), the nodes are the same models.
+    again = TreeSnapshot(**dict(snap))
+    assert isinstance(again.nodes, list)
+    assert again == snap
     with pytest.raises(KeyError):
         snap.node("root/nobody")
     # One snapshot, the same JSON whether encoded from the rows or from the models.

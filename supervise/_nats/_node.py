@@ -15,9 +15,11 @@ Declaring a node down fails every request pending to it at once with `NodeDownEr
 delivers ``Down(reason="nodedown")`` to every monitor on its actors, runs the
 ``on_node_down`` callbacks and logs ``node_down``. While this node has lost the server
 itself it declares nobody down; once reconnected, every node gets a fresh grace period.
-If this node loses the server, or its own loop stalls, for ``misses`` x ``heartbeat``, it
-logs ``node_isolated`` and runs the ``on_isolated`` callbacks (the others will have
-declared it down: a node holding placed work stops it there).
+After that grace (``misses`` x interval, two reconnection waits and `RECONNECT_GRACE`),
+a node still silent is declared down. If this node loses the server, or its own loop
+stalls, for ``misses`` x ``heartbeat``, it logs ``node_isolated`` and runs the
+``on_isolated`` callbacks (the others will have declared it down: a node holding placed
+work stops it there).
 
 The node serves the registered names of a tree (`serve`): calls and casts from other
 nodes enter the actors' mailboxes in the order they arrive, and replies go back as JSON.
@@ -90,6 +92,9 @@ ResultT = TypeVar("ResultT", bound=BaseModel)
 OpT = TypeVar("OpT", bound=NodeOperation)
 
 _NO_RESPONDERS = "503"
+#: Seconds added to every node's deadline once this node is back (reconnected, or its
+#: loop running again), beyond misses x interval: time for the others to reconnect.
+RECONNECT_GRACE = 1.0
 #: The disconnect advisory's payload is the server's; bounded all the same.
 _ADVISORY_MAX_BYTES = 64 * 1024
 
@@ -269,11 +274,13 @@ class NodeConnection(Serving):
 
     def _grace_everyone(self) -> None:
         """Give every node a fresh deadline: after this node was cut off or frozen, their
-        missing heartbeats say nothing about them."""
+        missing heartbeats say nothing about them. The others reconnect on their own
+        schedule (and machine), hence the reconnection waits and `RECONNECT_GRACE`."""
         now = asyncio.get_running_loop().time()
+        extra = 2 * self.reconnect_wait + RECONNECT_GRACE
         for peer in self._peers.values():
             if peer.up:
-                peer.deadline = now + self.misses * peer.interval + 2 * self.reconnect_wait
+                peer.deadline = now + self.misses * peer.interval + extra
 
     # -- heartbeats and the failure detector --------------------------------------------
 
