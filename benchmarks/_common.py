@@ -34,6 +34,9 @@ FANOUT_MESSAGES_PER_ACTOR = 10
 #: W8_async_stream: calls running at once (``max_concurrency``, the semaphore's size).
 STREAM_CONCURRENCY = 100
 
+#: W8_timed_async_stream: seconds each call may take (``async_stream``'s default).
+STREAM_TIMEOUT = 5.0
+
 
 async def stream_item(x: int) -> int:
     """W8_async_stream: one small item: suspends once (the I/O), then computes."""

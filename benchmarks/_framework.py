@@ -142,6 +142,7 @@ from benchmarks._common import (
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
     STREAM_CONCURRENCY,
+    STREAM_TIMEOUT,
     YIELD_EVERY,
     burn_cpu,
     loop_lag_p99,
@@ -770,6 +771,23 @@ async def w8_isolated_restart(n: int) -> float:
     return percentile_s(latencies, 0.50)
 
 
+async def w8_timed_async_stream(n: int) -> float:
+    """W8_timed_async_stream: W8_async_stream with ``timeout=STREAM_TIMEOUT`` (the default)."""
+    with quiet_logging():
+        tree = _open_tree(DynamicSupervisorSpec(name="tasks"))
+        await tree.start()
+        gc.collect()
+        t0 = now_ns()
+        stream = tree.root.async_stream(
+            stream_item, range(n), max_concurrency=STREAM_CONCURRENCY, timeout=STREAM_TIMEOUT
+        )
+        results = [result.value async for result in stream]
+        t1 = now_ns()
+        await tree.stop()
+    assert len(results) == n
+    return per_second(n, t1 - t0)
+
+
 async def w9_nodedown(n: int) -> float:
     """W9_nodedown: median s from a node's SIGKILL to its subtree placed on another node.
 
@@ -796,8 +814,10 @@ __all__ = [
     "w7_loop_lag_loop",
     "w7_loop_lag_process",
     "w7_loop_lag_thread",
+    "w8_async_stream",
     "w8_isolated_call",
     "w8_isolated_restart",
+    "w8_timed_async_stream",
     "w9_nodedown",
     "w9_remote_call",
     "w9_remote_pipelined",

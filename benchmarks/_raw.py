@@ -43,6 +43,7 @@ from benchmarks._common import (
     RESTART_INTENSITY,
     RESTART_PERIOD_S,
     STREAM_CONCURRENCY,
+    STREAM_TIMEOUT,
     YIELD_EVERY,
     burn_cpu,
     loop_lag_p99,
@@ -605,6 +606,26 @@ async def w8_isolated_restart(n: int) -> float:
 # W9 (opt-in): raw nats-py request/reply to another process; see benchmarks/_cluster.py.
 w9_remote_call = _cluster.w9_remote_call_raw
 w9_remote_pipelined = _cluster.w9_remote_pipelined_raw
+
+
+async def w8_timed_async_stream(n: int) -> float:
+    """W8_timed_async_stream: W8_async_stream with a deadline on every call.
+
+    The same gather over one Task per item inside the semaphore, each call in
+    ``asyncio.timeout(STREAM_TIMEOUT)`` (never reached).
+    """
+    semaphore = asyncio.Semaphore(STREAM_CONCURRENCY)
+
+    async def one(x: int) -> int:
+        async with semaphore, asyncio.timeout(STREAM_TIMEOUT):
+            return await stream_item(x)
+
+    gc.collect()
+    t0 = now_ns()
+    results = await asyncio.gather(*(one(x) for x in range(n)))
+    t1 = now_ns()
+    assert len(results) == n
+    return per_second(n, t1 - t0)
 
 
 # --------------------------------------------------------------------------- W9

@@ -83,6 +83,7 @@ WORKLOADS: tuple[Workload, ...] = (
     _row("W7_loop_lag_thread", "s", False, 1_000, _raw.w7_loop_lag_thread),
     _row("W7_loop_lag_process", "s", False, 1_000, _raw.w7_loop_lag_process),
     _row("W8_async_stream", "items/s", True, 100_000, _raw.w8_async_stream),
+    _row("W8_timed_async_stream", "items/s", True, 100_000, _raw.w8_timed_async_stream),
     _row("W8_isolated_call", "calls/s", True, 10_000, _raw.w8_isolated_call),
     # n restarts, each a new Python process: about a second apiece on a loaded machine.
     _row("W8_isolated_restart", "s", False, 20, _raw.w8_isolated_restart),

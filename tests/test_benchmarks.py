@@ -52,6 +52,7 @@ EXPECTED: dict[str, tuple[str, bool]] = {
     "W7_loop_lag_thread": ("s", False),
     "W7_loop_lag_process": ("s", False),
     "W8_async_stream": ("items/s", True),
+    "W8_timed_async_stream": ("items/s", True),
     "W8_isolated_call": ("calls/s", True),
     "W8_isolated_restart": ("s", False),
     "W9_remote_call": ("calls/s", True),

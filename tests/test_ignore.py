@@ -144,6 +144,16 @@ async def test_dynamic_supervisor_drops_a_child_that_ignores(restart: str) -> No
         )
 
 
+async def test_a_dynamic_supervisors_listed_child_that_ignores_is_dropped() -> None:
+    """Elixir DynamicSupervisor: a child whose start returns :ignore is not kept; the listed
+    children after it still start."""
+    spec = DynamicSupervisorSpec(
+        name="pool", children=[maybe("a", ignore=True, restart="transient"), maybe("b")]
+    )
+    async with open_tree(spec) as tree:
+        assert await rows(tree.root) == [("b-2", ChildState.RUNNING)]
+
+
 async def test_initial_children_after_an_ignored_one_still_start(events: EventLog) -> None:
     """otp-semantics §4: a start returning ignore, the supervisor carries on with the next."""
     spec = SupervisorSpec(name="root", children=[maybe("a"), maybe("b", ignore=True), maybe("c")])

@@ -245,3 +245,46 @@ async def test_no_responders_confirmed_by_a_failed_ping_declares_nodedown(
             assert not t.is_up("b")
     downs = [(e["node"], e["peer"], e["how"]) for e in events.entries if e["event"] == "node_down"]
     assert downs == [("t", "b", "no_responders")]
+
+
+async def test_a_late_heartbeat_does_not_bring_back_a_node_whose_connection_is_gone(
+    nats_server: NatsServer, events: EventLog
+) -> None:
+    """A heartbeat read after the node's connection was seen gone (published before it
+    went, read late) brings the node back only if it answers a ping: here it does not."""
+    async with (
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=200) as t,
+        open_node(nats_server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as b,
+    ):
+        await t.wait_node_up("b")
+        stale = Heartbeat(node="b", incarnation=b.incarnation, seq=10**6, interval=HEARTBEAT)
+        await b.nats.close()
+        async with asyncio.timeout(5):
+            while t.is_up("b"):
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert t.nodes()["b"].down_how == "disconnect"
+        await t.nats.publish("sup.supervise.hb.b", encode("s", stale))
+        # Absence can only be shown by waiting: several ping round trips.
+        await asyncio.sleep(10 * HEARTBEAT)
+        assert not t.is_up("b")
+    ups = [e["peer"] for e in events.entries if e["event"] == "node_up" and e["node"] == "t"]
+    assert ups == ["b"]
+
+
+async def test_a_node_announced_after_its_operations_serves_them_once_up(
+    nats_server: NatsServer,
+) -> None:
+    """With announce=False a node sends no heartbeat until announce(): registered first,
+    its operations are there as soon as another node sees it up."""
+    async with (
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+        open_node(
+            nats_server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES, announce=False
+        ) as b,
+    ):
+        assert (await t.ping("b")).node == "b"  # connected and answering, but not announced
+        assert not t.is_up("b")
+        b.add_operation(Double, _double)
+        b.announce()
+        await t.wait_node_up("b")
+        assert await t.request_op("b", Double(n=2), Doubled) == Doubled(n=4)

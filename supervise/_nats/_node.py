@@ -95,6 +95,9 @@ _NO_RESPONDERS = "503"
 #: Seconds added to every node's deadline once this node is back (reconnected, or its
 #: loop running again), beyond misses x interval: time for the others to reconnect.
 RECONNECT_GRACE = 1.0
+#: Ways of going down that say its connection is gone: a heartbeat alone does not bring
+#: such a node back (it may have been published before), an answer to a ping does.
+_CONNECTION_LOST = frozenset({"disconnect", "no_responders"})
 #: The disconnect advisory's payload is the server's; bounded all the same.
 _ADVISORY_MAX_BYTES = 64 * 1024
 
@@ -130,6 +133,7 @@ class _Peer:
         "labels",
         "name",
         "pending",
+        "reviving",
         "up",
     )
 
@@ -141,6 +145,8 @@ class _Peer:
         self.deadline = 0.0
         self.up = False
         self.down_how: str | None = None
+        #: A ping is checking whether it is back (after its connection was seen gone).
+        self.reviving = False
         #: Requests waiting for its answer, with what they were for.
         self.pending: dict[asyncio.Future[Msg], str] = {}
 
@@ -182,6 +188,7 @@ class NodeConnection(Serving):
         self._lost_at: float | None = None
         self._isolated = False
         self._background: list[asyncio.Task[None]] = []
+        self._beating: asyncio.Task[None] | None = None
         self.add_operation(Ping, self._on_ping)
         self.add_operation(MonitorRequest, self._on_monitor_request)
 
@@ -192,7 +199,9 @@ class NodeConnection(Serving):
         """Seconds between reconnection attempts to the server."""
         return min(2.0, max(0.05, self.heartbeat))
 
-    async def _connect(self, servers: str | Sequence[str], connect_timeout: float) -> None:
+    async def _connect(
+        self, servers: str | Sequence[str], connect_timeout: float, announce: bool
+    ) -> None:
         # The first connection is tried twice per server (and bounded in time); once
         # connected, reconnection is tried for ever (nats-py reads the option then).
         nc = NatsClient()
@@ -234,10 +243,24 @@ class NodeConnection(Serving):
         await nc.flush()
         loop = asyncio.get_running_loop()
         self._background = [
-            loop.create_task(self._beat(), name=f"supervise node {me}: heartbeat"),
             loop.create_task(self._send_outbox(), name=f"supervise node {me}: outbox"),
             loop.create_task(self._follow_names(), name=f"supervise node {me}: names"),
         ]
+        if announce:
+            self.announce()
+
+    def announce(self) -> None:
+        """Start heartbeating (the others see this node up) and watching the other nodes.
+
+        `open_node` does it at once unless given ``announce=False``: then register the
+        node operations first (`add_operation`), so that no node that sees this one up
+        finds them missing, and call this.
+        """
+        if self._beating is None:
+            self._beating = asyncio.get_running_loop().create_task(
+                self._beat(), name=f"supervise node {self.name}: heartbeat"
+            )
+            self._background.append(self._beating)
 
     async def _close(self) -> None:
         self._closing = True
@@ -343,23 +366,57 @@ class NodeConnection(Serving):
         peer.labels = beat.labels
         peer.interval = beat.interval
         peer.deadline = now + self.misses * beat.interval
-        if not peer.up:
-            peer.up = True
-            peer.incarnation = beat.incarnation
-            _log.emit(
-                Event.NODE_UP,
-                tree=self._tree,
-                node=self.name,
-                peer=peer.name,
-                incarnation=peer.incarnation,
-                labels=dict(peer.labels),
+        if peer.up:
+            return
+        if peer.incarnation == beat.incarnation and peer.down_how in _CONNECTION_LOST:
+            # Its connection was seen gone: this may be a heartbeat published before that
+            # and read late (heartbeats and advisories come on different subscriptions).
+            # Only an answer from it now brings it back.
+            if not peer.reviving:
+                peer.reviving = True
+                self._spawn(self._revive(peer))
+            return
+        self._mark_up(peer, beat.incarnation)
+
+    async def _revive(self, peer: _Peer) -> None:
+        # A ping outside the node's pending requests (it is down: those fail at once).
+        subject = f"{self._prefix}op.{peer.name}"
+        payload = encode(subject, OpRequest(op=Ping.op_name, sender=self.name, body={}))
+        try:
+            msg = await self._request(
+                None, subject, payload, f"ping {peer.name}", self.misses * peer.interval, None
             )
-            info = peer.info()
-            for callback in list(self._up_callbacks):
-                callback(info)
-            for waiter in self._up_waiters.pop(peer.name, ()):
-                if not waiter.done():
-                    waiter.set_result(None)
+            if self._no_responders(msg):
+                return  # still gone: its late heartbeats change nothing
+            answer = self._answer(subject, msg)
+            if not isinstance(answer, OpReply):
+                return
+            pong = Pong.model_validate(answer.body)
+        except (CallTimeoutError, WireError, ValidationError):
+            return
+        finally:
+            peer.reviving = False
+        if not peer.up and pong.incarnation == peer.incarnation:
+            peer.deadline = asyncio.get_running_loop().time() + self.misses * peer.interval
+            self._mark_up(peer, pong.incarnation)
+
+    def _mark_up(self, peer: _Peer, incarnation: str) -> None:
+        peer.up = True
+        peer.incarnation = incarnation
+        _log.emit(
+            Event.NODE_UP,
+            tree=self._tree,
+            node=self.name,
+            peer=peer.name,
+            incarnation=peer.incarnation,
+            labels=dict(peer.labels),
+        )
+        info = peer.info()
+        for callback in list(self._up_callbacks):
+            callback(info)
+        for waiter in self._up_waiters.pop(peer.name, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _declare_down(self, peer: _Peer, how: str) -> None:
         if not peer.up:
@@ -694,6 +751,7 @@ async def open_node(
     misses: int = 3,
     connect_timeout: float = 5.0,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
+    announce: bool = True,
 ) -> AsyncIterator[NodeConnection]:
     """Connect this process to the cluster as node ``name``; leave it at the end.
 
@@ -706,6 +764,8 @@ async def open_node(
         misses: heartbeats missed before a node is declared down.
         connect_timeout: seconds to wait for the server at first.
         max_message_bytes: the largest payload sent or accepted.
+        announce: start heartbeating at once; with False, call
+            `NodeConnection.announce` once the node operations are registered.
 
     Raises:
         ArgumentError: a name, heartbeat or limit out of range.
@@ -730,7 +790,7 @@ async def open_node(
         max_message_bytes=max_message_bytes,
     )
     try:
-        await conn._connect(servers, connect_timeout)
+        await conn._connect(servers, connect_timeout, announce)
         yield conn
     finally:
         await conn._close()
