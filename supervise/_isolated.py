@@ -461,10 +461,12 @@ class IsolatedProcess(ActorProcess):
 
     def _close_channel(self) -> None:
         channel = self._channel
+        self._channel_open = False
+        if self._loop_closed():
+            return  # nothing runs on that loop any more: the transport goes with it
         if channel is not None and channel.transport is not None:
             channel.transport.close()  # connection_lost follows on the loop
-        self._channel_open = False
-        if channel is None:
+        elif channel is None:
             self._check_gone()
 
     def _on_channel_closed(self) -> None:

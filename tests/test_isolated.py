@@ -7,6 +7,7 @@ a loaded 2-core machine), so these tests share starts where they can.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -36,13 +37,16 @@ from supervise import (
     ActorExitedError,
     CallFailedError,
     ChildSpec,
+    Execution,
     IsolatedActorError,
     IsolatedProcessDiedError,
     SpecError,
     StartError,
     SupervisorSpec,
+    load_tree_text,
     open_tree,
 )
+from supervise.spec import json_schema
 from supervise.testing import EventLog
 
 TIMEOUT = 30.0
@@ -281,6 +285,23 @@ def test_an_isolated_actor_must_be_importable_by_path() -> None:
 
     with pytest.raises(SpecError, match=r"the actor class .*Inner cannot be imported"):
         ChildSpec(name="inner", actor=Inner, execution="isolated")
+
+
+def test_a_tree_file_declares_an_isolated_actor() -> None:
+    """`execution: isolated` in YAML gives the spec, and the schema lists it."""
+    spec = load_tree_text(
+        "name: app\n"
+        "children:\n"
+        "  - name: counter\n"
+        "    actor: _isolated_actors:Counter\n"
+        "    execution: isolated\n"
+        "    shutdown: brutal_kill\n",
+    )
+    (child,) = spec.children
+    assert isinstance(child, ChildSpec)
+    assert (child.actor, child.execution) == (Counter, Execution.ISOLATED)
+    schema = json.dumps(json_schema())
+    assert '"isolated"' in schema
 
 
 def test_the_died_error_names_the_exit_code_or_signal() -> None:
