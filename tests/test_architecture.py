@@ -66,7 +66,6 @@ def test_every_module_of_the_package_has_its_layer() -> None:
 #: Modules whose tests are named for what they do rather than for the module.
 _TESTED_ELSEWHERE = {
     "__main__": "test_cli.py",  # ``python -m supervise`` is the CLI
-    "_dynamic_supervisor": "test_dynamic_start.py",
     "_subtree_host": "test_placement.py",  # with `_nats._placed`: the two sides of placement
 }
 
