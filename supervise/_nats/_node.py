@@ -56,6 +56,8 @@ from .._errors import (
 )
 from ..events import Event
 from ._remote import (
+    DemonitorAck,
+    DemonitorRequest,
     MonitorAck,
     MonitorRequest,
     NodeOperation,
@@ -191,6 +193,7 @@ class NodeConnection(Serving):
         self._beating: asyncio.Task[None] | None = None
         self.add_operation(Ping, self._on_ping)
         self.add_operation(MonitorRequest, self._on_monitor_request)
+        self.add_operation(DemonitorRequest, self._on_demonitor_request)
 
     # -- the connection ---------------------------------------------------------------
 
@@ -502,6 +505,7 @@ class NodeConnection(Serving):
         for monitor in [m for m in self._monitors.values() if m.node == peer.name]:
             del self._monitors[monitor.id]
             monitor.fire("nodedown", f"{peer.name}: {how}")
+        self._forget_watcher(peer.name)
         info = peer.info()
         for callback in list(self._down_callbacks):
             callback(info, how)
@@ -743,7 +747,15 @@ class NodeConnection(Serving):
         return Pong(node=self.name, incarnation=self.incarnation)
 
     def _drop_monitor(self, monitor: RemoteMonitor) -> None:
-        self._monitors.pop(monitor.id, None)
+        if self._monitors.pop(monitor.id, None) is not None and self.is_up(monitor.node):
+            self._spawn(self._demonitor(monitor))
+
+    async def _demonitor(self, monitor: RemoteMonitor) -> None:
+        request = DemonitorRequest(monitor_id=monitor.id, watcher=self.name)
+        with contextlib.suppress(NodeDownError, NotServedError, CallTimeoutError, RemoteError):
+            # Lost, it costs a Down for it sent here and ignored, or nothing once the
+            # node is down (it forgets the monitors of a watcher it sees go down).
+            await self.request_op(monitor.node, request, DemonitorAck, self.misses * self.heartbeat)
 
     async def _on_down_notice(self, msg: Msg) -> None:
         notice = self._decode(msg)
