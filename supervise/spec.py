@@ -246,9 +246,9 @@ def _switch_interval_needs_a_thread(interval: float | None, info: ValidationInfo
     execution = info.data.get("execution")
     if interval is not None and execution in (Execution.PROCESS, Execution.ISOLATED):
         raise ValueError(
-            f"switch_interval only applies to a handler run in a thread (execution thread), and this "
-            f"child has execution {execution.value}; remove switch_interval, or use "
-            f"execution thread"
+            f"switch_interval only applies to a handler run in a thread (execution thread), "
+            f"and this child has execution {execution.value}; remove switch_interval, or "
+            f"use execution thread"
         )
     return interval
 
