@@ -210,11 +210,12 @@ class _Restarted:
     Left to the supervisor: freeing the ended incarnation's crash, which
     waits until the ended task has finished (its frame still ran when the
     restart began), and waiting for the new incarnation ``process`` to be
-    ready (``pending``, its on_start), unless there is nothing to wait for
-    (None: it was ready at once, or it failed to spawn and its retry is queued).
+    ready (its on_start) and recording its start, unless there is nothing to
+    wait for (None: it was ready at once, or it failed to spawn and its retry
+    is queued).
     """
 
-    __slots__ = ("child", "ended", "exception", "pending", "process")
+    __slots__ = ("child", "ended", "exception", "process")
 
     def __init__(
         self,
@@ -222,13 +223,11 @@ class _Restarted:
         ended: Process,
         exception: BaseException | None,
         process: Process | None = None,
-        pending: asyncio.Future[None] | None = None,
     ) -> None:
         self.child = child
         self.ended = ended
         self.exception = exception
         self.process = process
-        self.pending = pending
 
 
 class _Fault:
@@ -457,9 +456,7 @@ class Supervisor(LoopProcess):
                 reason = crash(exc)
                 return
             self._phase = _SERVING
-            started = self.started
-            if not started.done():  # a host that stopped waiting cancelled it
-                started.set_result(None)
+            self._set_ready()
             _log.emit(
                 Event.SUPERVISOR_STARTED,
                 supervisor=self.path,
@@ -886,9 +883,8 @@ class Supervisor(LoopProcess):
             self._restart_failed(child, (), exc)
             return
         child.process = process
-        pending = process.pending_start()
-        if pending is not None:
-            inbox.put_control(_Restarted(child, ended, reason.exception, process, pending))
+        if not process.ready:  # its on_start runs: `_on_restarted` waits (no future made here)
+            inbox.put_control(_Restarted(child, ended, reason.exception, process))
             return
         # Queued before the start is recorded, so that the ended incarnation is
         # freed before whoever waits for actor_started runs.
@@ -903,12 +899,13 @@ class Supervisor(LoopProcess):
             message.exception = None
             _release_crash(message.ended, exception)
             del exception  # the ended incarnation is freed here, not inside the restart
-        child, process, pending = message.child, message.process, message.pending
-        if process is None or pending is None:
+        child, process = message.child, message.process
+        if process is None:
             return
+        # None if on_start is done already; failed if it failed; else it still runs.
+        pending = process.pending_start()
         try:
-            # Resolved already, or its on_start is still running.
-            if not await self._wait_start(child, process, pending):
+            if pending is not None and not await self._wait_start(child, process, pending):
                 self._drop_ignored(child)  # OTP: stays stopped
                 return
         except StartError as exc:
