@@ -613,12 +613,6 @@ class Supervisor(LoopProcess):
             del self._children[child.name]
             unregister(self.child.registry, child)
 
-    def _spawn(self, child: Child) -> Process:
-        process = self._launch(child)
-        process.on_exit = self._exited
-        process.start()
-        return process
-
     def _child_exited(self, process: Process) -> None:
         if self._idle and not self._inbox.items and self._restart_in_place(process):
             return
@@ -697,10 +691,14 @@ class Supervisor(LoopProcess):
         self._record_start(child, False)
 
     def _spawn_or_fail(self, child: Child) -> Process:
+        """Create and start ``child``'s next incarnation (see `_start` for readiness)."""
         try:
-            return self._spawn(child)
+            process = self._launch(child)
+            process.on_exit = self._exited
+            process.start()
         except Exception as exc:  # e.g. the actor's __init__ raised
             raise self._start_failed(child, child.path, exc) from exc
+        return process
 
     def _start_failed(self, child: Child, path: str, cause: BaseException) -> StartError:
         _log.emit(
@@ -757,9 +755,6 @@ class Supervisor(LoopProcess):
                     self._program_exit = end
                     break
 
-    def _emit_exit(self, child: Child, reason: ExitReason) -> None:
-        emit_exit(child, reason, self.path)
-
     async def _stop_children(self) -> None:
         """Stop every child, in reverse start order, each with its own shutdown spec."""
         for child in reversed(list(self._children.values())):
@@ -811,7 +806,7 @@ class Supervisor(LoopProcess):
     def _note_exit(self, child: Child, reason: ExitReason) -> None:
         """The slot is empty: log how the child ended and count a crash."""
         child.process = None
-        self._emit_exit(child, reason)
+        emit_exit(child, reason, self.path)
         if not reason.is_normal:
             child.crashes += 1
             if child.metrics is not None:
@@ -858,19 +853,20 @@ class Supervisor(LoopProcess):
             or (restart is not _PERMANENT and not should_restart(restart, reason))
         ):
             return False
-        now = self._loop_time()
-        if not self._intensity.allows(now):
+        if not self._intensity.add_if_allowed(self._loop_time()):
             return False
         try:
-            context.run(self._restart_now, child, process, reason, now)
+            context.run(self._restart_now, child, process, reason)
         except Exception as exc:  # a fault of the supervisor: it crashes, not the exiting child
             self._inbox.put_control(_Fault(exc))
         return True
 
-    def _restart_now(self, child: Child, ended: Process, reason: ExitReason, now: float) -> None:
-        """`_restart_in_place`'s part in the exiting task, in the supervisor's context."""
+    def _restart_now(self, child: Child, ended: Process, reason: ExitReason) -> None:
+        """`_restart_in_place`'s part in the exiting task, in the supervisor's context.
+
+        The restart is counted in the intensity already.
+        """
         self._note_exit(child, reason)
-        self._intensity.add(now)
         child.restarting = True
         child.restart_count += 1
         if child.metrics is not None:
