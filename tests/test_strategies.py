@@ -76,7 +76,6 @@ def test_intensity_zero_gives_up_at_once() -> None:
     assert RestartIntensity(0, 5.0).add(0.0) is False
 
 
-
 def test_intensity_add_if_allowed_counts_only_what_it_allows() -> None:
     """add_if_allowed counts a restart within the intensity; one past it is refused, uncounted."""
     window = RestartIntensity(2, 5.0)
