@@ -406,6 +406,8 @@ class ActorProcess(LoopProcess):
         "stop_bound",
     )
 
+    task: asyncio.Task[None] | None
+
     def __init__(
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
     ) -> None:
