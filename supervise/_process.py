@@ -54,8 +54,15 @@ class Exit(Exception):  # a signal, as SystemExit, not an error
     ``shutdown`` is not restarted), and monitors see it. A plain task may
     raise it at any time. It cannot hide a crash or a kill: after a crash
     ``on_stop`` runs best effort and the crash stands; after a kill nothing runs.
-    Anywhere else (``handle``, ``on_start``) it is an exception like any other:
-    ``self.stop(detail)`` stops an actor from ``handle``.
+
+    From ``handle`` it stops the actor with that reason, as a gen_server
+    callback returning ``{stop, Reason, State}``: a stop, not a crash.
+    ``on_stop`` runs with the reason; the call being handled gets no reply (its
+    caller gets `ActorExitedError` with the reason, as for any actor that ends
+    while handling a call) and the calls queued behind it `CallDroppedError`.
+    ``self.stop(detail)`` instead replies, then stops. From ``on_start`` it
+    fails the start (`StartError`), as an ``init`` returning ``{stop, Reason}``;
+    ``raise Ignore(...)`` declines to run.
 
     Args:
         kind: ``"normal"`` (default) or ``"shutdown"``.
@@ -499,22 +506,25 @@ class ActorProcess(LoopProcess):
                     continue
                 item = self.handling = mailbox.get_nowait()
                 kind = type(item)
-                if kind is Call:
-                    call: Call = item  # type: ignore[assignment]
-                    self._current = call
-                    reply = await actor.handle(call.message)
-                    self._current = None
-                    future = call.future
-                    if not future.done():  # a timed-out caller has gone: drop the reply
-                        future.set_result(reply)
-                    self.calls += 1
-                    if metrics is not None:
-                        metrics.observe(perf_counter() - call.sent)
-                elif kind is _Stop:
-                    self._stop_reason = item.reason  # type: ignore[attr-defined]
-                else:
-                    self.casts += 1
-                    await actor.handle(item)
+                try:  # free on 3.11+ while nothing is raised
+                    if kind is Call:
+                        call: Call = item  # type: ignore[assignment]
+                        self._current = call
+                        reply = await actor.handle(call.message)
+                        self._current = None
+                        future = call.future
+                        if not future.done():  # a timed-out caller has gone: drop the reply
+                            future.set_result(reply)
+                        self.calls += 1
+                        if metrics is not None:
+                            metrics.observe(perf_counter() - call.sent)
+                    elif kind is _Stop:
+                        self._stop_reason = item.reason  # type: ignore[attr-defined]
+                    else:
+                        self.casts += 1
+                        await actor.handle(item)
+                except Exit as exc:
+                    self._exit_from_handle(exc.reason)
             reason = self._stop_reason
             if self._kill_reason is not None:
                 reason = self._kill_reason
@@ -558,6 +568,19 @@ class ActorProcess(LoopProcess):
                     raise
         finally:
             self._finish(reason or self._kill_reason or killed("cancelled"))
+
+    def _exit_from_handle(self, reason: ExitReason) -> None:
+        """``handle`` raised `Exit`: stop with its reason, as OTP's ``{stop, Reason, State}``.
+
+        A stop, not a crash: the loop ends, ``on_stop`` runs with ``reason`` and
+        the supervisor decides on it. The call in hand gets no reply: its caller
+        gets `ActorExitedError` with that reason, as for an actor that ended
+        while handling it. A crash decided already (``on_block: crash``) stands.
+        """
+        stop = self._stop_reason
+        if stop is None or stop.is_normal:
+            stop = self._stop_reason = reason
+        self._fail_current(stop)
 
     async def _on_stop_after_crash(self, actor: Actor[Any], reason: ExitReason) -> ExitReason:
         """Best effort: run on_stop after a crash, bounded by the shutdown time.
