@@ -67,7 +67,7 @@ from ._errors import (
 )
 from ._imports import import_path_of
 from ._mailbox import MailboxClosed
-from ._process import ActorProcess, Call, Process, _Stop
+from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
 from ._reason import ExitKind, ExitReason, crash, killed
 from ._ref import accepted_messages, child_of, queue_call
 
@@ -623,6 +623,10 @@ class IsolatedProcess(ActorProcess):
 
     # -- the task -------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Create the task running `_main`: an in-loop actor's `ActorProcess._run` is not ours."""
+        LoopProcess.start(self)
+
     async def _main(self) -> None:
         reason: ExitReason | None = None
         try:
@@ -964,7 +968,7 @@ class IsolatedProcess(ActorProcess):
         kind = ExitKind(header["kind"])
         if "exc_type" in header:
             error = self._remote_error(header)
-            if kind is ExitKind.CRASH and self._started is not None and not self._started.done():
+            if kind is ExitKind.CRASH and not self.ready:
                 self._fail_started(error)  # on_start (or the actor's set-up) failed there
             return ExitReason(kind, header.get("detail"), error)
         return ExitReason(kind, header.get("detail"))
@@ -984,7 +988,7 @@ class IsolatedProcess(ActorProcess):
             signal_name(-code) if code < 0 else None,
         )
         error: BaseException = died
-        if self._started is not None and not self._started.done():
+        if not self.ready:
             self._fail_started(died)
         return ExitReason(ExitKind.CRASH, died.detail, error)
 
