@@ -67,7 +67,7 @@ from ._errors import (
 )
 from ._imports import import_path_of
 from ._mailbox import MailboxClosed
-from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
+from ._process import ActorProcess, Call, LoopProcess, Process, _Stop, new_call
 from ._reason import ExitKind, ExitReason, crash, killed
 from ._ref import accepted_messages, child_of, queue_call
 
@@ -498,7 +498,7 @@ async def _queue_when_room(
         return
     try:
         async with asyncio.timeout(timeout):
-            await process.mailbox.put(Call(message, future))
+            await process.mailbox.put(new_call(message, future))
     except MailboxClosed:
         if not future.done():
             future.set_exception(ActorNotRunningError(ref.path))

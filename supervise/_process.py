@@ -97,17 +97,26 @@ class Exit(Exception):  # a signal, as SystemExit, not an error
 class Call:
     """A call envelope: the message and the caller's reply future.
 
-    ``sent`` (`time.perf_counter`) is set by the caller only when the actor's
-    child slot counts metrics; only then is it read.
+    Made with ``Call()`` and its two fields set by the caller: an ``__init__``
+    would cost every call a Python frame run from C (about 50 ns of a 4 µs call
+    round trip, `python -m timeit`). ``sent`` (`time.perf_counter`) is set by
+    the caller only when the actor's child slot counts metrics; only then is it
+    read.
     """
 
     __slots__ = ("future", "message", "sent")
 
+    message: object
+    future: asyncio.Future[Any]
     sent: float
 
-    def __init__(self, message: object, future: asyncio.Future[Any]) -> None:
-        self.message = message
-        self.future = future
+
+def new_call(message: object, future: asyncio.Future[Any]) -> Call:
+    """A `Call` of ``message`` answered through ``future`` (off the busy path)."""
+    call = Call()
+    call.message = message
+    call.future = future
+    return call
 
 
 class _Stop:
@@ -500,7 +509,9 @@ class ActorProcess(LoopProcess):
             # Asked once: `asyncio.get_running_loop` costs a getpid() system call on
             # CPython 3.11 (about 0.2 µs), which `Mailbox.waiter` would pay per wait.
             loop = asyncio.get_running_loop()
-            # (No more locals than needed: each is 8 bytes of every idle actor's frame.)
+            # No more locals than needed: each is 8 bytes of every idle actor's frame
+            # (``future`` is the start's, the park's and a call's in turn).
+            item: Any  # a message, a `Call` or a `_Stop`, told apart by its type
             while self._stop_reason is None:
                 if not mailbox.items:
                     # Park (`Mailbox.waiter`, inline): whoever queues an item or wakes
@@ -518,18 +529,17 @@ class ActorProcess(LoopProcess):
                 kind = type(item)
                 try:  # free on 3.11+ while nothing is raised
                     if kind is Call:
-                        call: Call = item  # type: ignore[assignment]
-                        self._current = call
-                        reply = await actor.handle(call.message)
+                        self._current = item
+                        reply = await actor.handle(item.message)
                         self._current = None
-                        future = call.future
+                        future = item.future
                         if not future.done():  # a timed-out caller has gone: drop the reply
                             future.set_result(reply)
                         self.calls += 1
                         if metrics is not None:
-                            metrics.observe(perf_counter() - call.sent)
+                            metrics.observe(perf_counter() - item.sent)
                     elif kind is _Stop:
-                        self._stop_reason = item.reason  # type: ignore[attr-defined]
+                        self._stop_reason = item.reason
                     else:
                         self.casts += 1
                         await actor.handle(item)

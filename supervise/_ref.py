@@ -38,7 +38,7 @@ from ._operations import (
     WhichChild,
     WhichChildren,
 )
-from ._process import ActorProcess, Call
+from ._process import ActorProcess, Call, new_call
 from ._reason import NORMAL, ExitReason
 from ._task_supervisor import AsyncTask, TaskStream, async_stream, start_async
 
@@ -480,7 +480,9 @@ class ActorRef(Watchable, Generic[MsgT]):
             if asyncio.current_task(loop) is process.task:
                 raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
-        envelope = Call(checked, future)
+        envelope = Call()
+        envelope.message = checked
+        envelope.future = future
         if child.metrics is not None:
             envelope.sent = perf_counter()
         try:
@@ -851,7 +853,7 @@ def queue_call(ref: ActorRef[Any], msg: object) -> asyncio.Future[Any]:
         raise ActorNotRunningError(child.path)
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     try:
-        process.mailbox.put_nowait(Call(checked, future))
+        process.mailbox.put_nowait(new_call(checked, future))
     except MailboxClosed:
         raise ActorNotRunningError(child.path) from None
     return future
