@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 import anyio
 from pydantic import BaseModel
 
-from ._deadlines import add_timeout
+from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
     ArgumentError,
@@ -511,8 +511,16 @@ class ActorRef(Watchable, Generic[MsgT]):
                     timer.cancel()
         if timeout is None:
             return await future
-        # One loop timer per timeout value, not one per call (see _deadlines).
-        bucket = add_timeout(loop, future, timeout, child.path, checked)
+        # One loop timer per timeout value, not one per call (see _deadlines), armed
+        # inline (`_Bucket.add` without its frame); the slot keeps the bucket.
+        bucket = child.timeouts
+        if bucket is None or bucket.timeout != timeout:
+            bucket = child.timeouts = call_timeouts(loop).bucket(timeout)
+        clock = bucket.clock
+        deadline = (loop.time() if clock is None else clock()) + timeout
+        bucket.pending[future] = (deadline, child.path, checked)
+        if bucket.timer is None:
+            bucket.arm(loop, deadline)
         try:
             return await future
         finally:
