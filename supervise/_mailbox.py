@@ -100,6 +100,19 @@ class Mailbox(Generic[T]):
             MailboxFull: the mailbox is at capacity (or senders are already waiting).
             MailboxClosed: the actor has ended.
         """
+        waiter = self.parked
+        if waiter is not None and not self.putters:
+            # The consumer is parked, so the mailbox is open and empty (it parks
+            # only when empty, and closing wakes it): there is room. Queue and wake
+            # it, the busy path of every call and cast to an idle actor.
+            items = self.items
+            if items is None:
+                items = self.items = deque()
+            items.append(item)
+            self.parked = None
+            if not waiter.done():
+                waiter.set_result(None)
+            return
         if self._closed:
             raise MailboxClosed
         items = self.items
@@ -108,8 +121,7 @@ class Mailbox(Generic[T]):
         if self._capacity is not None and (len(items) >= self._capacity or self.putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
-        waiter = self.parked
-        if waiter is not None:  # _wake_consumer, inline: this is every cast's path
+        if waiter is not None:  # _wake_consumer, inline
             self.parked = None
             if not waiter.done():
                 waiter.set_result(None)
