@@ -535,6 +535,12 @@ def node(
         sys.exit(EXIT_GAVE_UP)
     from ._errors import ArgumentError
 
+    # The specs placed on this node name their actors by import path: they are found
+    # from the current directory, as `supervise run` finds a tree's (and from the tree
+    # file's directory with --tree). The console script, unlike `python -m`, has no "".
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.insert(0, here)
     spec = _load_or_exit(tree_file) if tree_file is not None else None
     node_labels = _labels(labels)
     signals = _StopSignals()
