@@ -100,7 +100,7 @@ def launch(child: Child) -> Process:
         mailbox: Mailbox[object] = Mailbox(child.path, plan.capacity)
         process = ActorProcess(child, actor, mailbox, plan.stop_bound)
         if plan.execution is not _LOOP:
-            offload_handler(process, actor, plan.execution)
+            offload_handler(process, actor, plan.execution, spec.switch_interval)
         return process
     if isinstance(spec, TaskSpec):
         return TaskProcess(child, spec)

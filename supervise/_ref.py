@@ -110,8 +110,13 @@ def _watcher_process(watcher: ActorRef[Any]) -> ActorProcess:
 
 
 def _runs(child: Child) -> bool:
+    """Whether an incarnation runs in ``child`` and has started.
+
+    Started as OTP's ``start_link`` returns: an actor once its ``on_start`` has
+    returned, a supervisor once its start-time children have all started.
+    """
     process = child.process
-    return process is not None and process.reason is None
+    return process is not None and process.reason is None and process.pending_start() is None
 
 
 def _restarter(child: Child) -> tuple[Supervisor | None, str]:
@@ -148,22 +153,26 @@ async def _until_running(child: Child, deadline: float | None) -> bool:
     loop = asyncio.get_running_loop()
     while not _runs(child):
         restarter, stopped = _restarter(child)
-        if restarter is None:
-            raise ActorNotRunningError(child.path, stopped=stopped)
+        watched: Process | None = restarter
+        if watched is None:  # nothing above runs: only a root that is starting may run
+            watched = child.process
+            if watched is None or watched.reason is not None:
+                raise ActorNotRunningError(child.path, stopped=stopped)
         future: asyncio.Future[None] = loop.create_future()
         waiters = child.running_waiters
         if waiters is None:
             waiters = child.running_waiters = []
         waiters.append(future)
-        # Woken by a start, or by the end of that supervisor (then look again higher up).
-        restarter.add_exit_callback(future, _wake(future))
+        # Woken by a start, or by the end of that supervisor (then look again higher
+        # up), or of the starting root.
+        watched.add_exit_callback(future, _wake(future))
         try:
             async with asyncio.timeout_at(deadline):
                 await future
         except TimeoutError:
             return _runs(child)
         finally:
-            restarter.remove_exit_callback(future)
+            watched.remove_exit_callback(future)
             if not future.done() and future in waiters:
                 waiters.remove(future)
     return True
@@ -228,9 +237,13 @@ class Watchable:
 
     @property
     def is_running(self) -> bool:
-        """Whether an incarnation runs behind this ref now."""
-        process = self._child.process
-        return process is not None and process.reason is None
+        """Whether an incarnation runs behind this ref now and has started.
+
+        Started as OTP's ``start_link`` returns: an actor once its ``on_start``
+        has returned, a supervisor once its start-time children have all
+        started (in order). While it starts, `state` is already ``running``.
+        """
+        return _runs(self._child)
 
     def __repr__(self) -> str:
         child = self._child
@@ -242,6 +255,9 @@ class Watchable:
         For riding through a restart: right after a crash nothing runs until the
         supervisor has started the child again (a loop pass, or the backoff).
         A child stopped for good (temporary, terminated) does not come back.
+        Running means started, as `is_running`: an actor's ``on_start`` has
+        returned; a supervisor (restarted too) has started all its start-time
+        children, as OTP's ``start_link`` returns only after every child's init.
 
         Args:
             timeout: seconds to wait at most, or None to wait for ever.

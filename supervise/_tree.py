@@ -248,6 +248,7 @@ class Tree:
                 raise exc.cause from None
             raise
         self._root.incarnation = 1
+        self._root.wake_running()
         try:
             if self._control_path is not None:
                 self._control = ControlServer(self, self._control_path)

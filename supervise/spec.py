@@ -242,6 +242,27 @@ BlockThreshold = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 """Seconds the event loop may go without turning before the watchdog reports it."""
 
 
+def _switch_interval_needs_a_thread(interval: float | None, info: ValidationInfo) -> float | None:
+    execution = info.data.get("execution")
+    if interval is not None and execution in (Execution.PROCESS, Execution.ISOLATED):
+        raise ValueError(
+            f"switch_interval only applies to a handler run in a thread (execution thread), "
+            f"and this child has execution {execution.value}; remove switch_interval, or "
+            f"use execution thread"
+        )
+    return interval
+
+
+#: The interpreter's thread switch interval while the child's handler runs in a
+#: thread (see `ChildSpec`); checked only when given, so the default never fails.
+#: Declared after ``execution``, which it reads.
+_SwitchInterval = Annotated[
+    float | None,
+    Field(gt=0, le=1, allow_inf_nan=False),
+    AfterValidator(_switch_interval_needs_a_thread),
+]
+
+
 def _to_actor_class(value: object) -> object:
     if isinstance(value, str):
         value = resolve_import_path(value)
@@ -580,6 +601,12 @@ class ChildSpec(_Spec):
             thread) or ``process`` (a worker process; messages cross as JSON);
             ``isolated`` runs the whole actor in an OS process of its own (its
             class, messages and config must be importable by path there).
+        switch_interval: while its handler runs in a thread (``execution: thread`` or
+            ``@offload("thread")``), the interpreter's thread switch interval is at most
+            this many seconds (default 0.001; Python's own is 0.005), so that the event
+            loop gets the GIL back from pure-Python work within about that long. It is
+            a process-wide setting: it is lowered while any such handler runs and set
+            back when none does. None leaves it alone.
         placement: run it on another node of the tree's ``cluster`` (see `Placement`);
             ignored without one.
     """
@@ -597,6 +624,7 @@ class ChildSpec(_Spec):
     block_threshold: BlockThreshold | None = None
     on_block: _OnBlockField = _default(OnBlock.WARN)
     execution: _ExecutionField = _default(Execution.LOOP)
+    switch_interval: _SwitchInterval = 0.001
     placement: Placement | None = None
 
     _config: BaseModel | None = PrivateAttr(default=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from typing import Any
 
@@ -20,6 +21,10 @@ class Compute(BaseModel, frozen=True):
 
 class Fail(BaseModel, frozen=True):
     text: str
+
+
+class SwitchIntervalNow(BaseModel, frozen=True):
+    """Reply with the interpreter's thread switch interval, as the handler sees it."""
 
 
 class Square(BaseModel, frozen=True):
@@ -44,11 +49,13 @@ def compute(seconds: float) -> int:
     return rounds
 
 
-class Cruncher(Actor[Compute | Fail | Square]):
+class Cruncher(Actor[Compute | Fail | Square | SwitchIntervalNow]):
     """Its handler computes; where it runs is the spec's `execution`."""
 
-    async def handle(self, msg: Compute | Fail | Square) -> Any:
+    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow) -> Any:
         match msg:
+            case SwitchIntervalNow():
+                return sys.getswitchinterval()
             case Compute(seconds=seconds):
                 compute(seconds)
                 return os.getpid()
@@ -63,5 +70,5 @@ class ThreadCruncher(Cruncher):
     """The same, offloaded to a thread by the decorator."""
 
     @offload("thread")
-    async def handle(self, msg: Compute | Fail | Square) -> Any:
+    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow) -> Any:
         return await super().handle(msg)

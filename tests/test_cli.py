@@ -182,6 +182,7 @@ def test_tree_json_for_scripts(tree_file: Path) -> None:
         "block_threshold": None,
         "on_block": "warn",
         "execution": "loop",
+        "switch_interval": 0.001,
         "placement": None,
     }
     assert web["children"][0]["path"] == "root/web/api"

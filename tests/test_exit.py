@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _support import Crash, Ping, StopSelf
+from _support import Crash, Ping, StopSelf, worker
+from pydantic import BaseModel
 
 from supervise import (
     Actor,
+    ActorExitedError,
     ArgumentError,
+    CallDroppedError,
     ChildSpec,
     ChildState,
     Exit,
     ExitKind,
     ExitReason,
+    StartError,
     SupervisorRef,
     SupervisorSpec,
     TaskSpec,
@@ -178,3 +182,103 @@ async def test_a_task_that_exits_shutdown_by_itself(
             await events.wait_for("actor_started", actor="root/t", incarnation=2)
         assert await rows(tree.root) == [("t", after)]
     assert runs == ([1, 2] if after is ChildState.RUNNING else [1])
+
+
+# -- from handle and on_start ----------------------------------------------------------
+
+
+class ExitNow(BaseModel, frozen=True):
+    detail: str | None = None
+
+
+class Leaver(Actor[Ping | ExitNow]):
+    """Raises `Exit` from handle when told to; its on_stop records the reason it is given."""
+
+    async def on_start(self) -> None:
+        if Choice.exit is not None:
+            raise Choice.exit
+
+    async def handle(self, msg: Ping | ExitNow) -> str:
+        if isinstance(msg, ExitNow):
+            raise Exit() if msg.detail is None else Exit("shutdown", msg.detail)
+        return "pong"
+
+    async def on_stop(self, reason: ExitReason) -> None:
+        Choice.given.append(str(reason))
+
+
+async def test_exit_from_handle_stops_a_transient_child_for_good(events: EventLog) -> None:
+    """OTP's ``{stop, {shutdown, done}, State}`` from handle_call: a stop, not a crash. on_stop
+    gets the reason, the call gets no reply (ActorExitedError), a call queued behind it is
+    dropped, and the transient child is not restarted, so the restart intensity (0 here) is
+    not charged."""
+    spec = SupervisorSpec(
+        name="root",
+        max_restarts=0,
+        children=[ChildSpec(name="a", actor=Leaver, restart="transient"), worker("b")],
+    )
+    async with open_tree(spec) as tree:
+        ref = tree.actor("root/a", Leaver)
+        down = asyncio.create_task(ref.wait_down())
+        await asyncio.sleep(0)  # the monitor is set
+        leaving = asyncio.create_task(ref.call(ExitNow(detail="done")))
+        queued = asyncio.create_task(ref.call(Ping()))
+        with pytest.raises(ActorExitedError) as info:
+            await leaving
+        assert type(info.value) is ActorExitedError  # not CallFailedError: nothing crashed
+        assert info.value.reason == ExitReason(ExitKind.SHUTDOWN, "done")
+        assert str(info.value) == "actor 'root/a' stopped before replying (shutdown: done)"
+        with pytest.raises(CallDroppedError):
+            await queued
+        assert ((await down).reason, (await down).detail) == ("shutdown", "done")
+        stopped = await events.wait_for("actor_stopped", actor="root/a")
+        assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "done")
+        assert await rows(tree.root) == [("a", ChildState.STOPPED), ("b", ChildState.RUNNING)]
+        assert tree.root.statistics().restarts_in_window == 0
+    assert Choice.given == ["shutdown: done"]
+    assert not events.of("actor_crashed")
+    assert events.sequence("actor_stopped", "actor_started")[:3] == [
+        ("actor_started", "root/a"),
+        ("actor_started", "root/b"),
+        ("actor_stopped", "root/a"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("restart", "after"),
+    [("transient", ChildState.STOPPED), ("permanent", ChildState.RUNNING)],
+)
+async def test_exit_normal_from_a_cast_handler(
+    events: EventLog, restart: str, after: ChildState
+) -> None:
+    """supervisor_SUITE transient_normal / permanent_normal, the end chosen in handle_cast
+    (``{stop, normal, State}``): a transient child stays stopped, a permanent one is restarted."""
+    spec = SupervisorSpec(
+        name="root", children=[ChildSpec(name="a", actor=Leaver, restart=restart)]
+    )
+    async with open_tree(spec) as tree:
+        ref = tree.actor("root/a", Leaver)
+        await ref.cast(ExitNow())
+        stopped = await events.wait_for("actor_stopped", actor="root/a")
+        assert stopped["reason"] == "normal"
+        if after is ChildState.RUNNING:
+            await events.wait_for("actor_started", actor="root/a", incarnation=2)
+            assert await ref.call(Ping()) == "pong"
+        assert await rows(tree.root) == [("a", after)]
+    assert Choice.given[0] == "normal"
+    assert not events.of("actor_crashed")
+
+
+async def test_exit_from_on_start_fails_the_start(events: EventLog) -> None:
+    """As OTP's ``init`` returning ``{stop, Reason}``: whatever the reason, the start fails
+    (`StartError`, the `Exit` as its cause); `Ignore` is the way to decline to run."""
+    Choice.exit = Exit("shutdown", "not today")
+    spec = SupervisorSpec(name="root", children=[ChildSpec(name="a", actor=Leaver)])
+    with pytest.raises(StartError) as info:
+        async with open_tree(spec):
+            pass
+    assert info.value.actor == "root/a"
+    assert info.value.cause is Choice.exit
+    assert Choice.given == []  # it never ran: no on_stop
+    [failed] = events.of("start_failed", actor="root/a")
+    assert (failed["exc_type"], failed["exc_message"]) == ("Exit", "shutdown: not today")

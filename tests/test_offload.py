@@ -7,14 +7,24 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _offload_actors import Compute, Cruncher, Fail, Square, Squared, ThreadCruncher
+from _offload_actors import (
+    Compute,
+    Cruncher,
+    Fail,
+    Square,
+    Squared,
+    SwitchIntervalNow,
+    ThreadCruncher,
+)
 from _support import Ping, Worker
 
 from supervise import ActorExitedError, ChildSpec, SupervisorSpec, open_tree
+from supervise._offload import SwitchInterval
 from supervise.testing import EventLog
 
 
@@ -103,6 +113,87 @@ async def test_a_worker_process_is_killed_with_its_incarnation(events: EventLog)
         first: Any = await crunch.call(Compute(seconds=0), timeout=30)
         assert first != os.getpid()
     assert _children() == []
+
+
+@pytest.fixture
+def interpreter_switch_interval() -> Iterator[float]:
+    """The interpreter's switch interval, set back after the test whatever it did."""
+    before = sys.getswitchinterval()
+    yield before
+    sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize(
+    ("cruncher", "during"),
+    [
+        pytest.param(ChildSpec(name="c", actor=Cruncher, execution="thread"), 0.001, id="thread"),
+        pytest.param(ChildSpec(name="c", actor=ThreadCruncher), 0.001, id="thread-decorator"),
+        pytest.param(
+            ChildSpec(name="c", actor=Cruncher, execution="thread", switch_interval=0.002),
+            0.002,
+            id="its-own",
+        ),
+        pytest.param(
+            ChildSpec(name="c", actor=Cruncher, execution="thread", switch_interval=None),
+            None,
+            id="left-alone",
+        ),
+    ],
+)
+async def test_a_thread_handler_runs_with_the_childs_switch_interval(
+    cruncher: ChildSpec, during: float | None, interpreter_switch_interval: float
+) -> None:
+    """While a handler runs in a thread the switch interval is the child's (so the loop gets
+    the GIL back from pure-Python work within about that long); afterwards it is what the
+    application had."""
+    sys.setswitchinterval(0.004)
+    async with open_tree(_tree(cruncher)) as tree:
+        crunch = tree.actor("app/c", Cruncher)
+        seen = await crunch.call(SwitchIntervalNow(), timeout=30)
+        assert seen == pytest.approx(0.004 if during is None else during)
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+
+
+def test_switch_interval_holds_count_together(interpreter_switch_interval: float) -> None:
+    """Overlapping holds: the smallest wins; it goes back only when the last is released,
+    never above the application's own value."""
+    sys.setswitchinterval(0.005)
+    switching = SwitchInterval()
+    switching.hold(0.002)
+    switching.hold(0.001)
+    assert sys.getswitchinterval() == pytest.approx(0.001)
+    switching.release(0.001)
+    assert sys.getswitchinterval() == pytest.approx(0.002)
+    switching.hold(0.01)  # larger than the application's: no higher than 0.005
+    switching.release(0.002)
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+    switching.release(0.01)
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+def test_switch_interval_keeps_what_the_application_sets_meanwhile(
+    interpreter_switch_interval: float,
+) -> None:
+    """An application that sets the interval while a hold is on keeps its value: it is the
+    base from then on, and the release does not overwrite it."""
+    sys.setswitchinterval(0.005)
+    switching = SwitchInterval()
+    switching.hold(0.001)
+    sys.setswitchinterval(0.0005)
+    switching.hold(0.001)  # its own 0.5 ms is below 1 ms: kept
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
+    switching.release(0.001)
+    switching.release(0.001)
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
+
+
+def test_switch_interval_applies_to_threads_only() -> None:
+    """switch_interval with execution process or isolated is a spec error naming the field."""
+    with pytest.raises(
+        ValueError, match="switch_interval only applies to a handler run in a thread"
+    ):
+        ChildSpec(name="c", actor=Cruncher, execution="process", switch_interval=0.001)
+    assert ChildSpec(name="c", actor=Cruncher, execution="process").switch_interval == 0.001
 
 
 def _children() -> list[int]:

@@ -432,6 +432,95 @@ async def test_wait_running_waits_for_the_restart(events: EventLog) -> None:
         assert await w.call(Ping()) == "pong"
 
 
+STARTING: list[str] = []
+START_GATES: list[asyncio.Event] = []
+
+
+class SlowToStart(Actor[Ping]):
+    """Its on_start waits until the test opens the gate, if the test set one."""
+
+    async def on_start(self) -> None:
+        STARTING.append(self.path)
+        if START_GATES:
+            await START_GATES[0].wait()
+
+    async def handle(self, msg: Ping) -> str:
+        return "pong"
+
+
+async def test_an_actor_runs_once_its_on_start_has_returned() -> None:
+    """wait_running after a restart waits for the new incarnation's on_start, as start_link."""
+    STARTING.clear()
+    START_GATES.clear()
+    async with open_tree(one(ChildSpec(name="slow", actor=SlowToStart))) as tree:
+        slow = actor_ref(tree.whereis("root/slow"))
+        START_GATES.append(asyncio.Event())
+        slow.kill()
+        await slow.wait_down()
+        waiting = asyncio.ensure_future(slow.wait_running())
+        await until(lambda: STARTING == ["root/slow", "root/slow"])
+        assert (slow.state.value, slow.is_running) == ("running", False)
+        for _ in range(20):  # loop passes: a wait that ignored on_start would end here
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        START_GATES[0].set()
+        await waiting
+        assert slow.is_running
+
+
+async def test_a_supervisor_runs_once_its_children_have_started(events: EventLog) -> None:
+    """A restarted supervisor runs (wait_running, is_running) only once all its children have
+    started, in order, as OTP's supervisor start returns after every child's init."""
+    STARTING.clear()
+    START_GATES.clear()
+    inner = SupervisorSpec(
+        name="inner", children=[worker("first"), ChildSpec(name="slow", actor=SlowToStart)]
+    )
+    async with open_tree(SupervisorSpec(name="root", children=[inner])) as tree:
+        sup = tree.whereis("root/inner")
+        assert isinstance(sup, SupervisorRef)
+        START_GATES.append(asyncio.Event())
+        sup.kill()
+        await sup.wait_down()
+        waiting = asyncio.ensure_future(sup.wait_running())
+        await until(lambda: STARTING == ["root/inner/slow", "root/inner/slow"])
+        assert (sup.state.value, sup.is_running) == ("running", False)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        START_GATES[0].set()
+        await waiting
+        assert events.sequence("actor_started", "supervisor_started", key="actor")[-4:] == [
+            ("actor_started", "root/inner/first"),
+            ("actor_started", "root/inner/slow"),
+            ("supervisor_started", None),  # root/inner's own
+            ("actor_started", "root/inner"),  # its parent records the start
+        ]
+        assert sup.is_running
+
+
+async def test_the_root_runs_once_the_tree_has_started() -> None:
+    """wait_running on the root while the tree starts returns once its children have started."""
+    STARTING.clear()
+    START_GATES[:] = [asyncio.Event()]
+    tree = open_tree(one(ChildSpec(name="slow", actor=SlowToStart)))
+    starting = asyncio.ensure_future(tree.start())
+    try:
+        await until(lambda: STARTING == ["root/slow"])
+        waiting = asyncio.ensure_future(tree.root.wait_running())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        START_GATES[0].set()
+        await starting
+        await waiting
+        assert tree.root.is_running
+    finally:
+        START_GATES[0].set()
+        await starting
+        await tree.stop()
+
+
 @pytest.mark.virtual_clock
 async def test_wait_running_gives_up_after_its_timeout() -> None:
     """A child that does not come back in time: ActorNotRunningError saying how long it waited."""
