@@ -593,6 +593,10 @@ def _count(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> tuple
     return supervisors, workers
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
@@ -618,7 +622,8 @@ def check(files: tuple[Path, ...]) -> None:
             internal_errors += 1
         else:
             supervisors, workers = _count(spec)
-            click.echo(f"{file}: ok ({supervisors} supervisors, {workers} workers)")
+            counted = f"{_plural(supervisors, 'supervisor')}, {_plural(workers, 'worker')}"
+            click.echo(f"{file}: ok ({counted})")
     if problems:
         noun = "problem" if problems == 1 else "problems"
         click.echo(f"{problems} {noun} in {bad_files} of {len(files)} files", err=True)
