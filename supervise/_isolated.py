@@ -51,7 +51,7 @@ from ._errors import (
     IsolationError,
 )
 from ._imports import import_path_of
-from ._process import ActorProcess, Call, Process, _Stop
+from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
 from ._reason import ExitKind, ExitReason, crash, killed
 
 if TYPE_CHECKING:
@@ -304,6 +304,10 @@ class IsolatedProcess(ActorProcess):
                 pass
 
     # -- the task -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the task running `_main`: an in-loop actor's `ActorProcess._run` is not ours."""
+        LoopProcess.start(self)
 
     async def _main(self) -> None:
         reason: ExitReason | None = None
@@ -625,7 +629,7 @@ class IsolatedProcess(ActorProcess):
         kind = ExitKind(header["kind"])
         if "exc_type" in header:
             error = self._remote_error(header)
-            if kind is ExitKind.CRASH and self._started is not None and not self._started.done():
+            if kind is ExitKind.CRASH and not self.ready:
                 self._fail_started(error)  # on_start (or the actor's set-up) failed there
             return ExitReason(kind, header.get("detail"), error)
         return ExitReason(kind, header.get("detail"))
@@ -645,7 +649,7 @@ class IsolatedProcess(ActorProcess):
             signal_name(-code) if code < 0 else None,
         )
         error: BaseException = died
-        if self._started is not None and not self._started.done():
+        if not self.ready:
             self._fail_started(died)
         return ExitReason(ExitKind.CRASH, died.detail, error)
 

@@ -58,11 +58,17 @@ def incarnation_context(path: str, incarnation: int) -> contextvars.Context:
     start and nothing per message; it ends with the task.
     """
     context = contextvars.copy_context()
-    context.run(_bind, path, incarnation)
+    context.run(bind_incarnation, path, incarnation)
     return context
 
 
-def _bind(path: str, incarnation: int) -> None:
+def bind_incarnation(path: str, incarnation: int) -> None:
+    """Bind who is running in the current context: `incarnation_context`'s binding.
+
+    An actor's task calls it as its first step instead, in the context its task
+    copied anyway: on a restart, that saves entering a context and a Python
+    frame in the exiting task, inside the restart's latency.
+    """
     _ACTOR.set(path)
     _INCARNATION.set(incarnation)
     tree = path.partition("/")[0]

@@ -163,12 +163,10 @@ class Process:
         self.child: Child = child
         self.path: str = child.path
         self.task = None
-        # Resolved once the process is ready (or failed to start); None while a
-        # process that was ready at once has not been asked for it (an idle actor
-        # then costs no future).
-        self._started: asyncio.Future[None] | None = (
-            None if ready else asyncio.get_running_loop().create_future()
-        )
+        # The future `started` returns, made when first asked for; until then True
+        # (ready) or False (not yet). An idle actor then costs no future, and a
+        # restart makes none inside its latency unless someone waits for it.
+        self._started: asyncio.Future[None] | bool = ready
         #: Set once, when the process has ended (or been abandoned).
         self.reason: ExitReason | None = None
         #: Set by the parent while it terminates this process: its exit is expected.
@@ -189,15 +187,40 @@ class Process:
     def started(self) -> asyncio.Future[None]:
         """Resolved once the process is ready, or failed with why it could not start."""
         started = self._started
-        if started is None:
-            started = self._started = asyncio.get_running_loop().create_future()
-            started.set_result(None)
+        if started is True or started is False:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if started:
+                future.set_result(None)
+            self._started = started = future
         return started
 
-    def pending_start(self) -> asyncio.Future[None] | None:
-        """The future to await for readiness, or None if the process is ready already."""
+    @property
+    def ready(self) -> bool:
+        """Whether the process is ready (its start is done), asked without making a future."""
         started = self._started
-        return None if started is None or started.done() else started
+        if started is True or started is False:
+            return started
+        return started.done() and not started.cancelled() and started.exception() is None
+
+    def pending_start(self) -> asyncio.Future[None] | None:
+        """The future to await for readiness (failed if the start failed), or None if ready.
+
+        None too if the start's waiter gave up (cancelled it): nobody waits any more.
+        """
+        if self._started is True:
+            return None
+        started = self.started
+        if started.done() and (started.cancelled() or started.exception() is None):
+            return None
+        return started
+
+    def _set_ready(self) -> None:
+        """The start is done: resolve `started`, unless nobody asked (or its waiter gave up)."""
+        started = self._started
+        if started is False:
+            self._started = True
+        elif started is not True and not started.done():
+            started.set_result(None)
 
     def start(self) -> None:
         """Start running. The caller awaits `started` (or `pending_start`) for readiness."""
@@ -240,7 +263,8 @@ class Process:
             return
         self.reason = reason
         started = self._started
-        if started is not None and not started.done():
+        if started is not True and (started is False or not started.done()):
+            started = self.started  # whoever asks later learns that it never became ready
             started.set_exception(ActorExitedError(self.path, reason))
             started.exception()  # retrieved here: nobody may be waiting for it
         self._release(reason)
@@ -389,6 +413,8 @@ class ActorProcess(LoopProcess):
         "stop_bound",
     )
 
+    task: asyncio.Task[None] | None
+
     def __init__(
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
     ) -> None:
@@ -413,6 +439,12 @@ class ActorProcess(LoopProcess):
         # are a layer above processes (`_actor` imports us, not the reverse).
         actor._process = self
 
+    def start(self) -> None:
+        """Create the task; its first step binds the log context (see `_run`)."""
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(self.child.incarnation + 1), name=self.path
+        )
+
     def request_stop(self, reason: ExitReason) -> None:
         if self._stop_reason is None:
             self._stop_reason = reason
@@ -433,7 +465,15 @@ class ActorProcess(LoopProcess):
             self._stop_reason = killed(detail)
         super().kill(detail)
 
-    async def _main(self) -> None:
+    async def _run(self, incarnation: int) -> None:
+        """The incarnation's code: `LoopProcess._main`, given its number to log with.
+
+        The task copied its creator's context, as `LoopProcess.start`'s
+        `_log.incarnation_context` does; the binding happens here, in the task's
+        first step, rather than in whichever task starts it (on a restart, the
+        exiting incarnation's, inside the restart's latency).
+        """
+        _log.bind_incarnation(self.path, incarnation)
         actor = self.actor
         assert actor is not None
         reason: ExitReason | None = None
@@ -450,9 +490,7 @@ class ActorProcess(LoopProcess):
                     # `started`, and the reason carries the exception.
                     reason = ignored(exc) if isinstance(exc, Ignore) else crash(exc)
                     return
-                started = self.started
-                if not started.done():  # a parent whose start was aborted stopped waiting
-                    started.set_result(None)
+                self._set_ready()
             # The message loop, inline (a coroutine of its own would cost every
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
@@ -511,14 +549,17 @@ class ActorProcess(LoopProcess):
             # KeyboardInterrupt and SystemExit out of the loop, past every
             # on_stop). The supervisor decides what KeyboardInterrupt and
             # SystemExit mean.
-            if self._closing(exc):
+            # The checks' first tests inline: a crash, the common case here, is
+            # neither, and skips two calls inside the restart's latency.
+            if type(exc) is GeneratorExit and self._closing(exc):
                 reason = self._closed_reason()
                 raise
-            if self._cancelled(exc):
+            if isinstance(exc, asyncio.CancelledError) and self._cancelled(exc):
                 reason = self._kill_reason or killed("cancelled")
                 return
             reason = crash(exc)
-            self._fail_current(reason)  # the caller learns of the crash before on_stop runs
+            if self._current is not None:  # the caller learns of the crash before on_stop runs
+                self._fail_current(reason)
             if actor._has_on_stop:
                 try:
                     reason = await self._on_stop_after_crash(actor, reason)
@@ -575,7 +616,8 @@ class ActorProcess(LoopProcess):
         self._current = None
 
     def _release(self, reason: ExitReason) -> None:
-        self._fail_current(reason)
+        if self._current is not None:
+            self._fail_current(reason)
         left = self.mailbox.close()
         if left:
             dead_letters = self.child.dead_letters

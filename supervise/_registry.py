@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from ._errors import ChildKindError, NameNotFoundError, NameTakenError
+from ._imports import import_path_of
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -28,6 +29,22 @@ def _kind_of(child: Child) -> str:
     if spec.kind == "worker":
         return f"an actor of class {spec.actor.__qualname__}"
     return {"task": "a task", "supervisor": "a supervisor"}.get(spec.kind, "a dynamic supervisor")
+
+
+def _same_class_twice(name: str, found: type, expected: type) -> ChildKindError:
+    """Two classes of one name: mostly one module imported twice, as a script and by path."""
+    found_path, expected_path = import_path_of(found), import_path_of(expected)
+    if found.__module__ == "__main__" or expected.__module__ == "__main__":
+        advice = (
+            "the script run as __main__ and the module the tree's `actor` path imports are "
+            "two copies of one file with two copies of the class: define the actor in a "
+            "module of its own and import it from there in the script"
+        )
+    else:
+        advice = "the same class was imported twice (a module reloaded, or on sys.path twice)"
+    return ChildKindError(
+        name, f"an actor of class {expected_path}", f"an actor of class {found_path}", advice
+    )
 
 
 class Placer(Protocol):
@@ -92,8 +109,11 @@ class Registry:
         child = self._find(name)
         spec = child.spec
         if spec.kind != "worker" or (actor is not None and not issubclass(spec.actor, actor)):
-            expected = "an actor" if actor is None else f"an actor of class {actor.__qualname__}"
-            raise ChildKindError(name, expected, _kind_of(child))
+            if actor is None:
+                raise ChildKindError(name, "an actor", _kind_of(child))
+            if spec.kind == "worker" and spec.actor.__qualname__ == actor.__qualname__:
+                raise _same_class_twice(name, found=spec.actor, expected=actor)
+            raise ChildKindError(name, f"an actor of class {actor.__qualname__}", _kind_of(child))
         return cast("ActorRef[Any]", child.ref)
 
     def supervisor(self, name: str) -> SupervisorRef:

@@ -61,13 +61,20 @@ class RestartIntensity:
         self.max_seconds = max_seconds
         self._times: deque[float] = deque()
 
-    def allows(self, now: float) -> bool:
-        """Whether one more restart at ``now`` stays within the intensity; counts nothing."""
+    def add_if_allowed(self, now: float) -> bool:
+        """Count a restart at ``now`` if that stays within the intensity; else count nothing.
+
+        Returns:
+            True if counted; False if one more restart would exceed the intensity.
+        """
         times = self._times
         horizon = now - self.max_seconds
         while times and times[0] < horizon:
             times.popleft()
-        return len(times) < self.max_restarts
+        if len(times) < self.max_restarts:
+            times.append(now)
+            return True
+        return False
 
     def add(self, now: float) -> bool:
         """Count a restart at time ``now``; False if that exceeds the intensity."""

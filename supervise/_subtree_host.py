@@ -330,6 +330,7 @@ async def join_cluster(cluster: ClusterSpec, tree: str, registry: Registry) -> M
                 cluster=cluster.name,
                 heartbeat=cluster.heartbeat,
                 misses=cluster.misses,
+                announce=False,
             )
         )
         conn.serve(registry, tree)
@@ -338,6 +339,8 @@ async def join_cluster(cluster: ClusterSpec, tree: str, registry: Registry) -> M
         host = SubtreeHost(conn, leases, cluster.heartbeat, registry)
         placer.open()
         host.open()
+        # Seen up by the others only now: whoever places a child here finds the operations.
+        conn.announce()
     except BaseException:
         await stack.aclose()
         raise

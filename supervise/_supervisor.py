@@ -210,11 +210,12 @@ class _Restarted:
     Left to the supervisor: freeing the ended incarnation's crash, which
     waits until the ended task has finished (its frame still ran when the
     restart began), and waiting for the new incarnation ``process`` to be
-    ready (``pending``, its on_start), unless there is nothing to wait for
-    (None: it was ready at once, or it failed to spawn and its retry is queued).
+    ready (its on_start) and recording its start, unless there is nothing to
+    wait for (None: it was ready at once, or it failed to spawn and its retry
+    is queued).
     """
 
-    __slots__ = ("child", "ended", "exception", "pending", "process")
+    __slots__ = ("child", "ended", "exception", "process")
 
     def __init__(
         self,
@@ -222,13 +223,11 @@ class _Restarted:
         ended: Process,
         exception: BaseException | None,
         process: Process | None = None,
-        pending: asyncio.Future[None] | None = None,
     ) -> None:
         self.child = child
         self.ended = ended
         self.exception = exception
         self.process = process
-        self.pending = pending
 
 
 class _Fault:
@@ -457,9 +456,7 @@ class Supervisor(LoopProcess):
                 reason = crash(exc)
                 return
             self._phase = _SERVING
-            started = self.started
-            if not started.done():  # a host that stopped waiting cancelled it
-                started.set_result(None)
+            self._set_ready()
             _log.emit(
                 Event.SUPERVISOR_STARTED,
                 supervisor=self.path,
@@ -616,12 +613,6 @@ class Supervisor(LoopProcess):
             del self._children[child.name]
             unregister(self.child.registry, child)
 
-    def _spawn(self, child: Child) -> Process:
-        process = self._launch(child)
-        process.on_exit = self._exited
-        process.start()
-        return process
-
     def _child_exited(self, process: Process) -> None:
         if self._idle and not self._inbox.items and self._restart_in_place(process):
             return
@@ -700,10 +691,14 @@ class Supervisor(LoopProcess):
         self._record_start(child, False)
 
     def _spawn_or_fail(self, child: Child) -> Process:
+        """Create and start ``child``'s next incarnation (see `_start` for readiness)."""
         try:
-            return self._spawn(child)
+            process = self._launch(child)
+            process.on_exit = self._exited
+            process.start()
         except Exception as exc:  # e.g. the actor's __init__ raised
             raise self._start_failed(child, child.path, exc) from exc
+        return process
 
     def _start_failed(self, child: Child, path: str, cause: BaseException) -> StartError:
         _log.emit(
@@ -760,9 +755,6 @@ class Supervisor(LoopProcess):
                     self._program_exit = end
                     break
 
-    def _emit_exit(self, child: Child, reason: ExitReason) -> None:
-        emit_exit(child, reason, self.path)
-
     async def _stop_children(self) -> None:
         """Stop every child, in reverse start order, each with its own shutdown spec."""
         for child in reversed(list(self._children.values())):
@@ -814,7 +806,7 @@ class Supervisor(LoopProcess):
     def _note_exit(self, child: Child, reason: ExitReason) -> None:
         """The slot is empty: log how the child ended and count a crash."""
         child.process = None
-        self._emit_exit(child, reason)
+        emit_exit(child, reason, self.path)
         if not reason.is_normal:
             child.crashes += 1
             if child.metrics is not None:
@@ -861,19 +853,20 @@ class Supervisor(LoopProcess):
             or (restart is not _PERMANENT and not should_restart(restart, reason))
         ):
             return False
-        now = self._loop_time()
-        if not self._intensity.allows(now):
+        if not self._intensity.add_if_allowed(self._loop_time()):
             return False
         try:
-            context.run(self._restart_now, child, process, reason, now)
+            context.run(self._restart_now, child, process, reason)
         except Exception as exc:  # a fault of the supervisor: it crashes, not the exiting child
             self._inbox.put_control(_Fault(exc))
         return True
 
-    def _restart_now(self, child: Child, ended: Process, reason: ExitReason, now: float) -> None:
-        """`_restart_in_place`'s part in the exiting task, in the supervisor's context."""
+    def _restart_now(self, child: Child, ended: Process, reason: ExitReason) -> None:
+        """`_restart_in_place`'s part in the exiting task, in the supervisor's context.
+
+        The restart is counted in the intensity already.
+        """
         self._note_exit(child, reason)
-        self._intensity.add(now)
         child.restarting = True
         child.restart_count += 1
         if child.metrics is not None:
@@ -886,9 +879,8 @@ class Supervisor(LoopProcess):
             self._restart_failed(child, (), exc)
             return
         child.process = process
-        pending = process.pending_start()
-        if pending is not None:
-            inbox.put_control(_Restarted(child, ended, reason.exception, process, pending))
+        if not process.ready:  # its on_start runs: `_on_restarted` waits (no future made here)
+            inbox.put_control(_Restarted(child, ended, reason.exception, process))
             return
         # Queued before the start is recorded, so that the ended incarnation is
         # freed before whoever waits for actor_started runs.
@@ -903,12 +895,13 @@ class Supervisor(LoopProcess):
             message.exception = None
             _release_crash(message.ended, exception)
             del exception  # the ended incarnation is freed here, not inside the restart
-        child, process, pending = message.child, message.process, message.pending
-        if process is None or pending is None:
+        child, process = message.child, message.process
+        if process is None:
             return
+        # None if on_start is done already; failed if it failed; else it still runs.
+        pending = process.pending_start()
         try:
-            # Resolved already, or its on_start is still running.
-            if not await self._wait_start(child, process, pending):
+            if pending is not None and not await self._wait_start(child, process, pending):
                 self._drop_ignored(child)  # OTP: stays stopped
                 return
         except StartError as exc:

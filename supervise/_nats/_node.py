@@ -56,6 +56,8 @@ from .._errors import (
 )
 from ..events import Event
 from ._remote import (
+    DemonitorAck,
+    DemonitorRequest,
     MonitorAck,
     MonitorRequest,
     NodeOperation,
@@ -191,6 +193,7 @@ class NodeConnection(Serving):
         self._beating: asyncio.Task[None] | None = None
         self.add_operation(Ping, self._on_ping)
         self.add_operation(MonitorRequest, self._on_monitor_request)
+        self.add_operation(DemonitorRequest, self._on_demonitor_request)
 
     # -- the connection ---------------------------------------------------------------
 
@@ -234,13 +237,14 @@ class NodeConnection(Serving):
         nc = self._nats
         prefix, me = self._prefix, self.name
         self._inbox = f"_INBOX.{secrets.token_hex(10)}."
+        await nc.subscribe(f"{self._inbox}*", cb=self._on_reply)
+        await self._check_name_free(connect_timeout)
         await nc.subscribe(f"{prefix}hb.*", cb=self._on_heartbeat)
         await nc.subscribe(f"{prefix}op.{me}", cb=self._on_op)
         await nc.subscribe(f"{prefix}at.{me}.>", cb=self._on_send)
         await nc.subscribe(f"{prefix}down.{me}", cb=self._on_down_notice)
-        await nc.subscribe(f"{self._inbox}*", cb=self._on_reply)
         await nc.subscribe("$SYS.ACCOUNT.*.DISCONNECT", cb=self._on_disconnect_advisory)
-        await nc.flush()
+        await self._settle(connect_timeout)
         loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self._send_outbox(), name=f"supervise node {me}: outbox"),
@@ -248,6 +252,76 @@ class NodeConnection(Serving):
         ]
         if announce:
             self.announce()
+
+    async def _check_name_free(self, timeout: float) -> None:
+        """Refuse to join as a second node of this name, as Erlang's epmd refuses a node
+        name in use: two processes would share its subjects (and its heartbeats would
+        alternate between incarnations). A node of the name answers a ping on its
+        subjects; nothing subscribed there is a no-responders answer.
+
+        Raises:
+            UsageError: a node of this name answered, or something subscribed to its
+                subjects kept silent for ``timeout`` (a frozen process, or a connection
+                the server has not yet seen closed).
+        """
+        subject = f"{self._prefix}op.{self.name}"
+        payload = encode(subject, OpRequest(op=Ping.op_name, sender=self.name, body={}))
+        where = f"node {self.name!r}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                msg = await self._request(
+                    None, subject, payload, f"ping {self.name}", self.misses * self.heartbeat, None
+                )
+            except CallTimeoutError:
+                if loop.time() < deadline:
+                    continue  # a process killed just now: the server may not have seen it yet
+                raise UsageError(
+                    where,
+                    f"something holds this node name in cluster {self.cluster!r} but did not "
+                    f"answer a ping in {timeout:g} s (a frozen node, or one whose connection "
+                    f"the server has not seen closed yet); stop that process, or give this "
+                    f"node another name",
+                ) from None
+            if self._no_responders(msg):
+                return
+            held_by = "unknown"
+            with contextlib.suppress(WireError, ValidationError):
+                answer = self._answer(subject, msg)
+                if isinstance(answer, OpReply):
+                    held_by = Pong.model_validate(answer.body).incarnation
+            raise UsageError(
+                where,
+                f"a node of that name is running already in cluster {self.cluster!r} "
+                f"(incarnation {held_by}); stop it first, or give this node another name",
+            )
+
+    async def _settle(self, timeout: float) -> None:
+        """Return once the server has read every command this connection sent so far.
+
+        nats-py's ``flush()`` does not promise it: it writes its PING straight to the
+        socket, ahead of the commands still queued for its flusher task (the SUBs just
+        made), so the server may answer it before it has read them, and a node that
+        went on would not yet receive what is sent to it. A message to this node's own
+        inbox is queued behind them, and the server handles a connection's commands
+        in order: once it is back, every subscription made before it is in place.
+        """
+        key = f"settle{next(self._ids)}"
+        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+        self._replies[key] = future
+        try:
+            await self.nats.publish(self._inbox + key, b"")
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            raise UsageError(
+                f"node {self.name!r}",
+                f"the NATS server did not confirm this node's subscriptions in {timeout:g} s; "
+                f"check that the server is not overloaded",
+            ) from None
+        finally:
+            del self._replies[key]
 
     def announce(self) -> None:
         """Start heartbeating (the others see this node up) and watching the other nodes.
@@ -431,6 +505,7 @@ class NodeConnection(Serving):
         for monitor in [m for m in self._monitors.values() if m.node == peer.name]:
             del self._monitors[monitor.id]
             monitor.fire("nodedown", f"{peer.name}: {how}")
+        self._forget_watcher(peer.name)
         info = peer.info()
         for callback in list(self._down_callbacks):
             callback(info, how)
@@ -672,7 +747,15 @@ class NodeConnection(Serving):
         return Pong(node=self.name, incarnation=self.incarnation)
 
     def _drop_monitor(self, monitor: RemoteMonitor) -> None:
-        self._monitors.pop(monitor.id, None)
+        if self._monitors.pop(monitor.id, None) is not None and self.is_up(monitor.node):
+            self._spawn(self._demonitor(monitor))
+
+    async def _demonitor(self, monitor: RemoteMonitor) -> None:
+        request = DemonitorRequest(monitor_id=monitor.id, watcher=self.name)
+        with contextlib.suppress(NodeDownError, NotServedError, CallTimeoutError, RemoteError):
+            # Lost, it costs a Down for it sent here and ignored, or nothing once the
+            # node is down (it forgets the monitors of a watcher it sees go down).
+            await self.request_op(monitor.node, request, DemonitorAck, self.misses * self.heartbeat)
 
     async def _on_down_notice(self, msg: Msg) -> None:
         notice = self._decode(msg)

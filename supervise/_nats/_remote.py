@@ -98,6 +98,23 @@ class MonitorAck(BaseModel):
     found: bool
 
 
+class DemonitorRequest(NodeOperation):
+    """Drop the monitor ``monitor_id`` that ``watcher`` set here: no `DownNotice` for it."""
+
+    op_name: ClassVar[str] = "demonitor"
+
+    monitor_id: int
+    watcher: NodeName
+
+
+class DemonitorAck(BaseModel):
+    """Whether the monitor was still set (False: its `DownNotice` went out already)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    removed: bool
+
+
 class RemoteMonitor:
     """A monitor on an actor on another node: one `Down` when its incarnation ends.
 
@@ -139,10 +156,20 @@ class RemoteMonitor:
         if self._callback is not None:
             self._callback(down)
 
-    def demonitor(self) -> None:
-        """Stop watching; no `Down` is delivered after this."""
+    def demonitor(self) -> bool:
+        """Stop watching (OTP ``demonitor``); no `Down` is delivered after this. Idempotent.
+
+        The node serving the actor is told to drop its monitor too (sent now, not
+        awaited): it stops sending a Down for it, and a Down it sent meanwhile is
+        ignored here.
+
+        Returns:
+            True if the monitor was active, False if the Down came already.
+        """
+        active = not self._future.done()
         self._conn._drop_monitor(self)
         self._future.cancel()
+        return active
 
     @property
     def fired(self) -> bool:

@@ -39,7 +39,7 @@ from .._errors import (
 from .._ref import accepted_messages, queue_call
 from .._registry import watch_names
 from ..events import Event
-from ._remote import MonitorAck, MonitorRequest, NodeOperation
+from ._remote import DemonitorAck, DemonitorRequest, MonitorAck, MonitorRequest, NodeOperation
 from ._wire import (
     DownNotice,
     Failure,
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
 
-    from .._monitor import Down
+    from .._monitor import Down, Monitor
     from .._registry import Registry
 
 OpT = TypeVar("OpT", bound=NodeOperation)
@@ -86,6 +86,8 @@ class Serving:
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._closing = False
+        #: The monitors other nodes set on the actors served here, by (watcher, id).
+        self._served_monitors: dict[tuple[str, int], Monitor] = {}
 
     @property
     def nats(self) -> Client:
@@ -287,8 +289,10 @@ class Serving:
         except (NameNotFoundError, ChildKindError):
             return MonitorAck(found=False)
         subject = f"{self._prefix}down.{op.watcher}"
+        key = (op.watcher, op.monitor_id)
 
         def notify(down: Down) -> None:
+            self._served_monitors.pop(key, None)
             notice = DownNotice(
                 node=self.name,
                 monitor_id=op.monitor_id,
@@ -298,8 +302,24 @@ class Serving:
             )
             self._outbox_put(subject, notice)
 
-        ref.monitor(notify)
+        monitor = ref.monitor(notify)
+        if monitor.active:  # else its Down (noproc) is on its way
+            self._served_monitors[key] = monitor
         return MonitorAck(found=True)
+
+    async def _on_demonitor_request(self, op: DemonitorRequest) -> DemonitorAck:
+        monitor = self._served_monitors.pop((op.watcher, op.monitor_id), None)
+        return DemonitorAck(removed=monitor is not None and monitor.demonitor())
+
+    def _forget_watcher(self, node: str) -> None:
+        """Drop the monitors ``node`` set here: it is down, nobody is left to tell."""
+        for key in [key for key in self._served_monitors if key[0] == node]:
+            self._served_monitors.pop(key).demonitor()
+
+    @property
+    def monitors_served(self) -> int:
+        """How many monitors other nodes hold on the actors served here."""
+        return len(self._served_monitors)
 
     # -- plumbing -------------------------------------------------------------------------
 
