@@ -468,11 +468,17 @@ class ActorRef(Watchable, Generic[MsgT]):
         process: ActorProcess | None = child.process  # type: ignore[assignment]
         if process is None:
             raise ActorNotRunningError(child.path)
-        loop = asyncio.get_running_loop()
         mailbox = process.mailbox
-        # A consumer parked on its mailbox is not the task calling; otherwise ask asyncio.
-        if mailbox.parked is None and asyncio.current_task(loop) is process.task:
-            raise CallingSelfError(child.path)
+        parked = mailbox.parked
+        if parked is not None:
+            # A consumer parked on its mailbox is not the task calling, and its loop
+            # is the caller's: no need to ask asyncio (`get_running_loop` costs a
+            # getpid() system call on CPython 3.11, about 0.2 µs of a call).
+            loop = parked.get_loop()
+        else:
+            loop = asyncio.get_running_loop()
+            if asyncio.current_task(loop) is process.task:
+                raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
         if child.metrics is not None:
