@@ -43,7 +43,7 @@ from ._reason import NORMAL, ExitReason
 from ._task_supervisor import AsyncTask, TaskStream, async_stream, start_async
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
     from typing import Literal
 
     from ._actor import Request
@@ -680,7 +680,7 @@ class SupervisorRef(Watchable):
     def async_stream(
         self,
         fn: Callable[[Any], Awaitable[ResultT]],
-        items: Iterable[Any],
+        items: Iterable[Any] | AsyncIterable[Any],
         *,
         max_concurrency: int | None = None,
         ordered: bool = True,
@@ -701,7 +701,9 @@ class SupervisorRef(Watchable):
 
         Args:
             fn: an async function of one item.
-            items: any iterable; read one item at a time, as calls finish.
+            items: any iterable, or async iterable (an async generator); read
+                one item at a time, as calls finish, never far ahead of the
+                consumer. An exception raised while reading it crashes the stream.
             max_concurrency: calls running at once (default: the CPU count,
                 as Elixir's schedulers online).
             ordered: results in input order (a result waits for the earlier
@@ -732,7 +734,7 @@ class SupervisorRef(Watchable):
     def async_stream_nolink(
         self,
         fn: Callable[[Any], Awaitable[ResultT]],
-        items: Iterable[Any],
+        items: Iterable[Any] | AsyncIterable[Any],
         *,
         max_concurrency: int | None = None,
         ordered: bool = True,
