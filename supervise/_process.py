@@ -504,8 +504,6 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
-            # Where its calls' latencies are counted (None: the tree exports no metrics).
-            metrics = self.child.metrics
             # Asked once: `asyncio.get_running_loop` costs a getpid() system call on
             # CPython 3.11 (about 0.2 µs), which `Mailbox.waiter` would pay per wait.
             loop = asyncio.get_running_loop()
@@ -536,8 +534,10 @@ class ActorProcess(LoopProcess):
                         if not future.done():  # a timed-out caller has gone: drop the reply
                             future.set_result(reply)
                         self.calls += 1
-                        if metrics is not None:
-                            metrics.observe(perf_counter() - item.sent)
+                        # Its call latencies, if the tree exports metrics (read here
+                        # rather than kept: a local is 8 bytes of every idle actor).
+                        if self.child.metrics is not None:
+                            self.child.metrics.observe(perf_counter() - item.sent)
                     elif kind is _Stop:
                         self._stop_reason = item.reason
                     else:
