@@ -45,10 +45,10 @@ class _Bucket:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._buckets = buckets
-        self.timeout = timeout
+        self.timeout: float = timeout
         #: The loop's clock when reading it needs no loop method (`clock_of`), else
         #: None: read ``loop.time()``.
-        self.clock = clock
+        self.clock: Callable[[], float] | None = clock
         #: future -> (deadline, actor path, message); deadlines never decrease. A
         #: caller on the busy path adds its entry itself, then calls `arm` if
         #: ``timer`` is None (what `add` does, without its Python frame).
@@ -56,7 +56,9 @@ class _Bucket:
         #: ``discard(future, None)``: forget a call that has ended, however it ended.
         #: The dict's own ``pop``, bound once: a method of ours would cost every
         #: call with a timeout another Python frame (about 50 ns).
-        self.discard = self.pending.pop
+        self.discard: Callable[[asyncio.Future[Any], None], tuple[float, str, object] | None] = (
+            self.pending.pop
+        )
         self.timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
 
