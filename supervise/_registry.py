@@ -59,13 +59,15 @@ class Placer(Protocol):
 class Registry:
     """The tree's directory of children, by path and by registered name."""
 
-    __slots__ = ("_by_name", "_by_path", "_name_watchers", "_placer")
+    __slots__ = ("_by_name", "_by_path", "_name_watchers", "_placer", "_slot_watchers")
 
     def __init__(self) -> None:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
         # Called with (name, registered?) as registered names come and go (`watch_names`).
         self._name_watchers: list[Callable[[str, bool], object]] = []
+        # Called with (child, registered?) as child slots come and go (`watch_slots`).
+        self._slot_watchers: list[Callable[[Child, bool], object]] = []
         # The tree's placements when it is in a cluster (`placer_of`).
         self._placer: Placer | None = None
 
@@ -172,6 +174,9 @@ def register(registry: Registry, child: Child) -> None:
             for watcher in registry._name_watchers:
                 watcher(name, True)
     registry._by_path[child.path] = child
+    if registry._slot_watchers:
+        for slot_watcher in registry._slot_watchers:
+            slot_watcher(child, True)
 
 
 def unregister(registry: Registry, child: Child) -> None:
@@ -179,6 +184,8 @@ def unregister(registry: Registry, child: Child) -> None:
     by_path, by_name = registry._by_path, registry._by_name
     if by_path.get(child.path) is child:
         del by_path[child.path]
+        for slot_watcher in registry._slot_watchers:
+            slot_watcher(child, False)
     name = child.spec.registered_name if child.spec.kind == "worker" else None
     if name is not None and by_name.get(name) is child:
         del by_name[name]
@@ -204,6 +211,26 @@ def watch_names(registry: Registry, callback: Callable[[str, bool], object]) -> 
     def unwatch() -> None:
         if callback in registry._name_watchers:
             registry._name_watchers.remove(callback)
+
+    return unwatch
+
+
+def watch_slots(
+    registry: Registry, callback: Callable[[Child, bool], object]
+) -> Callable[[], None]:
+    """Call ``callback(child, True)`` for each child slot now and whenever one is entered
+    (again, too: a restarted supervisor enters the slots it adopts), ``callback(child,
+    False)`` when one goes; returns the function that stops it.
+
+    The loop watchdog follows the block thresholds in use so.
+    """
+    registry._slot_watchers.append(callback)
+    for child in list(registry._by_path.values()):
+        callback(child, True)
+
+    def unwatch() -> None:
+        if callback in registry._slot_watchers:
+            registry._slot_watchers.remove(callback)
 
     return unwatch
 

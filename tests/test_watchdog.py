@@ -14,7 +14,8 @@ import pytest
 from _support import Ping
 from pydantic import BaseModel
 
-from supervise import Actor, ActorRef, ChildSpec, SupervisorSpec, open_tree
+from supervise import Actor, ActorRef, ChildSpec, DynamicSupervisorSpec, SupervisorSpec, open_tree
+from supervise._watchdog import _watchdogs
 from supervise.testing import EventLog
 
 
@@ -100,6 +101,29 @@ async def test_thresholds_per_actor_and_per_tree(events: EventLog) -> None:
         assert tree.actor("app/tolerant").statistics().blocks == 0
 
 
+async def test_a_dynamic_child_is_watched_at_its_own_threshold(events: EventLog) -> None:
+    """The watchdog looks as often as the smallest threshold in use asks: a child started later
+    with a threshold far below the tree's has its block seen; once it is gone, the tree's pace
+    comes back."""
+    spec = SupervisorSpec(
+        name="app", block_threshold=30.0, children=[DynamicSupervisorSpec(name="pool")]
+    )
+    async with open_tree(spec, watchdog=True) as tree:
+        watchdog = _watchdogs[asyncio.get_running_loop()]
+        assert watchdog._threshold == 30.0
+        pool = tree.supervisor("app/pool")
+        ref = await pool.start_child(ChildSpec(name="strict", actor=Blocker, block_threshold=0.05))
+        assert isinstance(ref, ActorRef)
+        assert await ref.call(Block(seconds=0.5)) == "woke"
+        blocked = await events.wait_for("event_loop_blocked", actor=ref.path)
+        assert blocked["threshold"] == 0.05
+        assert 0.05 <= blocked["blocked_seconds"] < 0.5
+        await events.wait_for("event_loop_unblocked", actor=ref.path)
+        assert watchdog._threshold == 0.05
+        await pool.terminate_child(ref)
+        assert watchdog._threshold == 30.0
+
+
 async def test_the_watchdog_is_off_by_default_and_its_thread_ends(events: EventLog) -> None:
     """Without watchdog=True nothing watches; with it, the thread ends with the tree."""
     async with open_tree(_tree()) as tree:
@@ -154,3 +178,60 @@ def test_supervise_run_watches_by_default(
         assert "time.sleep(0.3)" in str(blocked[0]["stack"])
     else:
         assert [line for line in blocked if line["actor"] == "root/slow"] == []
+
+
+#: Entering a tree in a fresh interpreter, noting the modules imported while the watchdog watches.
+ENTRY = """
+import asyncio
+import sys
+
+import structlog
+from pydantic import BaseModel
+
+import supervise._tree
+from supervise import Actor, ChildSpec, SupervisorSpec, open_tree
+
+structlog.configure(logger_factory=structlog.ReturnLoggerFactory())  # quiet
+
+
+class Ping(BaseModel, frozen=True):
+    pass
+
+
+class Echo(Actor[Ping]):
+    async def handle(self, msg: Ping) -> None:
+        pass
+
+
+before = set()
+attach = supervise._tree.attach
+
+
+def noting_attach(*args, **kwargs):
+    before.update(sys.modules)
+    return attach(*args, **kwargs)
+
+
+supervise._tree.attach = noting_attach
+
+
+async def main() -> None:
+    spec = SupervisorSpec(name="app", children=[ChildSpec(name="echo", actor=Echo)])
+    async with open_tree(spec, watchdog=True):
+        print(sorted(set(sys.modules) - before))
+
+
+asyncio.run(main())
+"""
+
+
+def test_entering_a_tree_imports_nothing_once_the_watchdog_watches(tmp_path: Path) -> None:
+    """What the tree's start imports, it imports before the watchdog starts: anyio's asyncio
+    backend, imported on the loop at its first cancel scope (100 ms or more on a loaded
+    machine), was reported as `event_loop_blocked` at the start of `supervise run`."""
+    script = tmp_path / "entry.py"
+    script.write_text(ENTRY)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr
