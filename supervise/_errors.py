@@ -719,17 +719,21 @@ class ChildKindError(SuperviseError, TypeError):
         expected: what was asked for (``"an actor of class Counter"``, ``"a supervisor"``).
         found: what is there (``"a task"``, ``"an actor of class Cache"``).
 
+    Two classes of one name (one module imported twice, as ``__main__`` and by its
+    path) are told apart by their import paths.
+
     .. versionadded:: 0.1
     """
 
-    def __init__(self, name: str, expected: str, found: str) -> None:
+    def __init__(self, name: str, expected: str, found: str, advice: str | None = None) -> None:
         self.name = name
         self.expected = expected
         self.found = found
-        super().__init__(
-            f"{name!r} is {found}, not {expected}; look it up with the method for what it "
-            f"is (actor, supervisor, task), or use whereis() for any kind"
+        advice = advice or (
+            "look it up with the method for what it is (actor, supervisor, task), "
+            "or use whereis() for any kind"
         )
+        super().__init__(f"{name!r} is {found}, not {expected}; {advice}")
 
 
 class UsageError(SuperviseError, RuntimeError):

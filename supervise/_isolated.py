@@ -15,6 +15,14 @@ side validates again. Nothing is ever unpickled from the child: an exception
 there comes back as its type, message and traceback text
 (`IsolatedActorError`).
 
+A second socket pair, the tree channel (`_TreeChannel`), carries the other
+way the actor's own casts and calls to the tree's other actors
+(`supervise._isolated_child.TreeLink`): each is validated against the
+callee's declared types and delivered by the real ref, in order; a call's
+answer (its reply, or its error's type and fields) goes back when its future is
+done, so nothing here waits on it. It is a channel of its own so that those
+answers never wait behind messages the child holds for a full mailbox.
+
 The supervisor really can kill it: ``kill`` is SIGKILL (after SIGTERM and a
 short grace if a graceful stop was asked for first, as at a shutdown
 timeout), ``on_stop`` does not run, and the end is reported once the process
@@ -45,18 +53,30 @@ from pydantic import BaseModel
 
 from ._errors import (
     ActorExitedError,
+    ActorNotRunningError,
     CallFailedError,
+    CallingSelfError,
+    CallTimeoutError,
+    ChildKindError,
     IsolatedActorError,
     IsolatedProcessDiedError,
     IsolationError,
+    MailboxFull,
+    NameNotFoundError,
+    SuperviseError,
 )
 from ._imports import import_path_of
+from ._mailbox import MailboxClosed
 from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
 from ._reason import ExitKind, ExitReason, crash, killed
+from ._ref import accepted_messages, child_of, queue_call
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from ._child import Child
     from ._mailbox import Mailbox
+    from ._ref import ActorRef
     from .spec import ChildSpec
 
 #: Seconds between SIGTERM and SIGKILL when a graceful stop ran out of time.
@@ -69,9 +89,13 @@ MAX_FRAME: Final = 64 * 1024 * 1024
 #: Bytes of a frame's length prefix (big-endian).
 LENGTH: Final = 4
 
+#: Calls from one isolated actor to the tree's actors in flight at once; past it, the
+#: tree stops reading its requests until one is answered.
+MAX_TREE_CALLS: Final = 1024
+
 # The child's command: the parent's import path first, so both import the same code.
 _CHILD_CODE: Final = (
-    "import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
+    "import sys, json; sys.path[:] = json.loads(sys.argv[4]); "
     "from supervise._isolated_child import main; main()"
 )
 
@@ -193,6 +217,297 @@ class _Channel(asyncio.Protocol):
             await self._drained
 
 
+# -- the isolated actor's requests to the tree's actors --------------------------------
+
+
+def tree_error_fields(exc: BaseException) -> dict[str, Any]:
+    """A refusal or failure of a request to the tree, as fields that may cross to the child:
+    the error's type name, its message, and the attributes it is rebuilt from there."""
+    fields: dict[str, Any] = {"error": type(exc).__name__, "text": str(exc)}
+    for name in ("actor", "name", "expected", "found", "what", "problem", "stopped"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str):
+            fields[name] = value
+    for name in ("timeout", "waited", "capacity"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int | float):
+            fields[name] = value
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, ExitReason):
+        fields["kind"] = reason.kind.value
+        fields["detail"] = reason.detail
+        if reason.exception is not None:
+            fields["detail"] = f"{type(reason.exception).__qualname__}: {reason.exception}"
+    return fields
+
+
+def _answer_frame(request: int, callee: str, message: object, reply: object) -> bytes:
+    """The frame of a tree actor's reply to the isolated actor's call."""
+    try:
+        return reply_frame(request, reply)
+    except TypeError:
+        error = IsolationError(
+            callee,
+            f"reply to {type(message).__qualname__}",
+            f"{reply!r} is neither a pydantic model nor JSON data",
+        )
+        return frame({"op": "error", "id": request, **tree_error_fields(error)})
+
+
+def _expire(future: asyncio.Future[Any], callee: str, message: object, timeout: float) -> None:
+    if not future.done():
+        future.set_exception(CallTimeoutError(callee, message, timeout))
+
+
+class _TreeChannel(asyncio.Protocol):
+    """The tree's end of the second socket pair: the isolated actor's casts and calls to
+    the tree's other actors (`supervise._isolated_child.TreeLink` is the other end).
+
+    Each request names its actor as the registry knows it; the message is validated
+    against that actor's declared types, then sent on the real ref, in the order the
+    requests came. A call is queued at once and answered from its future's callback, so
+    nothing here waits for a reply. When the callee's mailbox is full and its overflow
+    policy is ``wait``, reading stops until there is room (the child's writes then wait:
+    backpressure to the sender); the same when `MAX_TREE_CALLS` calls are in flight.
+    """
+
+    def __init__(self, process: IsolatedProcess) -> None:
+        self._process = process
+        self._buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self._holds = 0
+        self._closed = False
+        #: Calls in flight, by request id: the callee's reply future and its timer.
+        self._calls: dict[int, tuple[asyncio.Future[Any], asyncio.TimerHandle | None]] = {}
+        self._room: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._parse()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        offset = 0
+        while not self._holds and not self._closed and len(buffer) - offset >= LENGTH:
+            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
+            if length > MAX_FRAME:
+                self._process._broken(f"a request of {length} bytes to the tree")
+                return
+            end = offset + LENGTH + length
+            if end > len(buffer):
+                break
+            body = bytes(buffer[offset + LENGTH : end])
+            offset = end
+            try:
+                header, payload = split(body)
+                self._request(header, payload)
+            except Exception as exc:  # a child that speaks nonsense is killed
+                self._process._broken(f"a request to the tree it could not read ({exc!r})")
+                return
+        del buffer[:offset]
+
+    def close(self) -> None:
+        """The isolated actor has ended: drop its calls in flight and what waits for room."""
+        if self._closed:
+            return
+        self._closed = True
+        calls, self._calls = self._calls, {}
+        for future, timer in calls.values():
+            if timer is not None:
+                timer.cancel()
+            future.cancel()  # as for a caller that is gone: the callee drops its reply
+        for task in list(self._tasks):
+            task.cancel()
+        transport = self.transport
+        if transport is not None and not self._process._loop_closed():
+            transport.close()
+
+    def _send(self, data: bytes) -> None:
+        transport = self.transport
+        if not self._closed and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _hold(self, waiting: Awaitable[None]) -> None:
+        """Read no further request until ``waiting`` is done."""
+        self._holds += 1
+        assert self.transport is not None
+        self.transport.pause_reading()
+        task = asyncio.ensure_future(self._until(waiting))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _until(self, waiting: Awaitable[None]) -> None:
+        try:
+            await waiting
+        finally:
+            self._holds -= 1
+            if not self._holds and not self._closed:
+                assert self.transport is not None
+                self.transport.resume_reading()
+                self._parse()
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _request(self, header: dict[str, Any], payload: bytes) -> None:
+        op = header["op"]
+        request: int | None = header.get("id")
+        try:
+            ref = self._resolve(header["to"], header.get("actor"))
+            if op == "lookup":
+                accepts = [import_path_of(t) for t in accepted_messages(ref)]
+                found = {"op": "found", "id": request, "path": ref.path, "accepts": accepts}
+                self._send(frame(found))
+                return
+            if op == "wait_running":
+                assert request is not None
+                self._wait_running(request, ref, header.get("timeout"))
+                return
+            message = self._message(ref, header["type"], payload)
+        except SuperviseError as exc:
+            if op == "cast":
+                letter = payload.decode(errors="replace")
+                cause = "not_found" if isinstance(exc, NameNotFoundError) else "rejected"
+                self._process.child.dead_letters.add(header["to"], letter, cause)
+            else:
+                self._send(frame({"op": "error", "id": request, **tree_error_fields(exc)}))
+            return
+        if op == "cast":
+            self._cast(ref, message)
+        elif op == "call":
+            assert request is not None
+            self._call(request, ref, message, header.get("timeout"))
+
+    def _resolve(self, name: str, actor: str | None) -> ActorRef[Any]:
+        """The tree's ref at ``name``: an actor, and of class ``actor`` (an import path) if
+        one is named.
+
+        Raises:
+            NameNotFoundError: nothing is there.
+            ChildKindError: something else is.
+        """
+        ref = self._process.child.registry.actor(name)
+        if actor is not None:
+            found = child_of(ref).spec.actor  # type: ignore[union-attr]
+            if actor not in {import_path_of(base) for base in found.__mro__}:
+                qualname = actor.partition(":")[2]
+                raise ChildKindError(
+                    name, f"an actor of class {qualname}", f"an actor of class {found.__qualname__}"
+                )
+        return ref
+
+    def _message(self, ref: ActorRef[Any], type_path: str, payload: bytes) -> object:
+        """The message in ``payload``, validated as the declared type named ``type_path``."""
+        for model in accepted_messages(ref):
+            if import_path_of(model) == type_path:
+                try:
+                    return model.model_validate_json(payload)
+                except ValueError as exc:
+                    raise IsolationError(ref.path, f"message {type_path}", str(exc)) from None
+        raise IsolationError(
+            ref.path,
+            f"message {type_path}",
+            f"actor {ref.path!r} does not declare it among its messages",
+        )
+
+    def _cast(self, ref: ActorRef[Any], message: object) -> None:
+        try:
+            ref.cast_nowait(message)  # dead-lettered there if nothing runs
+        except MailboxFull:
+            if child_of(ref).fail_when_full:
+                self._process.child.dead_letters.add(ref.path, message, "mailbox_full")
+            else:
+                self._hold(ref.cast(message))  # the next request waits for room
+
+    def _call(
+        self, request: int, ref: ActorRef[Any], message: object, timeout: float | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any]
+        try:
+            if child_of(ref) is self._process.child:
+                raise CallingSelfError(ref.path)
+            future = queue_call(ref, message)
+        except MailboxFull as exc:
+            if child_of(ref).fail_when_full:
+                self._send(frame({"op": "error", "id": request, **tree_error_fields(exc)}))
+                return
+            future = loop.create_future()
+            self._hold(_queue_when_room(ref, message, future, timeout))
+        except SuperviseError as exc:
+            self._send(frame({"op": "error", "id": request, **tree_error_fields(exc)}))
+            return
+        timer = None
+        if timeout is not None:
+            timer = loop.call_later(timeout, _expire, future, ref.path, message, timeout)
+        self._track(request, future, timer, ref.path, message)
+
+    def _wait_running(self, request: int, ref: ActorRef[Any], timeout: float | None) -> None:
+        self._track(request, asyncio.ensure_future(ref.wait_running(timeout)), None, ref.path, None)
+
+    def _track(
+        self,
+        request: int,
+        future: asyncio.Future[Any],
+        timer: asyncio.TimerHandle | None,
+        callee: str,
+        message: object,
+    ) -> None:
+        """Answer ``request`` when ``future`` is done; past `MAX_TREE_CALLS` in flight, read
+        no further request until one is answered."""
+        self._calls[request] = (future, timer)
+        future.add_done_callback(lambda done: self._answer(request, callee, message, done))
+        if len(self._calls) >= MAX_TREE_CALLS and self._room is None:
+            self._room = asyncio.get_running_loop().create_future()
+            self._hold(self._room)
+
+    def _answer(
+        self, request: int, callee: str, message: object, future: asyncio.Future[Any]
+    ) -> None:
+        entry = self._calls.pop(request, None)
+        if entry is None or self._closed:
+            return
+        if entry[1] is not None:
+            entry[1].cancel()
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set_result(None)
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is None:
+            self._send(_answer_frame(request, callee, message, future.result()))
+        else:
+            self._send(frame({"op": "error", "id": request, **tree_error_fields(exc)}))
+
+
+async def _queue_when_room(
+    ref: ActorRef[Any], message: object, future: asyncio.Future[Any], timeout: float | None
+) -> None:
+    """Put a call in a full mailbox once there is room, within ``timeout``."""
+    process = child_of(ref).process
+    if not isinstance(process, ActorProcess):
+        future.set_exception(ActorNotRunningError(ref.path))
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await process.mailbox.put(Call(message, future))
+    except MailboxClosed:
+        if not future.done():
+            future.set_exception(ActorNotRunningError(ref.path))
+    except TimeoutError:
+        assert timeout is not None
+        if not future.done():
+            future.set_exception(CallTimeoutError(ref.path, message, timeout))
+
+
 class IsolatedProcess(ActorProcess):
     """An isolated actor's incarnation, seen from the tree: its mailbox and a forwarder.
 
@@ -219,6 +534,7 @@ class IsolatedProcess(ActorProcess):
         "_spec",
         "_stop_sent",
         "_term_timer",
+        "_tree",
         "_waiter_thread",
     )
 
@@ -242,6 +558,8 @@ class IsolatedProcess(ActorProcess):
         self._returncode: int | None = None
         self._channel: _Channel | None = None
         self._channel_open = False
+        #: The isolated actor's requests to the tree's other actors.
+        self._tree: _TreeChannel | None = None
         #: Resolved once the child is reaped and its channel closed.
         self._gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._ids = itertools.count(1)
@@ -334,7 +652,15 @@ class IsolatedProcess(ActorProcess):
             self._finish(reason or self._kill_reason or killed("cancelled"))
 
     async def _spawn(self) -> None:
+        # Two socket pairs: the actor's messages, and its own requests to the tree's
+        # actors (their answers must not wait behind messages held for a full mailbox).
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            tree_ours, tree_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
         try:
             # Spawned from the loop's thread, not a worker thread: a worker thread's
             # end would fire the child's parent-death signal. Measured: about 1 ms.
@@ -345,18 +671,21 @@ class IsolatedProcess(ActorProcess):
                     _CHILD_CODE,
                     str(theirs.fileno()),
                     str(os.getpid()),
+                    str(tree_theirs.fileno()),
                     json.dumps(sys.path),
                 ],
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), tree_theirs.fileno()),
                 stdin=subprocess.DEVNULL,
                 # Its own session: the terminal's Ctrl-C is the tree's to handle.
                 start_new_session=True,
             )
         except BaseException:
             ours.close()
+            tree_ours.close()
             raise
         finally:
             theirs.close()
+            tree_theirs.close()
         self._pid = self._popen.pid
         self._watch_exit()
         loop = asyncio.get_running_loop()
@@ -364,9 +693,16 @@ class IsolatedProcess(ActorProcess):
             _, channel = await loop.create_unix_connection(lambda: _Channel(self), sock=ours)
         except BaseException:
             ours.close()
+            tree_ours.close()
             raise
         self._channel = channel
         self._channel_open = True
+        try:
+            _, tree = await loop.create_unix_connection(lambda: _TreeChannel(self), sock=tree_ours)
+        except BaseException:
+            tree_ours.close()
+            raise
+        self._tree = tree
         spec = self._spec
         config = spec.config
         channel.transport.write(  # type: ignore[union-attr]
@@ -375,6 +711,7 @@ class IsolatedProcess(ActorProcess):
                     "op": "init",
                     "actor": import_path_of(spec.actor),
                     "name": spec.name,
+                    "registered_name": spec.registered_name,
                     "path": self.path,
                     "incarnation": self.child.incarnation + 1,
                     "capacity": spec.mailbox.capacity,
@@ -466,6 +803,8 @@ class IsolatedProcess(ActorProcess):
     def _close_channel(self) -> None:
         channel = self._channel
         self._channel_open = False
+        if self._tree is not None:
+            self._tree.close()
         if self._loop_closed():
             return  # nothing runs on that loop any more: the transport goes with it
         if channel is not None and channel.transport is not None:

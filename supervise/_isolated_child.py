@@ -12,36 +12,73 @@ returns; when the actor ends, one ``exit`` frame reports the reason, and the
 process exits with status 0. Any other exit status, or a signal, is a death
 the parent reports as a crash.
 
-Inside, the actor's context is its own process: ``self.ref`` reaches only
-itself and ``self.registry`` holds only itself; other actors of the tree are
-not reachable from here.
+Inside, ``self.ref`` reaches the actor itself; ``self.registry`` finds the
+actor itself here and any other name in the tree's process: a `_TreeRef`
+whose casts and calls cross a second socket pair (`TreeLink`), are validated
+here against the callee's declared types (learnt from the tree on first use)
+and again there, and are delivered by the real ref. A reply comes back as JSON
+or a model's JSON; an error as the same `SuperviseError` type, its message
+saying it was raised in the tree's process. Monitors, links, stop and kill of
+the tree's actors are refused from here with a `UsageError` that says what to
+do instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import itertools
+import json
 import os
 import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
+
+from pydantic import BaseModel
 
 from ._child import Child
 from ._dead_letters import DeadLetters
-from ._errors import MailboxFull
-from ._imports import import_path_of
-from ._isolated import LENGTH, MAX_FRAME, error_fields, frame, reply_frame, split
+from ._errors import (
+    ActorExitedError,
+    ActorNotRunningError,
+    CallDroppedError,
+    CallFailedError,
+    CallingSelfError,
+    CallTimeoutError,
+    ChildKindError,
+    IsolationError,
+    MailboxFull,
+    MessageTypeError,
+    NameNotFoundError,
+    SuperviseError,
+    UsageError,
+)
+from ._imports import import_path_of, resolve_import_path
+from ._isolated import (
+    LENGTH,
+    MAX_FRAME,
+    _loaded_model,
+    error_fields,
+    frame,
+    reply_frame,
+    split,
+)
 from ._mailbox import Mailbox, MailboxClosed
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess
-from ._reason import ExitKind, ExitReason
+from ._reason import NORMAL, ExitKind, ExitReason
+from ._ref import ActorRef
 from ._registry import Registry, register
 from .spec import ChildSpec, Execution
 
 if TYPE_CHECKING:
     from ._actor import Actor
+    from ._ref import SupervisorRef
+    from ._task import TaskRef
+
+MsgT = TypeVar("MsgT")
 
 _PR_SET_PDEATHSIG: Final = 1
 
@@ -57,12 +94,15 @@ class _RemoteCall:
 
 
 def main() -> None:
-    """The child process's entry point: ``argv`` is the socket's fd and the parent's pid."""
-    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    """The child process's entry point: ``argv`` is the channel's fd, the parent's pid and
+    the tree channel's fd."""
+    fd, parent, tree_fd = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     _die_with(parent)
     sock = socket.socket(fileno=fd)
-    sock.set_inheritable(False)  # its own children must not hold the channel open
-    asyncio.run(_serve(sock))
+    tree_sock = socket.socket(fileno=tree_fd)
+    for each in (sock, tree_sock):
+        each.set_inheritable(False)  # its own children must not hold the channels open
+    asyncio.run(_serve(sock, tree_sock))
     sys.stdout.flush()
     sys.stderr.flush()
     # Not a normal interpreter exit: a thread the actor left running must not keep
@@ -168,12 +208,13 @@ class _Channel(asyncio.Protocol):
         self.transport.write(data)
 
 
-async def _serve(sock: socket.socket) -> None:
+async def _serve(sock: socket.socket, tree_sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     _, channel = await loop.create_unix_connection(_Channel, sock=sock)
+    _, link = await loop.create_unix_connection(TreeLink, sock=tree_sock)
     init = await channel.init
     try:
-        process = _build(init, channel)
+        process = _build(init, channel, link)
     except Exception as exc:
         channel.write(frame({"op": "exit", "kind": "crash", **error_fields(exc)}))
         await _close(channel)
@@ -204,7 +245,7 @@ async def _close(channel: _Channel) -> None:
     await channel.closed
 
 
-def _build(init: dict[str, Any], channel: _Channel) -> ActorProcess:
+def _build(init: dict[str, Any], channel: _Channel, link: TreeLink) -> ActorProcess:
     """The actor and its incarnation, as the tree's `launch` builds one, on this loop."""
     spec = ChildSpec(
         name=init["name"],
@@ -212,9 +253,11 @@ def _build(init: dict[str, Any], channel: _Channel) -> ActorProcess:
         args=init["config"] or {},
         shutdown=init["shutdown"],
         mailbox={"capacity": init["capacity"]},
+        registered_name=init.get("registered_name"),
     )
     path = init["path"]
-    registry = Registry()
+    link.caller = path
+    registry = _TreeRegistry(link)
     child = Child(spec, path, None, registry, DeadLetters())
     child.incarnation = init["incarnation"] - 1
     register(registry, child)
@@ -301,3 +344,408 @@ def _exit_header(process: ActorProcess, requested: list[ExitReason]) -> dict[str
     if reason.exception is not None:
         header.update(error_fields(reason.exception))
     return header
+
+
+# -- the actor's requests to the tree's other actors -----------------------------------
+
+
+class TreeLink(asyncio.Protocol):
+    """The child's end of the tree channel: its actor's casts and calls to the tree's
+    other actors, and their answers (`supervise._isolated._TreeChannel` is the other end).
+
+    Never paused by the actor's mailbox, so an answer never waits behind messages held
+    for room. Writes wait while the tree is not reading (a callee's full mailbox, or too
+    many calls in flight): backpressure to the sender.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._ids = itertools.count(1)
+        #: Requests not answered yet: their future, the message (for a rebuilt error) and
+        #: the name of the tree's actor they went to.
+        self._pending: dict[int, tuple[asyncio.Future[Any], object, str]] = {}
+        self._paused = False
+        self._drained: asyncio.Future[None] | None = None
+        #: The isolated actor's path, named in the errors raised here.
+        self.caller = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        offset = 0
+        while len(buffer) - offset >= LENGTH:
+            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
+            if length > MAX_FRAME:
+                os._exit(1)  # not our parent speaking: nobody to serve
+            end = offset + LENGTH + length
+            if end > len(buffer):
+                break
+            header, payload = split(bytes(buffer[offset + LENGTH : end]))
+            offset = end
+            self._answered(header, payload)
+        del buffer[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_writer()
+        pending, self._pending = self._pending, {}
+        for future, _, _ in pending.values():
+            if not future.done():
+                future.set_exception(self._gone())
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _gone(self) -> IsolationError:
+        return IsolationError(self.caller, "a request to the tree", "the tree's process is gone")
+
+    def write_nowait(self, name: str, data: bytes) -> None:
+        """Write ``data`` now, unless the tree is not taking what was written already.
+
+        Raises:
+            MailboxFull: the tree is not reading (``name``'s mailbox is full, say).
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise self._gone()
+        if self._paused:
+            full = MailboxFull(name, 0)
+            full.args = (
+                f"isolated actor {self.caller!r} cannot send to {name!r} without waiting: the "
+                f"tree is not taking its messages as fast as it sends them (a full mailbox); "
+                f"use the waiting `cast`, or slow down",
+            )
+            raise full
+        transport.write(data)
+
+    async def write(self, data: bytes) -> None:
+        """Write ``data``, then wait while the tree is not reading."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise self._gone()
+        transport.write(data)
+        if self._paused and not transport.is_closing():
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
+
+    async def request(self, header: dict[str, Any], payload: bytes, message: object) -> Any:
+        """Send a request and wait for its answer: the reply, or the error rebuilt here."""
+        request = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request] = (future, message, header["to"])
+        try:
+            await self.write(frame({**header, "id": request}, payload))
+            return await future
+        finally:
+            self._pending.pop(request, None)
+
+    def _answered(self, header: dict[str, Any], payload: bytes) -> None:
+        entry = self._pending.pop(header["id"], None)
+        if entry is None:  # the caller has gone (timed out, cancelled)
+            return
+        future, message, callee = entry
+        if future.done():
+            return
+        op = header["op"]
+        try:
+            if op == "error":
+                raise _rebuilt(header, message, self.caller)
+            if op == "found":
+                future.set_result(header)
+            else:
+                future.set_result(_reply(header, payload, message, callee))
+        except SuperviseError as exc:
+            future.set_exception(exc)
+
+    def refused(self, name: str, what: str) -> UsageError:
+        """The error for what cannot be done from inside to the tree's actor ``name``."""
+        return UsageError(
+            f"isolated actor {self.caller!r}",
+            f"{what} of {name!r} cannot be done from inside an isolated actor: {name!r} runs "
+            f"in the tree's process, and only cast, call and wait_running cross to it; watch "
+            f"it from the tree's side instead (an actor there can monitor it and cast you "
+            f"its Down), or put both under a one_for_all or rest_for_one supervisor to tie "
+            f"their lives together",
+        )
+
+
+def _reply(header: dict[str, Any], payload: bytes, message: object, callee: str) -> Any:
+    """A tree actor's reply: JSON data, or a model found (or imported) here by its path."""
+    model_path = header.get("model")
+    if model_path is None:
+        return json.loads(payload)
+    what = f"reply to {type(message).__qualname__}"
+    model = _loaded_model(model_path)
+    if model is None:
+        try:
+            found = resolve_import_path(model_path)
+        except ValueError as exc:
+            raise IsolationError(callee, what, str(exc)) from None
+        if not (isinstance(found, type) and issubclass(found, BaseModel)):
+            raise IsolationError(callee, what, f"{model_path} is not a pydantic model here")
+        model = found
+    try:
+        return model.model_validate_json(payload)
+    except ValueError as exc:
+        raise IsolationError(callee, what, f"it does not validate as {model_path}: {exc}") from None
+
+
+def _reason_of(header: dict[str, Any]) -> ExitReason:
+    return ExitReason(ExitKind(header["kind"]), header.get("detail"))
+
+
+#: How each error that may come back from the tree is rebuilt here, from its fields and
+#: the message of the request.
+_REBUILD: Final[dict[str, Callable[[dict[str, Any], object], SuperviseError]]] = {
+    "CallTimeoutError": lambda h, m: CallTimeoutError(h["actor"], m, h["timeout"]),
+    "ActorExitedError": lambda h, m: ActorExitedError(h["actor"], _reason_of(h)),
+    "CallFailedError": lambda h, m: CallFailedError(h["actor"], _reason_of(h)),
+    "CallDroppedError": lambda h, m: CallDroppedError(h["actor"], _reason_of(h)),
+    "ActorNotRunningError": lambda h, m: ActorNotRunningError(
+        h["actor"], h.get("waited"), stopped=h.get("stopped")
+    ),
+    "CallingSelfError": lambda h, m: CallingSelfError(h["actor"]),
+    "MessageTypeError": lambda h, m: MessageTypeError(h["actor"], m, ()),
+    "MailboxFull": lambda h, m: MailboxFull(h["actor"], h["capacity"]),
+    "NameNotFoundError": lambda h, m: NameNotFoundError(h["name"]),
+    "ChildKindError": lambda h, m: ChildKindError(h["name"], h["expected"], h["found"]),
+    "IsolationError": lambda h, m: IsolationError(h["actor"], h["what"], h["problem"]),
+}
+
+
+def _rebuilt(header: dict[str, Any], message: object, caller: str) -> SuperviseError:
+    """The error the tree answered a request with, as the same type here (any other as a
+    `SuperviseError`), its message saying that it was raised there."""
+    rebuild = _REBUILD.get(header["error"])
+    try:
+        error = SuperviseError() if rebuild is None else rebuild(header, message)
+    except (KeyError, ValueError):  # fields missing: the type, and its text, still say it
+        error = SuperviseError()
+    error.args = (
+        f"{header['text']} (raised in the tree's process, for isolated actor {caller!r})",
+    )
+    return error
+
+
+class _TreeSlot:
+    """What a ref from inside an isolated actor addresses: the tree's actor at a name."""
+
+    __slots__ = ("accepts", "actor", "actor_path", "link", "name", "path", "ref", "resolved")
+
+    def __init__(self, link: TreeLink, name: str, actor: type[Actor[Any]] | None) -> None:
+        self.link = link
+        self.name = name
+        #: The tree path, once the tree has answered (the name until then).
+        self.path = name
+        self.actor = actor
+        self.actor_path = None if actor is None else import_path_of(actor)
+        #: The import paths of the message types it accepts, once known.
+        self.accepts: frozenset[str] | None = None
+        if actor is not None:
+            self.accepts = frozenset(import_path_of(t) for t in actor.accepts)
+        self.resolved = False
+        self.ref = _TreeRef(self)  # type: ignore[arg-type]  # it stands in for a Child
+
+    @property
+    def process(self) -> Any:
+        """What `Actor.monitor` and `Actor.link` would watch: refused, with what to do."""
+        raise self.link.refused(self.name, "monitor, link or unlink")
+
+    def header(self, op: str, **fields: Any) -> dict[str, Any]:
+        return {"op": op, "to": self.name, "actor": self.actor_path, **fields}
+
+    async def resolve(self) -> None:
+        """Ask the tree once what is at the name: the errors of a lookup are raised here."""
+        if self.resolved:
+            return
+        found = await self.link.request(self.header("lookup"), b"", None)
+        self.path = found["path"]
+        self.accepts = frozenset(found["accepts"])
+        self.resolved = True
+
+    def encode(self, message: object) -> tuple[str, bytes]:
+        """The message's type path and JSON, checked against the types the actor declares.
+
+        Raises:
+            MessageTypeError: it is not a model the actor declares.
+            IsolationError: it has no JSON form.
+        """
+        type_path = import_path_of(type(message))
+        accepts = self.accepts
+        if not isinstance(message, BaseModel) or (accepts is not None and type_path not in accepts):
+            known = self.actor.accepts if self.actor is not None else ()
+            error = MessageTypeError(self.path, message, known)
+            if self.actor is None and accepts is not None:
+                names = " | ".join(sorted(p.partition(":")[2] for p in accepts))
+                error.args = (
+                    f"actor {self.path!r} does not accept {type(message).__qualname__} (it "
+                    f"accepts {names}); send one of those types",
+                )
+            raise error
+        try:
+            return type_path, message.model_dump_json().encode()
+        except Exception as exc:  # PydanticSerializationError: a value with no JSON form
+            raise IsolationError(self.path, f"message {type_path}", str(exc)) from None
+
+
+class _TreeRef(ActorRef[Any]):
+    """A ref, from inside an isolated actor, to one of the tree's actors: casts and calls
+    cross to the tree's process, where the real ref delivers them."""
+
+    __slots__ = ()
+
+    @property
+    def _slot(self) -> _TreeSlot:
+        return cast("_TreeSlot", self._child)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self._slot.path} in the tree's process>"
+
+    def _refused(self, what: str) -> UsageError:
+        slot = self._slot
+        return slot.link.refused(slot.name, what)
+
+    @property
+    def state(self) -> Any:
+        raise self._refused("state")
+
+    @property
+    def restart(self) -> Any:
+        raise self._refused("restart")
+
+    @property
+    def shutdown(self) -> Any:
+        raise self._refused("shutdown")
+
+    @property
+    def is_running(self) -> bool:
+        raise self._refused("is_running (use wait_running)")
+
+    def monitor(self, watcher: Any = None) -> Any:
+        raise self._refused("monitor")
+
+    async def wait_down(self) -> Any:
+        raise self._refused("wait_down")
+
+    def statistics(self) -> Any:
+        raise self._refused("statistics")
+
+    async def stop(self, reason: ExitReason = NORMAL) -> None:
+        raise self._refused("stop")
+
+    def kill(self) -> None:
+        raise self._refused("kill")
+
+    def cast_nowait(self, msg: Any) -> None:
+        slot = self._slot
+        type_path, data = slot.encode(msg)
+        slot.link.write_nowait(slot.path, frame(slot.header("cast", type=type_path), data))
+
+    async def cast(self, msg: Any) -> None:
+        slot = self._slot
+        await slot.resolve()
+        type_path, data = slot.encode(msg)
+        await slot.link.write(frame(slot.header("cast", type=type_path), data))
+
+    async def call(
+        self, msg: Any, timeout: float | None = 5.0, *, retry_while_restarting: bool = False
+    ) -> Any:
+        if retry_while_restarting:
+            return await self._call_across_restarts(msg, timeout)
+        slot = self._slot
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                await slot.resolve()
+                type_path, data = slot.encode(msg)
+                header = slot.header("call", type=type_path, timeout=timeout)
+                return await slot.link.request(header, data, msg)
+        except TimeoutError:
+            if deadline.expired():
+                assert timeout is not None
+                raise CallTimeoutError(slot.path, msg, timeout) from None
+            raise
+
+    async def wait_running(self, timeout: float | None = 5.0) -> None:
+        slot = self._slot
+        await slot.link.request(slot.header("wait_running", timeout=timeout), b"", None)
+
+    async def _call_across_restarts(self, msg: object, timeout: float | None) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                return await self.call(msg, left)
+            except (ActorNotRunningError, CallDroppedError):
+                pass  # nothing of it ran: safe to send again once it runs
+            except CallTimeoutError as exc:
+                raise CallTimeoutError(
+                    self._slot.path, exc.message, exc.timeout if timeout is None else timeout
+                ) from None
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                await self.wait_running(left)
+            except ActorNotRunningError as exc:
+                if exc.stopped is not None:
+                    raise
+                raise ActorNotRunningError(self._slot.path, waited=timeout) from None
+
+
+class _TreeRegistry(Registry):
+    """The registry an isolated actor sees: itself here, any other name in the tree's
+    process (a ref whose casts and calls cross; its first one asks the tree what is
+    there, so a name that is not found, or not an actor, is raised by it)."""
+
+    __slots__ = ("_link", "_slots")
+
+    def __init__(self, link: TreeLink) -> None:
+        super().__init__()
+        self._link = link
+        self._slots: dict[tuple[str, type[Actor[Any]] | None], _TreeSlot] = {}
+
+    def _here(self, name: str) -> bool:
+        return name in self._by_name or name in self._by_path
+
+    def _remote(self, name: str, actor: type[Actor[Any]] | None) -> ActorRef[Any]:
+        slot = self._slots.get((name, actor))
+        if slot is None:
+            slot = self._slots[name, actor] = _TreeSlot(self._link, name, actor)
+        return slot.ref
+
+    def whereis(self, name: str) -> ActorRef[object] | SupervisorRef | TaskRef:
+        if self._here(name):
+            return super().whereis(name)
+        return self._remote(name, None)
+
+    @overload
+    def actor(self, name: str) -> ActorRef[Any]: ...
+    @overload
+    def actor(self, name: str, actor: type[Actor[MsgT]]) -> ActorRef[MsgT]: ...
+    def actor(self, name: str, actor: type[Actor[Any]] | None = None) -> ActorRef[Any]:
+        if self._here(name):
+            return super().actor(name, actor) if actor is not None else super().actor(name)
+        return self._remote(name, actor)
+
+    def supervisor(self, name: str) -> SupervisorRef:
+        if self._here(name):
+            return super().supervisor(name)
+        raise self._link.refused(name, "registry.supervisor()")
+
+    def task(self, name: str) -> TaskRef:
+        if self._here(name):
+            return super().task(name)
+        raise self._link.refused(name, "registry.task()")

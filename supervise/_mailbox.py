@@ -52,7 +52,7 @@ class Mailbox(Generic[T]):
         capacity: the most messages it holds, or None for no bound.
     """
 
-    __slots__ = ("_capacity", "_closed", "_owner", "_putters", "high_water", "items", "parked")
+    __slots__ = ("_capacity", "_closed", "_owner", "high_water", "items", "parked", "putters")
 
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
@@ -69,8 +69,10 @@ class Mailbox(Generic[T]):
         #: while it runs: a caller reads it to know that the consumer is not the
         #: task calling (`ActorRef.call`'s self-call check) without asking asyncio.
         self.parked: asyncio.Future[None] | None = None
-        # Senders waiting for room, oldest first; created on first need.
-        self._putters: deque[asyncio.Future[None]] | None = None
+        #: Senders waiting for room, oldest first; created on first need. The
+        #: consumer that takes an item itself (not through `get_nowait`) calls
+        #: `wake_putter` when there are some.
+        self.putters: deque[asyncio.Future[None]] | None = None
         self._closed = False
         #: The most messages found queued when its consumer woke up (live
         #: introspection, `Tree.snapshot`): sampled once per wake-up by the consumer,
@@ -103,7 +105,7 @@ class Mailbox(Generic[T]):
         items = self.items
         if items is None:
             items = self.items = deque()
-        if self._capacity is not None and (len(items) >= self._capacity or self._putters):
+        if self._capacity is not None and (len(items) >= self._capacity or self.putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
         waiter = self.parked
@@ -121,14 +123,14 @@ class Mailbox(Generic[T]):
         if self._closed:
             raise MailboxClosed
         capacity = self._capacity
-        if capacity is None or (len(self.items or ()) < capacity and not self._putters):
+        if capacity is None or (len(self.items or ()) < capacity and not self.putters):
             self._queue().append(item)
             if self.parked is not None:
                 self._wake_consumer()
             return
-        if self._putters is None:
-            self._putters = deque()
-        putters = self._putters
+        if self.putters is None:
+            self.putters = deque()
+        putters = self.putters
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         putters.append(fut)
         try:
@@ -146,7 +148,7 @@ class Mailbox(Generic[T]):
                 putters.remove(fut)
             elif not fut.cancelled() and len(self.items or ()) < capacity:
                 # We were woken for a free slot but are leaving: pass it on.
-                self._wake_putter()
+                self.wake_putter()
             raise
         self._queue().append(item)
         if self.parked is not None:
@@ -176,8 +178,9 @@ class Mailbox(Generic[T]):
             raise MailboxClosed
         self._queue().append(item)
 
-    def _wake_putter(self) -> None:
-        putters = self._putters
+    def wake_putter(self) -> None:
+        """Give the room one item left to the oldest sender still waiting for it."""
+        putters = self.putters
         while putters:
             fut = putters.popleft()
             if not fut.done():
@@ -187,8 +190,8 @@ class Mailbox(Generic[T]):
     def get_nowait(self) -> T:
         """Take the oldest item; the caller checked that one is there."""
         item = self.items.popleft()  # type: ignore[union-attr]
-        if self._putters:
-            self._wake_putter()
+        if self.putters:
+            self.wake_putter()
         return item
 
     async def wait(self) -> None:
@@ -218,9 +221,9 @@ class Mailbox(Generic[T]):
         self._closed = True
         left = list(self.items or ())
         self.items = None
-        putters = self._putters
+        putters = self.putters
         if putters:
-            self._putters = None
+            self.putters = None
             for fut in putters:
                 if not fut.done():
                     fut.set_result(None)
@@ -232,6 +235,6 @@ class Mailbox(Generic[T]):
         return MailboxStatistics(
             size=len(self.items or ()),
             capacity=self._capacity,
-            waiting_senders=len(self._putters or ()),
+            waiting_senders=len(self.putters or ()),
             closed=self._closed,
         )

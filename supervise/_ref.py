@@ -43,7 +43,7 @@ from ._reason import NORMAL, ExitReason
 from ._task_supervisor import AsyncTask, TaskStream, async_stream, start_async
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
     from typing import Literal
 
     from ._actor import Request
@@ -468,11 +468,17 @@ class ActorRef(Watchable, Generic[MsgT]):
         process: ActorProcess | None = child.process  # type: ignore[assignment]
         if process is None:
             raise ActorNotRunningError(child.path)
-        loop = asyncio.get_running_loop()
         mailbox = process.mailbox
-        # A consumer parked on its mailbox is not the task calling; otherwise ask asyncio.
-        if mailbox.parked is None and asyncio.current_task(loop) is process.task:
-            raise CallingSelfError(child.path)
+        parked = mailbox.parked
+        if parked is not None:
+            # A consumer parked on its mailbox is not the task calling, and its loop
+            # is the caller's: no need to ask asyncio (`get_running_loop` costs a
+            # getpid() system call on CPython 3.11, about 0.2 µs of a call).
+            loop = parked.get_loop()
+        else:
+            loop = asyncio.get_running_loop()
+            if asyncio.current_task(loop) is process.task:
+                raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
         envelope = Call(checked, future)
         if child.metrics is not None:
@@ -664,7 +670,7 @@ class SupervisorRef(Watchable):
     def async_stream(
         self,
         fn: Callable[[Any], Awaitable[ResultT]],
-        items: Iterable[Any],
+        items: Iterable[Any] | AsyncIterable[Any],
         *,
         max_concurrency: int | None = None,
         ordered: bool = True,
@@ -685,7 +691,9 @@ class SupervisorRef(Watchable):
 
         Args:
             fn: an async function of one item.
-            items: any iterable; read one item at a time, as calls finish.
+            items: any iterable, or async iterable (an async generator); read
+                one item at a time, as calls finish, never far ahead of the
+                consumer. An exception raised while reading it crashes the stream.
             max_concurrency: calls running at once (default: the CPU count,
                 as Elixir's schedulers online).
             ordered: results in input order (a result waits for the earlier
@@ -716,7 +724,7 @@ class SupervisorRef(Watchable):
     def async_stream_nolink(
         self,
         fn: Callable[[Any], Awaitable[ResultT]],
-        items: Iterable[Any],
+        items: Iterable[Any] | AsyncIterable[Any],
         *,
         max_concurrency: int | None = None,
         ordered: bool = True,

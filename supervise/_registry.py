@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 from ._errors import ChildKindError, NameNotFoundError, NameTakenError
+from ._imports import import_path_of
 
 if TYPE_CHECKING:
     from ._actor import Actor
@@ -30,6 +31,22 @@ def _kind_of(child: Child) -> str:
     return {"task": "a task", "supervisor": "a supervisor"}.get(spec.kind, "a dynamic supervisor")
 
 
+def _same_class_twice(name: str, found: type, expected: type) -> ChildKindError:
+    """Two classes of one name: mostly one module imported twice, as a script and by path."""
+    found_path, expected_path = import_path_of(found), import_path_of(expected)
+    if found.__module__ == "__main__" or expected.__module__ == "__main__":
+        advice = (
+            "the script run as __main__ and the module the tree's `actor` path imports are "
+            "two copies of one file with two copies of the class: define the actor in a "
+            "module of its own and import it from there in the script"
+        )
+    else:
+        advice = "the same class was imported twice (a module reloaded, or on sys.path twice)"
+    return ChildKindError(
+        name, f"an actor of class {expected_path}", f"an actor of class {found_path}", advice
+    )
+
+
 class Placer(Protocol):
     """What starts a tree's placed children on other nodes (`supervise._nats._placed`)."""
 
@@ -42,13 +59,15 @@ class Placer(Protocol):
 class Registry:
     """The tree's directory of children, by path and by registered name."""
 
-    __slots__ = ("_by_name", "_by_path", "_name_watchers", "_placer")
+    __slots__ = ("_by_name", "_by_path", "_name_watchers", "_placer", "_slot_watchers")
 
     def __init__(self) -> None:
         self._by_path: dict[str, Child] = {}
         self._by_name: dict[str, Child] = {}
         # Called with (name, registered?) as registered names come and go (`watch_names`).
         self._name_watchers: list[Callable[[str, bool], object]] = []
+        # Called with (child, registered?) as child slots come and go (`watch_slots`).
+        self._slot_watchers: list[Callable[[Child, bool], object]] = []
         # The tree's placements when it is in a cluster (`placer_of`).
         self._placer: Placer | None = None
 
@@ -90,8 +109,11 @@ class Registry:
         child = self._find(name)
         spec = child.spec
         if spec.kind != "worker" or (actor is not None and not issubclass(spec.actor, actor)):
-            expected = "an actor" if actor is None else f"an actor of class {actor.__qualname__}"
-            raise ChildKindError(name, expected, _kind_of(child))
+            if actor is None:
+                raise ChildKindError(name, "an actor", _kind_of(child))
+            if spec.kind == "worker" and spec.actor.__qualname__ == actor.__qualname__:
+                raise _same_class_twice(name, found=spec.actor, expected=actor)
+            raise ChildKindError(name, f"an actor of class {actor.__qualname__}", _kind_of(child))
         return cast("ActorRef[Any]", child.ref)
 
     def supervisor(self, name: str) -> SupervisorRef:
@@ -152,6 +174,9 @@ def register(registry: Registry, child: Child) -> None:
             for watcher in registry._name_watchers:
                 watcher(name, True)
     registry._by_path[child.path] = child
+    if registry._slot_watchers:
+        for slot_watcher in registry._slot_watchers:
+            slot_watcher(child, True)
 
 
 def unregister(registry: Registry, child: Child) -> None:
@@ -159,6 +184,8 @@ def unregister(registry: Registry, child: Child) -> None:
     by_path, by_name = registry._by_path, registry._by_name
     if by_path.get(child.path) is child:
         del by_path[child.path]
+        for slot_watcher in registry._slot_watchers:
+            slot_watcher(child, False)
     name = child.spec.registered_name if child.spec.kind == "worker" else None
     if name is not None and by_name.get(name) is child:
         del by_name[name]
@@ -184,6 +211,26 @@ def watch_names(registry: Registry, callback: Callable[[str, bool], object]) -> 
     def unwatch() -> None:
         if callback in registry._name_watchers:
             registry._name_watchers.remove(callback)
+
+    return unwatch
+
+
+def watch_slots(
+    registry: Registry, callback: Callable[[Child, bool], object]
+) -> Callable[[], None]:
+    """Call ``callback(child, True)`` for each child slot now and whenever one is entered
+    (again, too: a restarted supervisor enters the slots it adopts), ``callback(child,
+    False)`` when one goes; returns the function that stops it.
+
+    The loop watchdog follows the block thresholds in use so.
+    """
+    registry._slot_watchers.append(callback)
+    for child in list(registry._by_path.values()):
+        callback(child, True)
+
+    def unwatch() -> None:
+        if callback in registry._slot_watchers:
+            registry._slot_watchers.remove(callback)
 
     return unwatch
 

@@ -331,6 +331,7 @@ async def join_cluster(cluster: ClusterSpec, tree: str, registry: Registry) -> M
                 heartbeat=cluster.heartbeat,
                 misses=cluster.misses,
                 announce=False,
+                tree=tree,
             )
         )
         conn.serve(registry, tree)

@@ -38,6 +38,12 @@ it is done with one. Stopping the child (its supervisor's shutdown,
 waits for them within the child's ``shutdown``, as for any task child; and
 nothing is taken from ``items`` any more. Item calls are not restarted and not
 logged one by one: their outcomes go to the consumer.
+
+``items`` may be an async iterable too (an async generator reading a queue or
+a socket): it is read as lazily, one worker at a time (an async generator
+cannot be stepped by two at once), never further ahead of the consumer than
+a sync one. An exception raised while reading ``items``, sync or async, ends
+the stream's child with that crash, linked or not: no item is lost unseen.
 """
 
 from __future__ import annotations
@@ -49,7 +55,15 @@ import os
 import re
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar, cast, final
@@ -287,6 +301,9 @@ class TaskResult(NamedTuple, Generic[T]):
 
 _TIMED_OUT: Final = killed("timeout")
 
+#: What `_Stream._next_async` returns once the async input is exhausted.
+_EXHAUSTED: Final = object()
+
 
 class _Deadline:
     """A worker's per-call timeout, with one timer re-armed lazily rather than one per call.
@@ -349,6 +366,7 @@ class _Stream:
     """The state a stream's child and its consumer share."""
 
     __slots__ = (
+        "async_items",
         "consumer",
         "end",
         "finished",
@@ -361,6 +379,7 @@ class _Stream:
         "next",
         "path",
         "pending",
+        "pulling",
         "results",
         "space",
         "timeout",
@@ -370,7 +389,7 @@ class _Stream:
     def __init__(
         self,
         fn: Callable[[Any], Awaitable[Any]],
-        items: Iterator[Any],
+        items: Iterator[Any] | AsyncIterator[Any],
         max_concurrency: int,
         ordered: bool,
         timeout: float | None,
@@ -378,7 +397,15 @@ class _Stream:
         linked: bool,
     ) -> None:
         self.fn: Callable[[Any], Awaitable[Any]] = fn
-        self.items: Iterator[Any] = items
+        #: The input: a sync iterator, or an async one that one worker steps at a time.
+        self.items: Iterator[Any] | None = None
+        self.async_items: AsyncIterator[Any] | None = None
+        self.pulling: asyncio.Lock | None = None
+        if isinstance(items, Iterator):
+            self.items = items
+        else:
+            self.async_items = items
+            self.pulling = asyncio.Lock()
         self.max_concurrency: int = max_concurrency
         self.timeout: float | None = timeout
         self.kill_on_timeout: bool = kill_on_timeout
@@ -434,15 +461,17 @@ class _Stream:
         watch = None if timeout is None else _Deadline(timeout)
         try:
             while True:
-                while self.pending >= self.window:
-                    space = self.space
-                    if space is None:
-                        space = self.space = asyncio.get_running_loop().create_future()
-                    await space
-                try:
-                    item = next(items)
-                except StopIteration:
-                    return
+                if items is not None:
+                    while self.pending >= self.window:
+                        await self._room()
+                    try:
+                        item = next(items)
+                    except StopIteration:
+                        return
+                else:
+                    item = await self._next_async()
+                    if item is _EXHAUSTED:
+                        return
                 position = self.next + self.pending  # the input index, for ordered results
                 self.pending += 1
                 try:
@@ -468,6 +497,26 @@ class _Stream:
         finally:
             if watch is not None:
                 watch.close()
+
+    async def _room(self) -> None:
+        """Wait until the consumer has taken results below the low-water mark."""
+        space = self.space
+        if space is None:
+            space = self.space = asyncio.get_running_loop().create_future()
+        await space
+
+    async def _next_async(self) -> object:
+        """The next item of the async input, or `_EXHAUSTED`; one worker steps it at a time."""
+        items, pulling = self.async_items, self.pulling
+        assert items is not None
+        assert pulling is not None
+        async with pulling:
+            while self.pending >= self.window:  # checked under the lock: never past the window
+                await self._room()
+            try:
+                return await anext(items)
+            except StopAsyncIteration:
+                return _EXHAUSTED
 
     async def _call_timed(self, watch: _Deadline, item: object) -> TaskResult[Any]:
         """One call under the worker's deadline: its result, a timeout result, or raises."""
@@ -629,7 +678,7 @@ class TaskStream(Generic[T]):
 def async_stream(
     sup: SupervisorRef,
     fn: Callable[[Any], Awaitable[T]],
-    items: Iterable[Any],
+    items: Iterable[Any] | AsyncIterable[Any],
     *,
     max_concurrency: int | None,
     ordered: bool,
@@ -655,7 +704,6 @@ def async_stream(
         raise ArgumentError(
             f"{what}: on_timeout", f'must be "exit" or "kill_task", got {on_timeout!r}'
         )
-    state = _Stream(
-        fn, iter(items), concurrency, ordered, timeout, on_timeout == "kill_task", linked
-    )
+    iterator = aiter(items) if isinstance(items, AsyncIterable) else iter(items)
+    state = _Stream(fn, iterator, concurrency, ordered, timeout, on_timeout == "kill_task", linked)
     return TaskStream(sup, state, shutdown, linked)

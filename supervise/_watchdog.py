@@ -18,6 +18,11 @@ returns.
 Durations are measured from the ping, so they are lower bounds, short by at
 most a quarter threshold (the pause between pings).
 
+The pings follow the smallest block threshold in use: the watchdog follows
+each tree's child slots as they come and go (dynamic children too), so a
+child started with a smaller threshold is watched at its own pace at once,
+and the pace goes back up when the last such child is gone.
+
 One watchdog thread serves every tree with the watchdog on that runs on a
 loop; it stops when the last of them ends.
 """
@@ -35,13 +40,16 @@ from . import _log
 from ._errors import LoopBlockedError
 from ._process import ActorProcess, Call, Process
 from ._reason import ExitKind, ExitReason
-from ._registry import slot_at
+from ._registry import slot_at, watch_slots
 from .events import Event
-from .spec import ChildSpec, DynamicSupervisorSpec, OnBlock, SupervisorSpec
+from .spec import ChildSpec, OnBlock
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._child import Child
     from ._registry import Registry
+    from .spec import DynamicSupervisorSpec, SupervisorSpec
 
 #: The block threshold of a tree whose specs set none, in seconds.
 DEFAULT_BLOCK_THRESHOLD: Final = 0.1
@@ -50,18 +58,43 @@ DEFAULT_BLOCK_THRESHOLD: Final = 0.1
 BLOCKED_LOOP: Final = "blocked_loop"
 
 
-def _tree_threshold(spec: SupervisorSpec | DynamicSupervisorSpec) -> float:
-    """The smallest block threshold anywhere in a tree: how soon the watchdog must look."""
-    found = [DEFAULT_BLOCK_THRESHOLD if spec.block_threshold is None else spec.block_threshold]
-    children = list(spec.children)
-    if isinstance(spec, DynamicSupervisorSpec) and spec.child is not None:
-        children.append(spec.child)
-    for child in children:
-        if isinstance(child, SupervisorSpec | DynamicSupervisorSpec):
-            found.append(_tree_threshold(child))
-        elif isinstance(child, ChildSpec) and child.block_threshold is not None:
-            found.append(child.block_threshold)
-    return min(found)
+class _Watched:
+    """One attached tree, and the block thresholds its child slots set.
+
+    Slots are followed through the registry (`watch_slots`); a slot entered
+    again (adopted by a restarted supervisor) replaces its count. Distinct
+    thresholds are few, so the smallest is found over `counts`, not the slots.
+    """
+
+    __slots__ = ("counts", "default", "name", "of", "registry", "unwatch")
+
+    def __init__(self, name: str, registry: Registry, default: float) -> None:
+        self.name = name
+        self.registry = registry
+        #: The threshold of a child that sets none anywhere above it (the root's, or 0.1 s).
+        self.default = default
+        #: The slots that set a threshold, and how many set each one.
+        self.of: dict[Child, float] = {}
+        self.counts: dict[float, int] = {}
+        self.unwatch: Callable[[], None] | None = None
+
+    def smallest(self) -> float:
+        return min(self.default, *self.counts) if self.counts else self.default
+
+    def slot(self, child: Child, entered: bool) -> bool:
+        """Count ``child`` in (or out); True if the counts changed."""
+        old = self.of.pop(child, None)
+        if old is not None:
+            left = self.counts[old] - 1
+            if left:
+                self.counts[old] = left
+            else:
+                del self.counts[old]
+        new: float | None = getattr(child.spec, "block_threshold", None) if entered else None
+        if new is not None:
+            self.of[child] = new
+            self.counts[new] = self.counts.get(new, 0) + 1
+        return old != new
 
 
 def threshold_of(child: Child) -> float:
@@ -112,31 +145,55 @@ class LoopWatchdog:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._loop_thread = threading.get_ident()
-        #: The attached trees: name, registry, smallest threshold.
-        self._trees: list[tuple[str, Registry, float]] = []
+        #: The attached trees.
+        self._trees: list[_Watched] = []
+        #: The smallest threshold in use: how soon the thread must look (it reads it).
         self._threshold = DEFAULT_BLOCK_THRESHOLD
         self._answered = threading.Event()
         self._stopping = threading.Event()
+        #: Cuts the thread's pause short: a smaller threshold, or the stop.
+        self._nudge = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="supervise-loop-watchdog", daemon=True
         )
 
     # -- on the loop ---------------------------------------------------------------------
 
-    def _attach(self, name: str, registry: Registry, threshold: float) -> None:
-        self._trees = [*self._trees, (name, registry, threshold)]
-        self._threshold = min(t for _, _, t in self._trees)
+    def _attach(self, name: str, registry: Registry, default: float) -> None:
+        watched = _Watched(name, registry, default)
+        self._trees = [*self._trees, watched]
+
+        def slot(child: Child, entered: bool) -> None:
+            if watched.slot(child, entered):
+                self._retune()
+
+        watched.unwatch = watch_slots(registry, slot)
+        self._retune()
         if not self._thread.is_alive():
             self._thread.start()
 
     def _detach(self, registry: Registry) -> bool:
         """Forget a tree; True (and the thread told to stop) if it was the last."""
-        self._trees = [entry for entry in self._trees if entry[1] is not registry]
+        for watched in self._trees:
+            if watched.registry is registry and watched.unwatch is not None:
+                watched.unwatch()
+        self._trees = [watched for watched in self._trees if watched.registry is not registry]
         if self._trees:
-            self._threshold = min(t for _, _, t in self._trees)
+            self._retune()
             return False
         self._stopping.set()
+        self._nudge.set()
         return True
+
+    def _retune(self) -> None:
+        """Ping at the pace of the smallest threshold in use; a smaller one applies at once."""
+        threshold = min(watched.smallest() for watched in self._trees)
+        if threshold < self._threshold:
+            # We run on the loop, so it turns: the ping in flight counts as answered,
+            # and the thread's wait (at the old pace) ends now.
+            self._answered.set()
+            self._nudge.set()
+        self._threshold = threshold
 
     def _unblocked(self, block: _Block, total: float) -> None:
         child = block.child
@@ -162,8 +219,9 @@ class LoopWatchdog:
     # -- on the watchdog thread ----------------------------------------------------------
 
     def _run(self) -> None:
-        loop, answered, stopping = self._loop, self._answered, self._stopping
+        loop, answered, stopping, nudge = self._loop, self._answered, self._stopping, self._nudge
         while not stopping.is_set():
+            nudge.clear()
             threshold = self._threshold
             answered.clear()
             sent = time.monotonic()
@@ -172,7 +230,7 @@ class LoopWatchdog:
             except RuntimeError:  # the loop is closed
                 return
             if answered.wait(threshold):
-                stopping.wait(threshold / 4)
+                nudge.wait(threshold / 4)
             else:
                 self._watch_block(sent)
 
@@ -203,14 +261,14 @@ class LoopWatchdog:
         task = asyncio.current_task(self._loop)
         name = "-" if task is None else task.get_name()
         trees = self._trees
-        for tree, registry, _ in trees:
-            child = slot_at(registry, name)
+        for watched in trees:
+            child = slot_at(watched.registry, name)
             if child is None:
                 continue
             process = child.process
             if process is not None and process.task is task:
-                return _Block(name, tree, threshold_of(child), child, process)
-        return _Block(name, trees[0][0] if trees else "-", self._threshold)
+                return _Block(name, watched.name, threshold_of(child), child, process)
+        return _Block(name, trees[0].name if trees else "-", self._threshold)
 
     def _report(self, block: _Block, blocked: float) -> None:
         frame = sys._current_frames().get(self._loop_thread)
@@ -240,7 +298,8 @@ def attach(
     watchdog = _watchdogs.get(loop)
     if watchdog is None:
         watchdog = _watchdogs[loop] = LoopWatchdog(loop)
-    watchdog._attach(name, registry, _tree_threshold(spec))
+    default = DEFAULT_BLOCK_THRESHOLD if spec.block_threshold is None else spec.block_threshold
+    watchdog._attach(name, registry, default)
     return watchdog
 
 

@@ -97,16 +97,19 @@ class Event(enum.StrEnum):
     EVENT_LOOP_UNBLOCKED = "event_loop_unblocked"
     #: Across nodes (the ``nats`` extra): another node's heartbeats arrive (first
     #: seen, back after a node_down, or a new incarnation). Fields: node (this node),
-    #: peer (the other node), incarnation (its process's id), labels.
+    #: peer (the other node), incarnation (its process's id), labels; supervisor (the
+    #: root of the tree this node runs, if it runs one: ``supervise logs --actor ROOT``
+    #: keeps the node's events, ``--tree`` shows the node the root runs on).
     NODE_UP = "node_up"
     #: Another node was declared down; requests pending to it failed with
     #: ``NodeDownError``. Fields: node, peer, how (``disconnect``: the server saw its
     #: connection close; ``heartbeat``: none for misses x interval; ``no_responders``:
-    #: nothing answered on its subjects; ``restarted``: a new incarnation).
+    #: nothing answered on its subjects; ``restarted``: a new incarnation); supervisor
+    #: (as for node_up).
     NODE_DOWN = "node_down"
     #: This node was cut off from the server, or its own event loop stalled, for
     #: misses x heartbeat: the other nodes count it down. Fields: node, how
-    #: (``disconnected`` or ``frozen``), seconds.
+    #: (``disconnected`` or ``frozen``), seconds; supervisor (as for node_up).
     NODE_ISOLATED = "node_isolated"
     #: A payload on a supervise subject was oversized or not a valid envelope (or a
     #: message its actor does not accept) and was dropped. Fields: node, subject,
@@ -175,16 +178,17 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
         "warning", "actor blocked_seconds threshold stack", "message_type"
     ),
     Event.EVENT_LOOP_UNBLOCKED: _spec("warning", "actor blocked_seconds on_block"),
-    Event.NODE_UP: _spec("info", "node peer incarnation labels"),
-    Event.NODE_DOWN: _spec("error", "node peer how"),
-    Event.NODE_ISOLATED: _spec("warning", "node how seconds"),
+    Event.NODE_UP: _spec("info", "node peer incarnation labels", "supervisor"),
+    Event.NODE_DOWN: _spec("error", "node peer how", "supervisor"),
+    Event.NODE_ISOLATED: _spec("warning", "node how seconds", "supervisor"),
     Event.MESSAGE_REJECTED: _spec("warning", "node subject size problem"),
     Event.SUBTREE_PLACED: _spec("info", "actor supervisor node incarnation"),
     Event.SUBTREE_RELOCATED: _spec("warning", "actor supervisor from_node node"),
 }
 
 #: The events of a node in a cluster (the ``nats`` extra), logged by its connection: their
-#: ``tree`` is the tree the node serves (``-`` if none).
+#: ``tree`` is the tree the node runs (``-`` if none); node_up, node_down and node_isolated
+#: also name its root as ``supervisor`` (when it runs a tree).
 NODE_EVENTS: Final = frozenset(
     {
         Event.NODE_UP,

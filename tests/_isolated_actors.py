@@ -8,11 +8,11 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
-from supervise import Actor, Down, ExitReason, Request
+from supervise import Actor, Down, ExitReason, Request, SuperviseError
 
 
 class Pid(Request[int], frozen=True):
@@ -146,6 +146,155 @@ class Counter(
 
     async def on_stop(self, reason: ExitReason) -> None:
         self._note(f"on_stop {reason.kind.value}")
+
+
+# -- an isolated actor that reaches the tree's actors, and one of those -------------------
+
+
+class Doubled(BaseModel, frozen=True):
+    value: int
+
+
+class Double(Request[Doubled], frozen=True):
+    n: int
+
+
+class Note(BaseModel, frozen=True):
+    n: int
+
+
+class Notes(Request[list[int]], frozen=True):
+    pass
+
+
+class Boom(BaseModel, frozen=True):
+    pass
+
+
+class Hold(Request[str], frozen=True):
+    """Wait until the test releases the keeper (its `release` event)."""
+
+
+class Keeper(Actor[Double | Note | Notes | Boom | Hold | Nap]):
+    """An actor of the tree's own process that an isolated actor calls."""
+
+    async def on_start(self) -> None:
+        self.notes: list[int] = []
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle(self, msg: Double | Note | Notes | Boom | Hold | Nap) -> Any:
+        match msg:
+            case Double(n=n):
+                return Doubled(value=2 * n)
+            case Note(n=n):
+                self.notes.append(n)
+            case Notes():
+                return list(self.notes)
+            case Boom():
+                raise ValueError("boom in the keeper")
+            case Hold():
+                self.holding.set()
+                await self.release.wait()
+                return "released"
+            case Nap(seconds=seconds):
+                await asyncio.sleep(seconds)
+        return None
+
+
+#: What a `Relay` sends to the tree's actor it is asked to reach.
+Sent = Literal["double", "notes", "boom", "hold", "ping", "self"]
+
+
+class Ask(Request[Any], frozen=True):
+    """Call the tree's actor ``to`` with the message ``sent`` names; reply with the outcome."""
+
+    to: str
+    sent: Sent = "double"
+    n: int = 0
+    timeout: float | None = 5.0
+    typed: bool = False  # look it up with its class (registry.actor(to, Keeper))
+    whereis: bool = False  # look it up with registry.whereis(to)
+    retry: bool = False
+
+
+class Tell(BaseModel, frozen=True):
+    """Cast Note(1) ... Note(count) to ``to``, each waiting for room."""
+
+    to: str
+    count: int
+
+
+class Watch(Request[Any], frozen=True):
+    """Monitor or link the tree's actor ``to``: the outcome (refused)."""
+
+    to: str
+    how: Literal["monitor", "link", "stop"]
+
+
+class Outcome(BaseModel, frozen=True):
+    """What came of a request to the tree: the reply (its type) or the error (its text)."""
+
+    reply: JsonValue = None
+    reply_type: str | None = None
+    error: str | None = None
+    text: str = ""
+
+
+def _outcome_of(exc: SuperviseError) -> Outcome:
+    return Outcome(error=type(exc).__name__, text=str(exc))
+
+
+class Relay(Actor[Ask | Tell | Watch | Pid | Down]):
+    """An isolated actor whose handlers reach the tree's other actors through its registry."""
+
+    async def handle(self, msg: Ask | Tell | Watch | Pid | Down) -> Any:
+        match msg:
+            case Pid():
+                return os.getpid()
+            case Ask():
+                return await self._ask(msg)
+            case Tell(to=to, count=count):
+                ref = self.registry.actor(to, Keeper)
+                for n in range(1, count + 1):
+                    await ref.cast(Note(n=n))
+            case Watch(to=to, how=how):
+                ref = self.registry.actor(to)
+                try:
+                    if how == "monitor":
+                        self.monitor(ref)
+                    elif how == "link":
+                        self.link(ref)
+                    else:
+                        await ref.stop()
+                except SuperviseError as exc:
+                    return _outcome_of(exc)
+                return Outcome()
+        return None
+
+    async def _ask(self, ask: Ask) -> Outcome:
+        if ask.whereis:
+            ref: Any = self.registry.whereis(ask.to)
+        elif ask.typed:
+            ref = self.registry.actor(ask.to, Keeper)
+        else:
+            ref = self.registry.actor(ask.to)
+        messages: dict[str, BaseModel] = {
+            "double": Double(n=ask.n),
+            "notes": Notes(),
+            "boom": Boom(),
+            "hold": Hold(),
+            "ping": Pid(),
+            "self": Ask(to=self.path),
+        }
+        message = messages[ask.sent]
+        try:
+            reply = await ref.call(message, ask.timeout, retry_while_restarting=ask.retry)
+        except SuperviseError as exc:
+            return _outcome_of(exc)
+        if isinstance(reply, BaseModel):
+            return Outcome(reply=reply.model_dump(mode="json"), reply_type=type(reply).__name__)
+        return Outcome(reply=reply, reply_type=type(reply).__name__)
 
 
 def children() -> set[int]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from supervise import (
     ArgumentError,
     ChildSpec,
+    ClusterSpec,
     NodeDownError,
     RemoteError,
     SupervisorSpec,
@@ -26,6 +27,8 @@ from supervise import (
     WireError,
     open_tree,
 )
+from supervise._logs._records import Filter
+from supervise._logs._views import TreeView
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._remote import NodeOperation
 from supervise._nats._server import NatsServer, nats_server_binary
@@ -405,3 +408,36 @@ async def test_a_remote_demonitor_drops_the_monitor_on_the_serving_node(
             while _served(b):
                 await asyncio.sleep(HEARTBEAT / 5)
         assert not b.is_up("w")
+
+
+async def test_node_events_belong_to_the_tree_the_node_runs(
+    nats_server: NatsServer, events: EventLog
+) -> None:
+    """A tree with a cluster block logs its node's events as its own, from the first one
+    on: ``tree`` is its name and ``supervisor`` its root, so `supervise logs --actor ROOT`
+    keeps them and its tree view shows the node the root runs on. A node that runs no
+    tree logs ``tree`` ``-`` and no supervisor."""
+    cluster = ClusterSpec(servers=nats_server.url, node="a", heartbeat=HEARTBEAT, misses=MISSES)
+    async with open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t:
+        async with open_tree(SupervisorSpec(name="root", cluster=cluster)):
+            await t.wait_node_up("a")
+            await events.wait_for("node_up", node="a", peer="t")
+        await events.wait_for("node_down", node="t", peer="a")
+
+    def seen(node: str) -> list[tuple[object, ...]]:
+        return [
+            (e["event"], e["peer"], e["tree"], e.get("supervisor"))
+            for e in events.entries
+            if e["event"] in ("node_up", "node_down") and e["node"] == node
+        ]
+
+    assert seen("a") == [("node_up", "t", "root", "root")]
+    assert seen("t") == [("node_up", "a", "-", None), ("node_down", "a", "-", None)]
+    keep = Filter(actors=["root"])
+    kept = [e for e in events.entries if keep(dict(e))]
+    assert [e["event"] for e in kept if e["event"].startswith("node_")] == ["node_up"]
+    view = TreeView()
+    for entry in events.entries:
+        view.feed(dict(entry))
+    (root,) = view.result()
+    assert (root["path"], root["node"]) == ("root", "a")

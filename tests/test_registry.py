@@ -142,6 +142,29 @@ async def test_a_lookup_of_another_kind_says_what_is_there(lookup: Any, message:
         assert isinstance(info.value, TypeError)
 
 
+@pytest.mark.parametrize(
+    ("module", "advice"),
+    [
+        ("__main__", "the script run as __main__ and the module the tree's `actor` path"),
+        ("test_registry", "the same class was imported twice"),
+    ],
+)
+async def test_a_class_imported_twice_is_told_apart_by_its_import_path(
+    module: str, advice: str
+) -> None:
+    """A script that defines its actor and names it by path in a tree file has two classes
+    of one name: the error gives both import paths and says why, not "Counter, not Counter"."""
+    twin = type("Counter", (Counter,), {"__module__": module, "__qualname__": "Counter"})
+    async with open_tree(tree_spec()) as tree:
+        with pytest.raises(ChildKindError) as info:
+            tree.actor("root/counter", twin)
+    message = str(info.value)
+    assert message.startswith(
+        f"'root/counter' is an actor of class {Counter.__module__}:Counter, "
+        f"not an actor of class {module}:Counter; {advice}"
+    )
+
+
 async def test_a_missing_path_is_name_not_found() -> None:
     """Every lookup raises NameNotFoundError for a path that holds nothing."""
     async with open_tree(tree_spec()) as tree:

@@ -7,6 +7,7 @@ names the case it follows.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -544,3 +545,88 @@ async def test_a_calls_own_timeout_error_is_a_crash() -> None:
     assert result.exit is not None
     assert result.exit.kind == "crash"
     assert str(result.exit.exception) == "upstream took too long"
+
+
+# -- async_stream over an async iterable ------------------------------------------------
+
+
+async def test_async_stream_reads_an_async_iterable_lazily() -> None:
+    """An async generator is read as a sync iterable is: nothing before the first step, then
+    never more than the window (64 here) ahead of the consumer, so an endless one works; at
+    most max_concurrency calls at once; results in input order."""
+    pulled: list[int] = []
+    running = peak = 0
+
+    async def numbers() -> AsyncIterator[int]:
+        i = 0
+        while True:
+            await asyncio.sleep(0)  # an async source suspends between items
+            pulled.append(i)
+            yield i
+            i += 1
+
+    async def tracked(i: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        for _ in range(10):  # longer than a read: all workers get busy
+            await asyncio.sleep(0)
+        running -= 1
+        return 2 * i
+
+    async with open_tree(TASKS) as tree:
+        stream = tree.root.async_stream(tracked, numbers(), max_concurrency=4)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert pulled == []
+        values: list[int | None] = []
+        async with stream:
+            async for result in stream:
+                values.append(result.value)
+                assert len(pulled) <= len(values) + 64
+                if len(values) == 200:
+                    break
+        assert values == [2 * i for i in range(200)]
+        assert peak == 4
+        assert await tree.root.which_children() == []
+
+
+async def test_async_stream_unordered_over_an_async_iterable() -> None:
+    """ordered=False with an async input: results as the calls finish, each with its item."""
+    done: dict[int, asyncio.Event] = {i: asyncio.Event() for i in range(5)}
+
+    async def staggered(i: int) -> int:
+        if i < 4:
+            await done[i + 1].wait()
+        done[i].set()
+        return i
+
+    async def items() -> AsyncIterator[int]:
+        for i in range(5):
+            yield i
+
+    async with open_tree(TASKS) as tree:
+        stream = tree.root.async_stream_nolink(staggered, items(), max_concurrency=5, ordered=False)
+        assert [(r.value, r.item) async for r in stream] == [(i, i) for i in (4, 3, 2, 1, 0)]
+
+
+@pytest.mark.parametrize("linked", [True, False])
+async def test_an_async_iterable_that_raises_crashes_the_stream(linked: bool) -> None:
+    """A failure while reading the input is no item's result, linked or not: the results of
+    the items read before it come first, then the stream's child crashes with it."""
+
+    async def items() -> AsyncIterator[int]:
+        for i in range(3):
+            yield i
+        raise ValueError("the source broke")
+
+    async with open_tree(TASKS) as tree:
+        start = tree.root.async_stream if linked else tree.root.async_stream_nolink
+        seen: list[int | None] = []
+        with pytest.raises(TaskExitedError) as info:
+            async for result in start(double, items(), max_concurrency=1):
+                seen.append(result.value)  # noqa: PERF401  # each result before the error
+        assert seen == [0, 2, 4]
+        assert info.value.reason.kind == "crash"
+        assert str(info.value.__cause__) == "the source broke"
+        assert await tree.root.which_children() == []

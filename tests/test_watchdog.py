@@ -14,7 +14,8 @@ import pytest
 from _support import Ping
 from pydantic import BaseModel
 
-from supervise import Actor, ActorRef, ChildSpec, SupervisorSpec, open_tree
+from supervise import Actor, ActorRef, ChildSpec, DynamicSupervisorSpec, SupervisorSpec, open_tree
+from supervise._watchdog import _watchdogs
 from supervise.testing import EventLog
 
 
@@ -98,6 +99,29 @@ async def test_thresholds_per_actor_and_per_tree(events: EventLog) -> None:
         await events.wait_for("event_loop_unblocked", actor="app/strict")
         assert not [e for e in events.of("event_loop_blocked") if e["actor"] == "app/tolerant"]
         assert tree.actor("app/tolerant").statistics().blocks == 0
+
+
+async def test_a_dynamic_child_is_watched_at_its_own_threshold(events: EventLog) -> None:
+    """The watchdog looks as often as the smallest threshold in use asks: a child started later
+    with a threshold far below the tree's has its block seen; once it is gone, the tree's pace
+    comes back."""
+    spec = SupervisorSpec(
+        name="app", block_threshold=30.0, children=[DynamicSupervisorSpec(name="pool")]
+    )
+    async with open_tree(spec, watchdog=True) as tree:
+        watchdog = _watchdogs[asyncio.get_running_loop()]
+        assert watchdog._threshold == 30.0
+        pool = tree.supervisor("app/pool")
+        ref = await pool.start_child(ChildSpec(name="strict", actor=Blocker, block_threshold=0.05))
+        assert isinstance(ref, ActorRef)
+        assert await ref.call(Block(seconds=0.5)) == "woke"
+        blocked = await events.wait_for("event_loop_blocked", actor=ref.path)
+        assert blocked["threshold"] == 0.05
+        assert 0.05 <= blocked["blocked_seconds"] < 0.5
+        await events.wait_for("event_loop_unblocked", actor=ref.path)
+        assert watchdog._threshold == 0.05
+        await pool.terminate_child(ref)
+        assert watchdog._threshold == 30.0
 
 
 async def test_the_watchdog_is_off_by_default_and_its_thread_ends(events: EventLog) -> None:

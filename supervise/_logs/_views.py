@@ -20,6 +20,9 @@ from ._records import Record, seconds, stamp
 RECENT_EXITS = 1000
 
 _WORKER, _SUPERVISOR = "worker", "supervisor"
+#: A cluster node's events about itself and its peers: their ``supervisor`` is the root
+#: of the tree the node runs, their ``node`` the node that root runs on.
+_NODE_EVENTS = frozenset({"node_up", "node_down", "node_isolated"})
 
 
 def subject(record: Record) -> str | None:
@@ -167,7 +170,8 @@ class Node:
     restart_count: int = 0
     crashes: int = 0
     last_exit: str | None = None
-    #: The cluster node a placed child runs on (``subtree_placed``), else None.
+    #: The cluster node a placed child runs on (``subtree_placed``), or a root's own
+    #: node (its ``node_up``, ``node_down``, ``node_isolated``), else None.
     node: str | None = None
     children: dict[str, Node] = field(default_factory=dict)
 
@@ -239,6 +243,8 @@ class TreeView:
         elif event == "subtree_placed":
             where = record.get("node")
             node.node = where if type(where) is str else None
+        elif event in _NODE_EVENTS and type(record.get("node")) is str:
+            node.node = record["node"]  # the root's own node: its process's
         elif event == "actor_crashed":
             node.crashes += 1
             node.last_exit = exit_text(record)

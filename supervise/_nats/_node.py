@@ -168,8 +168,9 @@ class NodeConnection(Serving):
         heartbeat: float,
         misses: int,
         max_message_bytes: int,
+        tree: str = "-",
     ) -> None:
-        super().__init__(name=name, cluster=cluster, max_message_bytes=max_message_bytes)
+        super().__init__(name=name, cluster=cluster, tree=tree, max_message_bytes=max_message_bytes)
         self.cluster = cluster
         self.labels = dict(labels)
         self.heartbeat = heartbeat
@@ -421,9 +422,7 @@ class NodeConnection(Serving):
         if how == "disconnected" and self._isolated:
             return
         self._isolated = how == "disconnected"
-        _log.emit(
-            Event.NODE_ISOLATED, tree=self._tree, node=self.name, how=how, seconds=round(seconds, 3)
-        )
+        self._node_event(Event.NODE_ISOLATED, how=how, seconds=round(seconds, 3))
         for callback in list(self._isolated_callbacks):
             callback(how)
 
@@ -477,10 +476,8 @@ class NodeConnection(Serving):
     def _mark_up(self, peer: _Peer, incarnation: str) -> None:
         peer.up = True
         peer.incarnation = incarnation
-        _log.emit(
+        self._node_event(
             Event.NODE_UP,
-            tree=self._tree,
-            node=self.name,
             peer=peer.name,
             incarnation=peer.incarnation,
             labels=dict(peer.labels),
@@ -497,7 +494,7 @@ class NodeConnection(Serving):
             return
         peer.up = False
         peer.down_how = how
-        _log.emit(Event.NODE_DOWN, tree=self._tree, node=self.name, peer=peer.name, how=how)
+        self._node_event(Event.NODE_DOWN, peer=peer.name, how=how)
         for future, target in list(peer.pending.items()):
             if not future.done():
                 future.set_exception(NodeDownError(peer.name, how, target))
@@ -835,6 +832,7 @@ async def open_node(
     connect_timeout: float = 5.0,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     announce: bool = True,
+    tree: str = "-",
 ) -> AsyncIterator[NodeConnection]:
     """Connect this process to the cluster as node ``name``; leave it at the end.
 
@@ -849,6 +847,8 @@ async def open_node(
         max_message_bytes: the largest payload sent or accepted.
         announce: start heartbeating at once; with False, call
             `NodeConnection.announce` once the node operations are registered.
+        tree: the name of the tree this process runs, for the node's events
+            (``tree`` and ``supervisor``, its root) from the first one on.
 
     Raises:
         ArgumentError: a name, heartbeat or limit out of range.
@@ -871,6 +871,7 @@ async def open_node(
         heartbeat=heartbeat,
         misses=misses,
         max_message_bytes=max_message_bytes,
+        tree=tree,
     )
     try:
         await conn._connect(servers, connect_timeout, announce)

@@ -69,7 +69,7 @@ OpT = TypeVar("OpT", bound=NodeOperation)
 class Serving:
     """The answering half of `NodeConnection` (see the module docs)."""
 
-    def __init__(self, *, name: str, cluster: str, max_message_bytes: int) -> None:
+    def __init__(self, *, name: str, cluster: str, tree: str, max_message_bytes: int) -> None:
         self.name = name
         self.max_message_bytes = max_message_bytes
         self._prefix = f"sup.{cluster}."
@@ -78,7 +78,8 @@ class Serving:
         self._reply_head = ReplyOut(node=name, body=0).model_dump_json().encode()[: -len(b"0}")]
         self._ops: dict[str, tuple[type[NodeOperation], Callable[[Any], Awaitable[BaseModel]]]] = {}
         self._registry: Registry | None = None
-        self._tree = "-"
+        #: The tree this node runs (its root's name), ``-`` if none: its events carry it.
+        self._tree = tree
         self._unwatch: Callable[[], None] | None = None
         self._name_subs: dict[str, Subscription] = {}
         self._name_changes: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
@@ -97,6 +98,14 @@ class Serving:
         return self._nats
 
     # -- serving ------------------------------------------------------------------------
+
+    def _node_event(self, event: Event, **fields: object) -> None:
+        """Log one of the node's own events, as an event of the tree it runs (if any):
+        ``tree``, and ``supervisor`` (the tree's root), so that ``supervise logs``
+        filters and views find it beside the tree's other events."""
+        if self._tree != "-":
+            fields["supervisor"] = self._tree
+        _log.emit(event, tree=self._tree, node=self.name, **fields)
 
     def serve(self, registry: Registry, tree: str) -> None:
         """Serve the actors of a tree to the other nodes: its registered names (followed as

@@ -1,0 +1,199 @@
+"""An isolated actor reaches the tree's other actors: its casts and calls cross to the
+tree's process, are delivered by the real refs there, and the replies and errors come back.
+
+Each start of an isolated actor spawns a Python interpreter, so these tests share starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _isolated_actors import (
+    Ask,
+    Keeper,
+    Nap,
+    Outcome,
+    Pid,
+    Relay,
+    Tell,
+    Watch,
+    children,
+)
+from _support import Worker
+
+from supervise import ActorExitedError, ChildSpec, SupervisorSpec, open_tree
+from supervise._process import ActorProcess
+from supervise.testing import EventLog
+
+TIMEOUT = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_behind() -> Iterator[None]:
+    """No test leaves a child process behind, running or unreaped."""
+    before = children()
+    yield
+    assert children() - before == set()
+
+
+def _tree(**keeper: Any) -> SupervisorSpec:
+    return SupervisorSpec(
+        name="app",
+        children=[
+            ChildSpec(name="keeper", actor=Keeper, registered_name="keeper", **keeper),
+            ChildSpec(name="worker", actor=Worker),
+            ChildSpec(name="relay", actor=Relay, execution="isolated"),
+        ],
+        max_restarts=10,
+    )
+
+
+def _keeper(tree: Any) -> Keeper:
+    process = tree.actor("app/keeper", Keeper)._child.process
+    assert isinstance(process.actor, Keeper)
+    return process.actor
+
+
+async def _ask(tree: Any, **fields: Any) -> Outcome:
+    outcome = await tree.actor("app/relay", Relay).call(Ask(**fields), timeout=TIMEOUT)
+    assert isinstance(outcome, Outcome)
+    return outcome
+
+
+async def test_calls_and_casts_cross_both_ways() -> None:
+    """The tree calls the isolated actor, whose handler calls the tree's actor (by path, by
+    registered name, typed, by whereis): the reply model is validated in the child. Its
+    casts arrive in order, before its next call."""
+    async with open_tree(_tree()) as tree:
+        for n, fields in (
+            (2, {"to": "app/keeper"}),
+            (3, {"to": "keeper", "typed": True}),
+            (4, {"to": "keeper", "whereis": True}),
+        ):
+            outcome = await _ask(tree, n=n, **fields)
+            assert outcome == Outcome(reply={"value": 2 * n}, reply_type="Doubled")
+        await tree.actor("app/relay", Relay).cast(Tell(to="app/keeper", count=50))
+        notes = await _ask(tree, to="keeper", sent="notes")
+        assert notes == Outcome(reply=list(range(1, 51)), reply_type="list")
+        assert _keeper(tree).notes == list(range(1, 51))
+        # Its own path stays in its own process: calling itself is refused there.
+        itself = await _ask(tree, to="app/relay", sent="self")
+        assert itself.error == "CallingSelfError"
+
+
+async def test_errors_cross_back_as_the_same_types(events: EventLog) -> None:
+    """A lookup that finds nothing or another kind, and a handler that raises, come back as
+    the same error types, saying they were raised in the tree's process; a message the
+    callee does not declare is refused in the sender, before it crosses."""
+    async with open_tree(_tree()) as tree:
+        where = "raised in the tree's process, for isolated actor 'app/relay'"
+
+        missing = await _ask(tree, to="app/nobody")
+        assert missing.error == "NameNotFoundError"
+        assert "'app/nobody'" in missing.text
+        assert where in missing.text
+
+        supervisor = await _ask(tree, to="app")
+        assert supervisor.error == "ChildKindError"
+        assert "'app' is a supervisor, not an actor" in supervisor.text
+
+        other_class = await _ask(tree, to="app/worker", typed=True)
+        assert other_class.error == "ChildKindError"
+        assert "an actor of class Worker, not an actor of class Keeper" in other_class.text
+
+        undeclared = await _ask(tree, to="app/keeper", sent="ping")
+        assert undeclared.error == "MessageTypeError"
+        assert "actor 'app/keeper' does not accept Pid" in undeclared.text
+        assert "tree's process" not in undeclared.text  # refused in the sender
+
+        failed = await _ask(tree, to="app/keeper", sent="boom")
+        assert failed.error == "CallFailedError"
+        assert "ValueError: boom in the keeper" in failed.text
+        assert where in failed.text
+        crashed = await events.wait_for("actor_crashed", actor="app/keeper", timeout=TIMEOUT)
+        assert crashed["exc_type"] == "ValueError"
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=2, timeout=TIMEOUT)
+        assert (await _ask(tree, to="app/keeper", n=1)).reply == {"value": 2}
+    assert not events.of("actor_crashed", actor="app/relay")
+
+
+async def test_a_timeout_and_a_callee_killed_mid_call() -> None:
+    """A call from inside times out there, the callee's late reply is dropped; a callee
+    killed while it handles the call fails it with ActorExitedError."""
+    async with open_tree(_tree()) as tree:
+        keeper = _keeper(tree)
+        timed_out = await _ask(tree, to="app/keeper", sent="hold", timeout=0.2)
+        assert timed_out.error == "CallTimeoutError"
+        assert "call to actor 'app/keeper' with Hold got no reply within 0.2 s" in timed_out.text
+        keeper.release.set()
+        assert (await _ask(tree, to="app/keeper", n=4)).reply == {"value": 8}
+
+        keeper.holding.clear()
+        keeper.release.clear()
+        pending = asyncio.ensure_future(_ask(tree, to="app/keeper", sent="hold"))
+        await asyncio.wait_for(keeper.holding.wait(), TIMEOUT)
+        tree.actor("app/keeper", Keeper).kill()
+        exited = await pending
+        assert exited.error == "ActorExitedError"
+        assert "actor 'app/keeper' stopped before replying (killed: ref.kill())" in exited.text
+
+
+async def test_the_isolated_actor_killed_mid_call_leaves_nothing(events: EventLog) -> None:
+    """SIGKILL to the isolated actor while its call waits in the tree: the call is dropped
+    there (its future cancelled, the callee's reply goes nowhere), no process is left, and
+    the restarted actor calls again."""
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        keeper = _keeper(tree)
+        pid = await relay.call(Pid(), timeout=TIMEOUT)
+        pending = asyncio.ensure_future(_ask(tree, to="app/keeper", sent="hold", timeout=None))
+        await asyncio.wait_for(keeper.holding.wait(), TIMEOUT)
+        process = tree.actor("app/keeper", Keeper)._child.process
+        assert isinstance(process, ActorProcess)
+        call = process._current
+        assert call is not None
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ActorExitedError, match="signal SIGKILL"):
+            await pending
+        assert call.future.cancelled()
+        await events.wait_for("actor_started", actor="app/relay", incarnation=2, timeout=TIMEOUT)
+        keeper.release.set()
+        assert (await _ask(tree, to="app/keeper", n=5)).reply == {"value": 10}
+
+
+async def test_a_full_mailbox_holds_the_sender_and_keeps_the_order() -> None:
+    """Casts from inside to a callee whose mailbox (2) is full wait for room, through the
+    tree's side and the channel; none is lost or reordered. A retried call waits for the
+    callee to run again, within its timeout."""
+    async with open_tree(_tree(mailbox={"capacity": 2})) as tree:
+        await tree.actor("app/keeper", Keeper).cast(Nap(seconds=0.2))
+        await tree.actor("app/relay", Relay).cast(Tell(to="keeper", count=200))
+        notes = await _ask(tree, to="keeper", sent="notes")
+        assert notes.reply == list(range(1, 201))
+
+        await tree.root.terminate_child("keeper")
+        gone = await _ask(tree, to="keeper", n=1, retry=True, timeout=0.2)
+        assert gone.error == "ActorNotRunningError"
+        assert "did not run again within 0.2 s" in gone.text
+        retried = asyncio.ensure_future(_ask(tree, to="keeper", n=6, retry=True))
+        await tree.root.restart_child("keeper")
+        assert (await retried).reply == {"value": 12}
+
+
+async def test_monitor_link_and_stop_from_inside_are_refused() -> None:
+    """Monitoring, linking or stopping the tree's actor from inside raises a UsageError that
+    names both actors and says what to do instead."""
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        for how in ("monitor", "link", "stop"):
+            outcome = await relay.call(Watch(to="app/keeper", how=how), timeout=TIMEOUT)
+            assert outcome.error == "UsageError"
+            assert outcome.text.startswith("isolated actor 'app/relay': ")
+            assert "of 'app/keeper' cannot be done from inside an isolated actor" in outcome.text
+            assert "one_for_all" in outcome.text
+        assert tree.actor("app/keeper", Keeper).is_running
