@@ -429,7 +429,7 @@ class ActorProcess(LoopProcess):
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
     ) -> None:
         # Without on_start there is nothing to wait for: ready as soon as the task exists.
-        super().__init__(child, ready=not actor._has_on_start)
+        Process.__init__(self, child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
         self.mailbox: Mailbox[object] = mailbox
