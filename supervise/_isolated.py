@@ -1233,9 +1233,7 @@ class IsolatedProcess(ActorProcess):
                 error.__cause__ = reason.exception
                 call.future.set_exception(error)
         elif op == "started":
-            started = self.started
-            if not started.done():
-                started.set_result(None)
+            self._set_ready()
         elif op == "rejected":
             call = self._pending.pop(header["id"], None) if header.get("id") else None
             refused = IsolationError(self.path, f"message {header['type']}", header["error"])
