@@ -101,11 +101,12 @@ class Mailbox(Generic[T]):
             MailboxClosed: the actor has ended.
         """
         waiter = self.parked
-        if waiter is not None and not self.putters:
-            # The consumer is parked, so the mailbox is open and empty (it parks
-            # only when empty, and closing wakes it): there is room. Queue and wake
-            # it, the busy path of every call and cast to an idle actor.
-            items = self.items
+        items = self.items
+        if waiter is not None and not items and not self.putters:
+            # The consumer is parked on an empty mailbox, so it is open (closing
+            # wakes it) and there is room. Queue and wake it: the busy path of every
+            # call and cast to an idle actor. (Parked with items queued means a
+            # quiet control item: the checks below count it against the capacity.)
             if items is None:
                 items = self.items = deque()
             items.append(item)
@@ -115,7 +116,6 @@ class Mailbox(Generic[T]):
             return
         if self._closed:
             raise MailboxClosed
-        items = self.items
         if items is None:
             items = self.items = deque()
         if self._capacity is not None and (len(items) >= self._capacity or self.putters):
@@ -179,6 +179,16 @@ class Mailbox(Generic[T]):
         self._queue().append(item)
         if self.parked is not None:
             self._wake_consumer()
+
+    def put_control_quietly(self, item: T) -> None:
+        """Queue a control item behind the messages without waking the consumer.
+
+        The caller wakes it later (`wake`) when the item is due; until then any
+        other item queued wakes it, and it takes this one first.
+        """
+        if self._closed:
+            raise MailboxClosed
+        self._queue().append(item)
 
     def wake_putter(self) -> None:
         """Give the room one item left to the oldest sender still waiting for it."""

@@ -84,7 +84,8 @@ async def test_wait_returns_when_an_item_arrives_or_on_wake() -> None:
 async def test_a_parked_consumer_is_woken_and_senders_waiting_for_room_still_go_first() -> None:
     """put_nowait to a parked consumer queues and wakes it, but never overtakes a waiting sender.
 
-    Once closed, a mailbox whose consumer was parked refuses items.
+    A quiet control item counts against the capacity; once closed, a mailbox whose
+    consumer was parked refuses items.
     """
     box: Mailbox[int] = Mailbox("a", 1)
     box.put_nowait(0)
@@ -106,7 +107,27 @@ async def test_a_parked_consumer_is_woken_and_senders_waiting_for_room_still_go_
     assert parked.done()
     assert box.get_nowait() == 3
     parked = box.waiter()
-    assert box.close() == []
+    box.put_control_quietly(4)  # queued without waking: it counts against the capacity
+    with pytest.raises(MailboxFull):
+        box.put_nowait(5)
+    assert not parked.done()
+    assert box.close() == [4]
     assert parked.done()
     with pytest.raises(MailboxClosed):
-        box.put_nowait(4)
+        box.put_nowait(6)
+
+
+async def test_put_control_quietly_queues_without_waking_the_consumer() -> None:
+    """A quiet control item leaves the consumer parked; the next item queued wakes it,
+    and the quiet one comes out first. A closed mailbox refuses it."""
+    box: Mailbox[str] = Mailbox("a", 1)
+    parked = box.waiter()
+    box.put_control_quietly("rest of a restart")
+    await asyncio.sleep(0)
+    assert not parked.done()
+    box.put_control("request")  # ignores capacity, as any control item
+    assert parked.done()
+    assert [box.get_nowait(), box.get_nowait()] == ["rest of a restart", "request"]
+    box.close()
+    with pytest.raises(MailboxClosed):
+        box.put_control_quietly("late")
