@@ -859,6 +859,9 @@ class IsolatedProcess(ActorProcess):
         """Create the task running `_main`: an in-loop actor's `ActorProcess._run` is not ours."""
         LoopProcess.start(self)
 
+    def prepare_next(self) -> None:
+        """Nothing: its task's context is made when it starts (`LoopProcess.start`)."""
+
     async def _main(self) -> None:
         reason: ExitReason | None = None
         try:
