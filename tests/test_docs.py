@@ -2,7 +2,8 @@
 
 Every ``python`` block of the README and docs/ runs as a program (blocks marked
 ```` ```python fragment ```` are pieces of a larger program and are left out); every ``yaml``
-block passes ``supervise check``. The generated reference pages are made from the code here
+block passes ``supervise check``; every ``json`` block parses, and its lifecycle events have
+their catalogue fields. The generated reference pages are made from the code here
 directly, and the whole site is built with ``mkdocs build --strict`` (the dev extra includes
 the docs extra, MkDocs and its plugins).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -81,6 +83,33 @@ def test_yaml_block_passes_check(block: DocBlock, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, f"{block.where}:\n{result.stdout}{result.stderr}"
     assert f"{tree}: ok" in result.stdout
+
+
+JSON = [block for block in all_blocks("json") if not block.is_fragment]
+
+
+def _json_documents(text: str) -> list[Any]:
+    """One JSON document, or JSON lines (one document per line)."""
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("block", JSON, ids=_ids(JSON))
+def test_json_block_parses_and_its_events_have_their_fields(block: DocBlock) -> None:
+    """A JSON example is JSON; a lifecycle event in it has the level and the fields that
+    ``supervise.events.CATALOGUE`` gives it, as a log line would."""
+    for document in _json_documents(block.text):
+        name = document.get("event") if isinstance(document, dict) else None
+        if name not in {event.value for event in events.Event}:
+            continue  # an application's own event, or not an event at all
+        spec = events.CATALOGUE[events.Event(name)]
+        assert document["level"] == spec.level, block.where
+        fields = set(document) - {"event", "level", "timestamp", "exception"}
+        assert spec.fields <= fields, f"{block.where}: {name} lacks {spec.fields - fields}"
+        unknown = fields - spec.fields - spec.optional
+        assert not unknown, f"{block.where}: {name} has no fields {unknown}"
 
 
 def test_some_blocks_are_checked() -> None:
