@@ -3,9 +3,10 @@
 Every ``python`` block of the README and docs/ runs as a program (blocks marked
 ```` ```python fragment ```` are pieces of a larger program and are left out); every ``yaml``
 block passes ``supervise check``; every ``json`` block parses, and its lifecycle events have
-their catalogue fields; every ``supervise`` command line shown parses as the CLI would. The generated reference pages are made from the code here
-directly, and the whole site is built with ``mkdocs build --strict`` (the dev extra includes
-the docs extra, MkDocs and its plugins).
+their catalogue fields; every ``supervise`` command line shown parses as the CLI would. The
+generated reference pages are made from the code here directly, and the whole site is built
+with ``mkdocs build --strict`` (the dev extra includes the docs extra, MkDocs and its
+plugins).
 """
 
 from __future__ import annotations
