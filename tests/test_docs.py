@@ -26,7 +26,7 @@ from typing import Any
 import click
 import pytest
 import yaml
-from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks
+from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks, doc_pages
 from click.testing import CliRunner
 
 import supervise
@@ -149,6 +149,19 @@ def test_documented_command_lines_parse(where: str, command: str) -> None:
         pass  # --version, --help
     except click.UsageError as exc:
         pytest.fail(f"{where}: `{command}`: {exc.format_message()}")
+
+
+def test_repository_files_the_docs_name_exist() -> None:
+    """A test, example or benchmark file named in the README, docs/ or the changelog exists
+    (mkdocs checks links only; these are mostly named in code spans)."""
+    named = re.compile(r"\b(?:tests|examples|benchmarks)/[\w/.-]*\w\.(?:py|yaml|md|json)\b")
+    missing = {
+        f"{page.relative_to(ROOT)}: {path}"
+        for page in [*doc_pages(), ROOT / "CHANGELOG.md"]
+        for path in named.findall(page.read_text(encoding="utf-8"))
+        if "*" not in path and not (ROOT / path).exists()
+    }
+    assert not missing, f"the docs name files that do not exist: {sorted(missing)}"
 
 
 def test_some_blocks_are_checked() -> None:
