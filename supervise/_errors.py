@@ -618,8 +618,9 @@ class RestartIntensityExceeded(SuperviseError):
             last, fix = f"last crash: {last_child!r}", "fix the crashing child"
         else:  # e.g. a child supervisor that gave up, a permanent child that stops
             last, fix = f"last exit: {last_child!r}, {last_reason}", "fix why it exits"
+        restarts = "restart" if max_restarts == 1 else "restarts"
         super().__init__(
-            f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts "
+            f"supervisor {supervisor!r} gave up: more than {max_restarts} {restarts} "
             f"within {max_seconds:g} s ({last}); {fix} or raise max_restarts/max_seconds"
         )
 

@@ -327,7 +327,7 @@ def test_run_root_gives_up_exits_1(tmp_path: Path) -> None:
     result = supervise_cmd("run", str(tmp_path / "t.yaml"))
     assert result.returncode == 1
     assert result.stderr == (
-        "supervise: supervisor 'root' gave up: more than 1 restarts within 5 s "
+        "supervise: supervisor 'root' gave up: more than 1 restart within 5 s "
         "(last crash: 'root/bad'); fix the crashing child or raise max_restarts/max_seconds\n"
     )
     assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"

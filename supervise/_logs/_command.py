@@ -135,7 +135,7 @@ def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") 
 def _explain_text(answer: dict[str, Any]) -> list[str]:
     lines = [
         f"{answer['timestamp']}  {answer['supervisor']} gave up: more than "
-        f"{answer['max_restarts']} restarts in {answer['max_seconds']} s "
+        f"{_counted(answer['max_restarts'], 'restart')} in {answer['max_seconds']} s "
         f"(last exit: {answer['last_exit']})",
         f"  {len(answer['exits'])} exits inside the window:",
     ]
