@@ -215,12 +215,22 @@ class Process:
         return started
 
     def _set_ready(self) -> None:
-        """The start is done: resolve `started`, unless nobody asked (or its waiter gave up)."""
+        """The start is done: resolve `started` (if anyone asked), and tell a restart that waits.
+
+        Every process becomes ready through here. A restart begun in the exiting
+        task (`Supervisor._restart_in_place`) leaves its rest queued without
+        waking the supervisor: the new incarnation wakes it here, once ready,
+        after the restart's latency. (An end before that reaches the supervisor
+        through ``on_exit``, which wakes it.)
+        """
         started = self._started
         if started is False:
             self._started = True
         elif started is not True and not started.done():
             started.set_result(None)
+        child = self.child
+        if child.restarting and child.supervisor is not None:
+            child.supervisor.restarted_child_ready()
 
     def start(self) -> None:
         """Start running. The caller awaits `started` (or `pending_start`) for readiness."""
@@ -419,7 +429,7 @@ class ActorProcess(LoopProcess):
         self, child: Child, actor: Actor[Any], mailbox: Mailbox[object], stop_bound: float | None
     ) -> None:
         # Without on_start there is nothing to wait for: ready as soon as the task exists.
-        super().__init__(child, ready=not actor._has_on_start)
+        Process.__init__(self, child, ready=not actor._has_on_start)
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
         self.mailbox: Mailbox[object] = mailbox

@@ -415,6 +415,15 @@ class Supervisor(LoopProcess):
             if self._phase is _STARTING:
                 self._cancel_task()  # _main stops what it started (see _stopped_while_starting)
 
+    def restarted_child_ready(self) -> None:
+        """A restarting child's new incarnation is ready: wake up for the rest of its restart.
+
+        `_restart_now` queued that rest without waking the supervisor. A wake-up
+        while the supervisor is busy (it waits on that start itself in `_restart`)
+        or has nothing queued does nothing.
+        """
+        self._inbox.wake()
+
     def start_child_now(self, arg: StartArg) -> ChildRef | None:
         """start_child handled in the caller's task, or None: queue the request.
 
@@ -879,8 +888,11 @@ class Supervisor(LoopProcess):
             self._restart_failed(child, (), exc)
             return
         child.process = process
-        if not process.ready:  # its on_start runs: `_on_restarted` waits (no future made here)
-            inbox.put_control(_Restarted(child, ended, reason.exception, process))
+        if not process.ready:
+            # Its on_start runs: `_on_restarted` waits for it, woken by the new
+            # incarnation once ready (`restarted_child_ready`), so that waking the
+            # supervisor and making a future to wait on cost the restart nothing.
+            inbox.put_control_quietly(_Restarted(child, ended, reason.exception, process))
             return
         # Queued before the start is recorded, so that the ended incarnation is
         # freed before whoever waits for actor_started runs.
