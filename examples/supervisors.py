@@ -74,8 +74,10 @@ async def main() -> str:
         db, api = tree.whereis("shop/db"), tree.whereis("shop/api")
         assert isinstance(db, ActorRef)
         assert isinstance(api, ActorRef)
-        await db.cast(Query(sql="DROP TABLE prices"))  # db crashes; cache and api follow
-        await asyncio.sleep(0.1)
+        with api.monitor() as api_down:  # api's current incarnation
+            await db.cast(Query(sql="DROP TABLE prices"))  # db crashes; cache and api follow
+            await api_down  # rest_for_one stopped api (then cache)
+        await api.wait_running()  # db, cache, then api started again, in order
         answer: str = await api.call(Lookup(key="apples"))  # same refs, new incarnations
         print(f"--- after the restart: {answer}", flush=True)
     return answer

@@ -535,6 +535,12 @@ def node(
         sys.exit(EXIT_GAVE_UP)
     from ._errors import ArgumentError
 
+    # The specs placed on this node name their actors by import path: they are found
+    # from the current directory, as `supervise run` finds a tree's (and from the tree
+    # file's directory with --tree). The console script, unlike `python -m`, has no "".
+    here = str(Path.cwd())
+    if here not in sys.path:
+        sys.path.insert(0, here)
     spec = _load_or_exit(tree_file) if tree_file is not None else None
     node_labels = _labels(labels)
     signals = _StopSignals()
@@ -587,6 +593,10 @@ def _count(spec: AnyChildSpec | SupervisorSpec | DynamicSupervisorSpec) -> tuple
     return supervisors, workers
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
@@ -612,7 +622,8 @@ def check(files: tuple[Path, ...]) -> None:
             internal_errors += 1
         else:
             supervisors, workers = _count(spec)
-            click.echo(f"{file}: ok ({supervisors} supervisors, {workers} workers)")
+            counted = f"{_plural(supervisors, 'supervisor')}, {_plural(workers, 'worker')}"
+            click.echo(f"{file}: ok ({counted})")
     if problems:
         noun = "problem" if problems == 1 else "problems"
         click.echo(f"{problems} {noun} in {bad_files} of {len(files)} files", err=True)

@@ -57,6 +57,15 @@ if TYPE_CHECKING:
 ChildErrorCode: TypeAlias = Literal[
     "already_started", "already_present", "running", "restarting", "not_found", "max_children"
 ]
+"""Why a supervisor refused a dynamic-child request: `ChildError.code`, OTP's answer.
+
+``already_started`` (a child of that name runs: ``err.ref``), ``already_present`` (it is
+stopped; `restart_child` or `delete_child` it), ``running`` and ``restarting`` (it must be
+stopped first), ``not_found`` (no such child), ``max_children`` (a dynamic supervisor is
+full).
+
+.. versionadded:: 0.1
+"""
 
 
 class SuperviseError(Exception):

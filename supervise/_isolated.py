@@ -38,9 +38,11 @@ on its channel.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -72,7 +74,7 @@ from ._reason import ExitKind, ExitReason, crash, killed
 from ._ref import accepted_messages, child_of, queue_call
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from ._child import Child
     from ._mailbox import Mailbox
@@ -98,6 +100,25 @@ _CHILD_CODE: Final = (
     "import sys, json; sys.path[:] = json.loads(sys.argv[4]); "
     "from supervise._isolated_child import main; main()"
 )
+
+# The fork server's command (`_Forkserver`): the same import path, then everything an
+# isolated actor's process imports, once.
+_FORKSERVER_CODE: Final = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
+    "from supervise._isolated_child import forkserver; forkserver()"
+)
+
+#: Whether isolated actors' processes are forked from a fork server (Linux: a pidfd to
+#: signal them without a pid-reuse race, and file descriptors passed over a socket).
+FORKSERVER: Final = (
+    sys.platform.startswith("linux")
+    and hasattr(os, "pidfd_open")
+    and hasattr(signal, "pidfd_send_signal")
+    and hasattr(socket, "send_fds")
+)
+
+#: The largest message between the tree and its fork server (the environment, sys.path).
+MAX_FORK_REQUEST: Final = 1024 * 1024
 
 
 # -- frames ----------------------------------------------------------------------------
@@ -508,6 +529,206 @@ async def _queue_when_room(
             future.set_exception(CallTimeoutError(ref.path, message, timeout))
 
 
+# -- the fork server -------------------------------------------------------------------
+
+
+class _Forkserver:
+    """A process that has imported what isolated actors need, and forks their processes.
+
+    Started (from the loop's thread, so that its parent-death signal is tied to the
+    process, not to a worker thread) at the first start of an isolated child of a
+    supervisor, and killed and reaped when that supervisor ends: a restart then costs a
+    fork instead of a new interpreter and its imports. Each fork is asked for with the
+    tree's environment, working directory and import path, and the two channels' file
+    descriptors; the answer is the child's pid and a pidfd, by which the tree signals it
+    (no pid-reuse race: the fork server reaps it). The fork server reports each child's
+    exit status once it has reaped it. If the fork server dies, its children die with it
+    (their parent-death signal) and are reported killed by SIGKILL.
+    """
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.dead = False
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        #: Forks asked for and not answered yet, in order.
+        self._forks: collections.deque[
+            tuple[asyncio.Future[tuple[int, int]], Callable[[int], None]]
+        ] = collections.deque()
+        #: What to call with each running child's exit status, by pid.
+        self._exits: dict[int, Callable[[int], None]] = {}
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._popen = subprocess.Popen(  # from the loop's thread
+                [
+                    sys.executable,
+                    "-c",
+                    _FORKSERVER_CODE,
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                    json.dumps(sys.path),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._control = ours
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        self.ready.add_done_callback(_retrieved)
+
+    async def fork(self, fds: tuple[int, int], on_exit: Callable[[int], None]) -> tuple[int, int]:
+        """Fork a child serving the channels ``fds``: its pid and a pidfd (ours to close).
+
+        ``on_exit`` is called with its exit status once the fork server has reaped it.
+
+        Raises:
+            OSError: the fork server is gone, or could not fork.
+        """
+        control = self._control
+        if self.dead or control is None:
+            raise OSError("the fork server of isolated actors is gone")
+        request = {"env": dict(os.environ), "cwd": os.getcwd(), "path": sys.path}
+        data = [json.dumps(request).encode()]
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                socket.send_fds(control, data, list(fds))
+                break
+            except BlockingIOError:  # many starts at once: wait until it reads
+                writable: asyncio.Future[None] = loop.create_future()
+                loop.add_writer(control.fileno(), writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    loop.remove_writer(control.fileno())
+                if self.dead:
+                    raise OSError("the fork server of isolated actors is gone") from None
+        future: asyncio.Future[tuple[int, int]] = loop.create_future()
+        self._forks.append((future, on_exit))
+        return await future
+
+    def forget(self, pid: int) -> None:
+        """Nobody waits for ``pid``'s exit status any more (it was killed and waited for)."""
+        self._exits.pop(pid, None)
+
+    def _readable(self) -> None:
+        control = self._control
+        assert control is not None
+        try:
+            data, fds, _, _ = socket.recv_fds(control, MAX_FORK_REQUEST, 1)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, fds = b"", []
+        try:
+            if not data:
+                raise OSError("the fork server of isolated actors ended")
+            message = json.loads(data)
+            if "exit" in message:
+                on_exit = self._exits.pop(message["exit"], None)
+                if on_exit is not None:
+                    on_exit(message["code"])
+            elif "pid" in message:
+                (pidfd,) = fds
+                fds = []
+                future, on_exit = self._forks.popleft()
+                if future.done():  # its incarnation was cancelled meanwhile: end it
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                    os.close(pidfd)
+                else:
+                    self._exits[message["pid"]] = on_exit
+                    future.set_result((message["pid"], pidfd))
+            elif "error" in message:
+                future, _ = self._forks.popleft()
+                if not future.done():
+                    future.set_exception(
+                        OSError(f"the fork server could not fork: {message['error']}")
+                    )
+            elif message.get("ready") and not self.ready.done():
+                self.ready.set_result(None)
+        except Exception as exc:  # it died, or spoke nonsense: it is ended
+            self.close(exc)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def close(self, why: BaseException | None = None) -> None:
+        """Kill and reap the fork server (its children die with it) and tell their waiters."""
+        if self.dead:
+            return
+        self.dead = True
+        gone = why if isinstance(why, OSError) else OSError("the fork server was closed")
+        control, self._control = self._control, None
+        if control is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(control.fileno())
+            except RuntimeError:  # no running loop (closing): the selector goes with it
+                pass
+            control.close()
+        if not self.ready.done():
+            self.ready.set_exception(gone)
+        forks, self._forks = self._forks, collections.deque()
+        for future, _ in forks:
+            if not future.done():
+                future.set_exception(gone)
+        popen = self._popen
+        if popen is not None and popen.returncode is None:
+            popen.kill()
+            popen.wait()  # bounded: SIGKILL cannot be caught
+        exits, self._exits = self._exits, {}
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # the loop is closing: its isolated processes end with it
+            return
+        for on_exit in exits.values():
+            on_exit(-signal.SIGKILL)  # their parent-death signal
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+#: The fork servers of supervisors with isolated children, until each supervisor ends.
+_forkservers: dict[Process, _Forkserver] = {}
+
+
+async def _forkserver_of(child: Child) -> _Forkserver | None:
+    """The fork server for ``child``'s supervisor, started if need be; None: spawn."""
+    supervisor = child.supervisor
+    if not FORKSERVER or supervisor is None or supervisor.reason is not None:
+        return None
+    server = _forkservers.get(supervisor)
+    if server is None or server.dead:
+        server = _Forkserver()
+        try:
+            server.start()
+        except OSError:
+            return None  # no fork server to be had: spawn
+        _forkservers[supervisor] = server
+
+        def ended(_: Process) -> None:
+            if _forkservers.get(supervisor) is server:
+                del _forkservers[supervisor]
+            server.close()
+
+        supervisor.add_exit_callback(server, ended)
+    try:
+        await asyncio.shield(server.ready)
+    except OSError:
+        return None  # it died before it was ready: spawn
+    return server
+
+
 class IsolatedProcess(ActorProcess):
     """An isolated actor's incarnation, seen from the tree: its mailbox and a forwarder.
 
@@ -522,6 +743,7 @@ class IsolatedProcess(ActorProcess):
     __slots__ = (
         "_channel",
         "_channel_open",
+        "_forkserver",
         "_gone",
         "_graceful",
         "_ids",
@@ -552,6 +774,8 @@ class IsolatedProcess(ActorProcess):
         self.handling = None
         self._spec = spec
         self._popen: subprocess.Popen[bytes] | None = None
+        #: The fork server it was forked from, if any (else spawned: ``_popen``).
+        self._forkserver: _Forkserver | None = None
         self._pid = 0
         self._pidfd = -1
         self._waiter_thread: threading.Thread | None = None
@@ -594,7 +818,7 @@ class IsolatedProcess(ActorProcess):
         if self._stop_reason is None:
             self._stop_reason = self._kill_reason
         if not self._alive():
-            if self._popen is None and self.task is not None:
+            if self._pid == 0 and self.task is not None:
                 self._cancel_task()  # not started yet: nothing to signal
             return
         if self._graceful and self._term_timer is None:
@@ -611,15 +835,20 @@ class IsolatedProcess(ActorProcess):
         super().abandon()
 
     def _alive(self) -> bool:
-        return self._popen is not None and self._returncode is None
+        return self._pid != 0 and self._returncode is None
 
     def _signal(self, number: int) -> None:
-        # Safe by pid: it is not reaped yet (we reap it), so the pid is not reused.
-        if self._alive():
-            try:
+        if not self._alive():
+            return
+        try:
+            if self._forkserver is not None:
+                # By its pidfd: the fork server reaps it, so its pid may be reused.
+                signal.pidfd_send_signal(self._pidfd, number)
+            else:
+                # Safe by pid: it is not reaped yet (we reap it), so the pid is not reused.
                 os.kill(self._pid, number)
-            except ProcessLookupError:
-                pass
+        except ProcessLookupError:
+            pass
 
     # -- the task -------------------------------------------------------------------------
 
@@ -636,6 +865,8 @@ class IsolatedProcess(ActorProcess):
         except BaseException as exc:
             if self._closing(exc):
                 self._reap_now()
+                if self._forkserver is not None:
+                    self._forkserver.close()  # its supervisor's end is not seen any more
                 reason = self._closed_reason()
                 raise
             self._reap_now()
@@ -662,23 +893,19 @@ class IsolatedProcess(ActorProcess):
             theirs.close()
             raise
         try:
-            # Spawned from the loop's thread, not a worker thread: a worker thread's
-            # end would fire the child's parent-death signal. Measured: about 1 ms.
-            self._popen = subprocess.Popen(  # noqa: ASYNC220
-                [
-                    sys.executable,
-                    "-c",
-                    _CHILD_CODE,
-                    str(theirs.fileno()),
-                    str(os.getpid()),
-                    str(tree_theirs.fileno()),
-                    json.dumps(sys.path),
-                ],
-                pass_fds=(theirs.fileno(), tree_theirs.fileno()),
-                stdin=subprocess.DEVNULL,
-                # Its own session: the terminal's Ctrl-C is the tree's to handle.
-                start_new_session=True,
-            )
+            forkserver = await _forkserver_of(self.child)
+            if forkserver is not None:
+                fds = (theirs.fileno(), tree_theirs.fileno())
+                try:
+                    self._pid, self._pidfd = await forkserver.fork(fds, self._collected)
+                except OSError:
+                    forkserver = None  # it is gone (a new one starts next time): spawn
+                else:
+                    self._forkserver = forkserver
+            if forkserver is None:
+                self._popen = self._spawned(theirs, tree_theirs)
+                self._pid = self._popen.pid
+                self._watch_exit()
         except BaseException:
             ours.close()
             tree_ours.close()
@@ -686,8 +913,6 @@ class IsolatedProcess(ActorProcess):
         finally:
             theirs.close()
             tree_theirs.close()
-        self._pid = self._popen.pid
-        self._watch_exit()
         loop = asyncio.get_running_loop()
         try:
             _, channel = await loop.create_unix_connection(lambda: _Channel(self), sock=ours)
@@ -720,6 +945,27 @@ class IsolatedProcess(ActorProcess):
                     "config": None if config is None else config.model_dump(mode="json"),
                 }
             )
+        )
+
+    @staticmethod
+    def _spawned(theirs: socket.socket, tree_theirs: socket.socket) -> subprocess.Popen[bytes]:
+        """A new interpreter serving the channels (where there is no fork server)."""
+        # Spawned from the loop's thread, not a worker thread: a worker thread's
+        # end would fire the child's parent-death signal. Measured: about 1 ms.
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _CHILD_CODE,
+                str(theirs.fileno()),
+                str(os.getpid()),
+                str(tree_theirs.fileno()),
+                json.dumps(sys.path),
+            ],
+            pass_fds=(theirs.fileno(), tree_theirs.fileno()),
+            stdin=subprocess.DEVNULL,
+            # Its own session: the terminal's Ctrl-C is the tree's to handle.
+            start_new_session=True,
         )
 
     def _watch_exit(self) -> None:
@@ -769,7 +1015,10 @@ class IsolatedProcess(ActorProcess):
 
     def _collected(self, code: int) -> None:
         """The child has been reaped with ``code`` (negative: the signal that ended it)."""
+        if self._returncode is not None and self._forkserver is not None:
+            return  # killed and waited for on the spot already (`_reap_now`)
         self._returncode = code
+        self._stop_watching()
         if self._popen is not None:
             self._popen.returncode = code  # so that Popen does not try (and warn) later
         if self._term_timer is not None:
@@ -782,6 +1031,16 @@ class IsolatedProcess(ActorProcess):
 
     def _reap_now(self) -> None:
         """Kill and reap the child on the spot, if it still runs (cancelled, closing)."""
+        forkserver = self._forkserver
+        if forkserver is not None:
+            if self._alive():
+                self._signal(signal.SIGKILL)
+                # Its pidfd is readable once it has ended; the fork server reaps it.
+                select.select([self._pidfd], [], [], TERM_GRACE_SECONDS * 10)
+                self._returncode = -signal.SIGKILL
+                forkserver.forget(self._pid)
+            self._stop_watching()
+            return
         self._stop_watching()
         if not self._alive():
             return

@@ -30,11 +30,13 @@ import ctypes
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, cast, overload
 
 from pydantic import BaseModel
 
@@ -58,6 +60,7 @@ from ._errors import (
 from ._imports import import_path_of, resolve_import_path
 from ._isolated import (
     LENGTH,
+    MAX_FORK_REQUEST,
     MAX_FRAME,
     _loaded_model,
     error_fields,
@@ -108,6 +111,96 @@ def main() -> None:
     # Not a normal interpreter exit: a thread the actor left running must not keep
     # the process (and its supervisor's shutdown) waiting.
     os._exit(0)
+
+
+def forkserver() -> None:
+    """The fork server's entry point (`supervise._isolated._Forkserver`): ``argv`` is its
+    control socket's fd and the tree's pid.
+
+    Everything an isolated actor's process imports is imported by now. For each request
+    (the tree's environment, working directory and import path, and the two channels'
+    fds) it forks a child that serves one actor (`_forked`), and answers its pid and a
+    pidfd; it reaps each child and reports its exit status. It dies with the tree (the
+    parent-death signal, or end-of-file on its control socket), its children with it.
+    """
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    _die_with(parent)
+    control = socket.socket(fileno=fd)
+    control.set_inheritable(False)
+    wake_read, wake_write = os.pipe()  # SIGCHLD wakes the select below
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda number, stack: None)
+    zygote = os.getpid()
+    _tell(control, {"ready": True})
+    while True:
+        readable, _, _ = select.select([control.fileno(), wake_read], [], [])
+        if wake_read in readable:
+            while len(os.read(wake_read, 512)) == 512:
+                pass
+            _report_ended(control)
+        if control.fileno() not in readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(control, MAX_FORK_REQUEST, 2)
+        if not data:
+            os._exit(0)  # the tree has closed it: nothing more to start
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            _tell(control, {"error": str(exc)})
+            pid = -1
+        if pid == 0:
+            control.close()
+            os.close(wake_read)
+            os.close(wake_write)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _forked(json.loads(data), fds, zygote)
+        for each in fds:
+            os.close(each)
+        if pid > 0:
+            pidfd = os.pidfd_open(pid)
+            try:
+                socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [pidfd])
+            finally:
+                os.close(pidfd)
+
+
+def _tell(control: socket.socket, message: dict[str, Any]) -> None:
+    control.sendall(json.dumps(message).encode())
+
+
+def _report_ended(control: socket.socket) -> None:
+    """Reap every child that has ended, and report its exit status to the tree."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _tell(control, {"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _forked(request: dict[str, Any], fds: list[int], zygote: int) -> NoReturn:
+    """A fork server's child: the tree's process context, then one actor, as `main`."""
+    code = 0
+    try:
+        os.setsid()  # its own session, as a spawned child
+        _die_with(zygote)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.path[:] = request["path"]
+        sock, tree_sock = (socket.socket(fileno=fd) for fd in fds)
+        asyncio.run(_serve(sock, tree_sock))
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _die_with(parent: int) -> None:

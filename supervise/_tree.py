@@ -225,6 +225,10 @@ class Tree:
             metrics.loop = asyncio.get_running_loop()
         register(self.registry, self._root)
         if self._watch:
+            # A first cancel scope imports anyio's asyncio backend (tens of milliseconds,
+            # more on a loaded machine): before the watchdog watches, or it reports the
+            # tree's own start as a blocked loop.
+            anyio.CancelScope()
             self._watchdog = attach(self.spec.name, self.registry, self.spec)
         process = launch(self._root)
         assert isinstance(process, Supervisor)  # the root's spec is a supervisor's

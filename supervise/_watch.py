@@ -36,14 +36,23 @@ def fetch_snapshot(path: Path) -> TreeSnapshot:
     return TreeSnapshot.model_validate(request(path, {"op": "snapshot"}))
 
 
+def _in_cluster(snapshot: TreeSnapshot) -> bool:
+    """Whether the tree runs in a cluster: then views show where each node runs."""
+    return any(node.runs_on is not None for node in snapshot.nodes)
+
+
 def _table(snapshot: TreeSnapshot) -> str:
+    where = _in_cluster(snapshot)
     rows = [f"{'path':<40} {'kind':<18} {'state':<10} {'inc':>4} {'restarts':>8} {'mailbox':>8}"]
+    if where:
+        rows[0] += " runs on"
     for node in snapshot.nodes:
         depth = "" if node.mailbox_depth is None else str(node.mailbox_depth)
-        rows.append(
+        row = (
             f"{'  ' * node.depth + node.path.rsplit('/', 1)[-1]:<40} {node.kind:<18} "
             f"{node.state.value:<10} {node.incarnation:>4} {node.restart_count:>8} {depth:>8}"
         )
+        rows.append(f"{row} {node.runs_on or ''}".rstrip() if where else row)
     rows.append(f"dead letters: {snapshot.dead_letters}")
     return "\n".join(rows)
 
@@ -155,10 +164,12 @@ class TopView:
             "  |  s sort  r reverse  f filter  q quit"
         )
         table = Table(title=title, title_justify="left", expand=True, box=None)
+        where = _in_cluster(snapshot)
         for column, justify in (
             ("path", "left"),
             ("kind", "left"),
             ("state", "left"),
+            *([("runs on", "left")] if where else []),
             ("inc", "right"),
             ("restarts", "right"),
             ("window", "right"),
@@ -182,6 +193,7 @@ class TopView:
                 ("  " * n.depth if self.sort == "tree" else "") + n.path,
                 n.kind,
                 Text(n.state.value, style=styles.get(n.state.value, "")),
+                *([n.runs_on or ""] if where else []),
                 str(n.incarnation),
                 str(n.restart_count),
                 window,

@@ -147,8 +147,6 @@ def _spec(level: str, fields: str, optional: str = "") -> EventFields:
 
 _REASON_EXC: Final = "reason_detail exc_type exc_message"
 
-#: Every event's level and fields; ``exc_info`` is the exception object, which a
-#: JSON renderer (``format_exc_info``) writes as the ``exception`` traceback text.
 CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.ACTOR_STARTED: _spec("info", "actor supervisor incarnation restart_count"),
     Event.ACTOR_RESTARTED: _spec("info", "actor supervisor incarnation restart_count"),
@@ -185,10 +183,10 @@ CATALOGUE: Final[Mapping[Event, EventFields]] = {
     Event.SUBTREE_PLACED: _spec("info", "actor supervisor node incarnation"),
     Event.SUBTREE_RELOCATED: _spec("warning", "actor supervisor from_node node"),
 }
+"""Every event's level and fields; ``exc_info`` is the exception object, which a
+JSON renderer (``format_exc_info``) writes as the ``exception`` traceback text.
+"""
 
-#: The events of a node in a cluster (the ``nats`` extra), logged by its connection: their
-#: ``tree`` is the tree the node runs (``-`` if none); node_up, node_down and node_isolated
-#: also name its root as ``supervisor`` (when it runs a tree).
 NODE_EVENTS: Final = frozenset(
     {
         Event.NODE_UP,
@@ -199,8 +197,12 @@ NODE_EVENTS: Final = frozenset(
         Event.SUBTREE_RELOCATED,
     }
 )
+"""The events of a node in a cluster (the ``nats`` extra), logged by its connection: their
+``tree`` is the tree the node runs (``-`` if none); node_up, node_down and node_isolated
+also name its root as ``supervisor`` (when it runs a tree).
+"""
 
-#: The context bound for code running inside an incarnation (see the module docs).
 CONTEXT_FIELDS: Final = ("actor", "incarnation", "tree")
+"""The context bound for code running inside an incarnation (see the module docs)."""
 
 __all__ = ["CATALOGUE", "CONTEXT_FIELDS", "NODE_EVENTS", "Event", "EventFields"]

@@ -211,16 +211,16 @@ else:
 
 _NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
-#: A child name: letters, digits, ``_``, ``.`` and ``-`` (``/`` separates tree paths).
 Name = Annotated[str, Field(pattern=_NAME_PATTERN, min_length=1, max_length=200)]
+"""A child name: letters, digits, ``_``, ``.`` and ``-`` (``/`` separates tree paths)."""
 
-#: Seconds (a number >= 0), ``"brutal_kill"`` or ``"infinity"``.
 Shutdown = Annotated[
     # The words first: in lax mode pydantic would read the string "infinity" as
     # the float inf. Infinite or NaN seconds are refused for the same reason.
     Literal["brutal_kill", "infinity"] | Annotated[float, Field(ge=0, allow_inf_nan=False)],
     Field(union_mode="left_to_right"),
 ]
+"""Seconds (a number >= 0), ``"brutal_kill"`` or ``"infinity"``."""
 
 
 def _significant_needs_an_end(significant: bool, info: ValidationInfo) -> bool:
@@ -238,8 +238,8 @@ def _significant_needs_an_end(significant: bool, info: ValidationInfo) -> bool:
 _Significant = Annotated[bool, AfterValidator(_significant_needs_an_end)]
 
 
-#: Seconds the event loop may go without turning before the watchdog reports it.
 BlockThreshold = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""Seconds the event loop may go without turning before the watchdog reports it."""
 
 
 def _switch_interval_needs_a_thread(interval: float | None, info: ValidationInfo) -> float | None:
@@ -286,7 +286,6 @@ def _to_actor_class(value: object) -> object:
     return value
 
 
-#: An actor class, or its import path ``"package.module:Class"``.
 ActorClass = Annotated[
     # The declarations of an actor class (`Actor` is the one `Behaviour`), not the runtime.
     type[Behaviour],
@@ -300,6 +299,7 @@ ActorClass = Annotated[
         }
     ),
 ]
+"""An actor class, or its import path ``"package.module:Class"``."""
 
 
 class _Spec(BaseModel):
@@ -427,12 +427,13 @@ class MailboxSpec(_Spec):
 
 _NODE_NAME_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 
-#: A node, cluster or label name: up to 64 letters, digits, ``_`` and ``-``
-#: (one token of a NATS subject).
 NodeName = Annotated[str, Field(pattern=_NODE_NAME_PATTERN)]
+"""A node, cluster or label name: up to 64 letters, digits, ``_`` and ``-``
+(one token of a NATS subject).
+"""
 
-#: Positive, finite seconds.
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""Positive, finite seconds."""
 
 
 class Placement(_Spec):
@@ -522,8 +523,8 @@ def _to_server_list(value: object) -> object:
 
 _SERVER_URL_PATTERN: Final = r"^(nats|tls|ws|wss)://\S+$"
 
-#: A NATS server URL.
 ServerUrl = Annotated[str, Field(pattern=_SERVER_URL_PATTERN, max_length=2000)]
+"""A NATS server URL."""
 
 if TYPE_CHECKING:
     # One URL or a list of them; reading the field gives the list.
@@ -737,7 +738,6 @@ def _to_task_function(value: object) -> object:
     return value
 
 
-#: An ``async def`` function, or its import path ``"package.module:function"``.
 TaskFunction = Annotated[
     Callable[..., Awaitable[Any]],
     BeforeValidator(_to_task_function),
@@ -750,6 +750,7 @@ TaskFunction = Annotated[
         }
     ),
 ]
+"""An ``async def`` function, or its import path ``"package.module:function"``."""
 
 
 if TYPE_CHECKING:
@@ -1061,7 +1062,6 @@ class DynamicSupervisorSpec(_SupervisorBase):
         return child
 
 
-#: Any child of a supervisor, told apart by ``kind`` (default ``"worker"``).
 AnyChildSpec = Annotated[
     Annotated[ChildSpec, Tag("worker")]
     | Annotated[TaskSpec, Tag("task")]
@@ -1069,6 +1069,7 @@ AnyChildSpec = Annotated[
     | Annotated[DynamicSupervisorSpec, Tag("dynamic_supervisor")],
     Discriminator(_child_kind),
 ]
+"""Any child of a supervisor, told apart by ``kind`` (default ``"worker"``)."""
 
 if TYPE_CHECKING:
     _Children = _Lenient[list[AnyChildSpec], Sequence[AnyChildSpec]]

@@ -69,6 +69,12 @@ class Scale(Request[float], frozen=True):
     factor: float
 
 
+class Env(Request[str | None], frozen=True):
+    """Reply with an environment variable of the actor's process."""
+
+    name: str
+
+
 class IsolatedConfig(BaseModel, frozen=True):
     #: A file each hook appends a line to: what ran in the child, seen from the test.
     journal: str | None = None
@@ -90,6 +96,7 @@ class Counter(
         | Unencodable
         | Scale
         | Nap
+        | Env
         | Down
     ]
 ):
@@ -115,6 +122,8 @@ class Counter(
         match msg:
             case Pid():
                 return os.getpid()
+            case Env(name=name):
+                return os.environ.get(name)
             case Add(n=n):
                 self.total += n
             case GetTotal():

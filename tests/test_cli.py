@@ -114,7 +114,7 @@ def test_check_passes_and_finds_actor_modules_beside_the_file(tmp_path: Path) ->
     )
     (tmp_path / "t.yaml").write_text("name: r\nchildren: [{name: a, actor: 'beside:A'}]\n")
     result = supervise_cmd("check", str(tmp_path / "t.yaml"), cwd=TESTS.parent)
-    expected = f"{tmp_path / 't.yaml'}: ok (1 supervisors, 1 workers)\n"
+    expected = f"{tmp_path / 't.yaml'}: ok (1 supervisor, 1 worker)\n"
     assert (result.returncode, result.stdout) == (0, expected)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -157,3 +158,44 @@ def test_monitors_example_links_and_watches() -> None:
     assert {(e["watched"], e["reason"]) for e in seen} == {("app/session", "crash")}
     assert all(e["detail"].startswith("LinkedExit: linked 'app/feed'") for e in seen)
     assert not events.of("actor_crashed", actor="app/guard")
+
+
+#: The examples a reader runs as ``python examples/NAME.py`` (cluster_demo.py has a test of
+#: its own in test_examples.py).
+SCRIPTS = [
+    "background_task.py",
+    "heal.py",
+    "monitors.py",
+    "offload.py",
+    "supervisors.py",
+    "timers.py",
+]
+
+
+def test_each_example_runs_as_a_script_in_real_time() -> None:
+    """`python examples/NAME.py`, as the docs say to run it: real time, the console renderer.
+
+    The tests above run the examples on a virtual clock; a reader runs them on the real one,
+    where crash tracebacks take real time to render. All start at once, so the test takes
+    as long as the slowest.
+    """
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, str(EXAMPLES / name)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in SCRIPTS
+    }
+    failed: dict[str, str] = {}
+    for name, proc in procs.items():
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        if proc.returncode != 0:
+            failed[name] = out[-3000:]
+    assert not failed, "\n\n".join(f"examples/{n} failed:\n{out}" for n, out in failed.items())

@@ -26,7 +26,7 @@ from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks
 from click.testing import CliRunner
 
 import supervise
-from supervise import events
+from supervise import events, testing
 from supervise._cli import main as cli_main
 from supervise.spec import json_schema
 from tools import docs_pages
@@ -147,6 +147,26 @@ def test_api_reference_documents_every_public_name() -> None:
     for name in supervise.__all__:
         assert f"supervise.{name}" in directives, name
     assert "supervise.testing" in directives
+
+
+def test_every_public_name_has_a_docstring_the_reference_shows() -> None:
+    """The API reference shows each public name with its docstring, as mkdocstrings reads it.
+
+    A type alias or a constant is documented by a string right after it: a ``#:`` comment
+    above it is not read, and the reference would show the bare name and its source.
+    """
+    import griffe
+
+    package = griffe.load("supervise", search_paths=[str(ROOT)], resolve_aliases=True)
+    modules = {"": supervise, "spec": supervise.spec, "events": events, "testing": testing}
+    missing = []
+    for prefix, module in modules.items():
+        namespace = package[prefix] if prefix else package
+        for name in module.__all__:
+            docstring = namespace[name].docstring
+            if docstring is None or not docstring.value.strip():
+                missing.append(".".join(filter(None, ["supervise", prefix, name])))
+    assert not missing, f"these public names have no docstring: {missing}"
 
 
 # -- The site -----------------------------------------------------------------------------

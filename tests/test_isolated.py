@@ -18,6 +18,7 @@ import pytest
 from _isolated_actors import (
     Add,
     Counter,
+    Env,
     Exit,
     Fail,
     GetTotal,
@@ -28,6 +29,7 @@ from _isolated_actors import (
     Total,
     Unencodable,
     children,
+    gone,
 )
 from _support import Crash, Ping, Worker
 from pydantic import BaseModel
@@ -46,6 +48,8 @@ from supervise import (
     load_tree_text,
     open_tree,
 )
+from supervise import _isolated as isolated_module
+from supervise._isolated import FORKSERVER
 from supervise.spec import json_schema
 from supervise.testing import EventLog
 
@@ -73,6 +77,11 @@ def _journal(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [line.split(" ", 1)[1] for line in path.read_text().splitlines()]
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def _pid(tree: Any, path: str) -> int:
@@ -313,3 +322,58 @@ def test_the_died_error_names_the_exit_code_or_signal() -> None:
         "the process of isolated actor 'app/a' (pid 12) died: signal SIGKILL; "
         "its supervisor restarts it per its restart type"
     )
+
+
+@pytest.mark.skipif(not FORKSERVER, reason="no fork server on this platform")
+async def test_incarnations_are_forked_from_a_fork_server_of_their_supervisor(
+    monkeypatch: pytest.MonkeyPatch, events: EventLog
+) -> None:
+    """A restart is forked from the supervisor's pre-imported fork server (a child of the
+    tree's process) with the tree's environment of that moment; the fork server killed from
+    outside takes its children along, which are restarted from a new one; it ends with its
+    supervisor."""
+    async with open_tree(_tree(_isolated(), max_restarts=5)) as tree:
+        counter = tree.actor("app/counter", Counter)
+        first = await counter.call(Pid(), timeout=TIMEOUT)
+        server = _parent_of(first)
+        assert server != os.getpid()
+        assert _parent_of(server) == os.getpid()
+        monkeypatch.setenv("SUPERVISE_TEST_ISOLATED", "set after the fork server started")
+        os.kill(first, signal.SIGKILL)
+        await events.wait_for("actor_started", actor="app/counter", incarnation=2, timeout=TIMEOUT)
+        second = await counter.call(Pid(), timeout=TIMEOUT)
+        assert _parent_of(second) == server
+        value = await counter.call(Env(name="SUPERVISE_TEST_ISOLATED"), timeout=TIMEOUT)
+        assert value == "set after the fork server started"
+
+        os.kill(server, signal.SIGKILL)
+        await events.wait_for("actor_started", actor="app/counter", incarnation=3, timeout=TIMEOUT)
+        third = await counter.call(Pid(), timeout=TIMEOUT)
+        assert _parent_of(third) not in (server, os.getpid())
+        async with asyncio.timeout(TIMEOUT):  # its parent-death signal
+            while not gone(second):
+                await asyncio.sleep(0.01)
+    assert gone(server)
+    details = [e["reason_detail"] for e in events.of("actor_crashed", actor="app/counter")]
+    assert details == ["signal SIGKILL", "signal SIGKILL"]
+
+
+async def test_without_a_fork_server_each_incarnation_is_spawned(
+    monkeypatch: pytest.MonkeyPatch, events: EventLog
+) -> None:
+    """Where there is no fork server, each incarnation is a new interpreter, a child of the
+    tree's process that it reaps itself: exit codes and signals are reported the same."""
+    monkeypatch.setattr(isolated_module, "FORKSERVER", False)
+    async with open_tree(_tree(_isolated(), max_restarts=5)) as tree:
+        counter = tree.actor("app/counter", Counter)
+        assert _parent_of(await counter.call(Pid(), timeout=TIMEOUT)) == os.getpid()
+        with pytest.raises(ActorExitedError, match="exit code 3"):
+            await counter.call(Exit(code=3), timeout=TIMEOUT)
+        await events.wait_for("actor_started", actor="app/counter", incarnation=2, timeout=TIMEOUT)
+        second = await counter.call(Pid(), timeout=TIMEOUT)
+        assert _parent_of(second) == os.getpid()
+        os.kill(second, signal.SIGKILL)
+        await events.wait_for("actor_started", actor="app/counter", incarnation=3, timeout=TIMEOUT)
+        assert await counter.call(GetTotal(), timeout=TIMEOUT) == Total(value=0)
+    details = [e["reason_detail"] for e in events.of("actor_crashed", actor="app/counter")]
+    assert details == ["exit code 3", "signal SIGKILL"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from _isolated_actors import (
     Ask,
+    Hold,
     Keeper,
     Nap,
     Outcome,
@@ -197,3 +198,20 @@ async def test_monitor_link_and_stop_from_inside_are_refused() -> None:
             assert "of 'app/keeper' cannot be done from inside an isolated actor" in outcome.text
             assert "one_for_all" in outcome.text
         assert tree.actor("app/keeper", Keeper).is_running
+
+
+async def test_a_full_mailbox_that_fails_refuses_at_once() -> None:
+    """With ``overflow: fail`` on the callee, a cast from inside that finds its mailbox full
+    is dead-lettered in the tree, and a call gets MailboxFull back."""
+    async with open_tree(_tree(mailbox={"capacity": 1, "overflow": "fail"})) as tree:
+        keeper = _keeper(tree)
+        await tree.actor("app/keeper", Keeper).cast(Hold())
+        await asyncio.wait_for(keeper.holding.wait(), TIMEOUT)
+        await tree.actor("app/relay", Relay).cast(Tell(to="keeper", count=3))
+        full = await _ask(tree, to="keeper", n=1)
+        assert full.error == "MailboxFull"
+        assert "mailbox of actor 'app/keeper' is full (1 messages)" in full.text
+        letters = [(letter.actor, letter.cause) for letter in tree.dead_letters.recent]
+        assert letters == [("app/keeper", "mailbox_full")] * 2
+        keeper.release.set()
+        assert (await _ask(tree, to="keeper", sent="notes")).reply == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cluster import CLUSTER, HEARTBEAT, MISSES, cluster
 from _nats_support import TESTS, TREE
 
+from supervise import ChildSpec, Placement, SupervisorSpec, open_tree
 from supervise._nats._server import NatsServer, nats_server_binary
 
 pytestmark = pytest.mark.skipif(
@@ -95,3 +98,59 @@ def test_bad_labels_and_a_bad_tree_file_exit_2(tmp_path: Path) -> None:
     tree = _node("--name", "b", "--nats", "nats://127.0.0.1:1", "--tree", str(bad))
     _, err = tree.communicate(timeout=60)
     assert tree.returncode == 2, err
+
+
+PLACED_HERE = """
+from pydantic import BaseModel
+
+from supervise import Actor
+
+
+class Ping(BaseModel, frozen=True):
+    pass
+
+
+class Here(Actor[Ping]):
+    async def handle(self, msg: Ping) -> str:
+        return "pong from the node's directory"
+"""
+
+
+async def test_the_installed_command_imports_placed_actors_from_its_directory(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`supervise node` (the console script, which unlike `python -m` puts nothing on
+    sys.path) imports the actors placed on it from the directory it runs in, as
+    `supervise run` does: the docs start nodes in the directory holding the code."""
+    (tmp_path / "node_cwd_actors.py").write_text(PLACED_HERE)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the owner (this process) imports it too
+    command = Path(sys.executable).with_name("supervise")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    node = await asyncio.create_subprocess_exec(
+        *[str(command), "node", "--name", "b", "--nats", nats_server.url],
+        *["--cluster", CLUSTER, "--heartbeat", str(HEARTBEAT), "--misses", str(MISSES)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert node.stderr is not None
+        async with asyncio.timeout(30):
+            assert await node.stderr.readline() == b"node b ready\n"
+        spec = SupervisorSpec(
+            name="root",
+            cluster=cluster(nats_server.url),
+            children=[
+                ChildSpec(name="w", actor="node_cwd_actors:Here", placement=Placement(node="b"))
+            ],
+        )
+        async with open_tree(spec) as tree:
+            from node_cwd_actors import Here, Ping  # type: ignore[import-not-found]
+
+            reply = await tree.actor("root/w", Here).call(Ping())
+        assert reply == "pong from the node's directory"
+    finally:
+        node.kill()
+        await node.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _doc_blocks import DOCS, code_blocks
 
 pytest_plugins = ["pytester"]
 
@@ -147,3 +148,20 @@ def test_start_tree_starts_in_the_test_and_stops_at_teardown(
         ]
     )
     result.stdout.no_fnmatch_line("*cancel scope*")
+
+
+def test_the_testing_page_runs_as_a_reader_sets_it_up(pytester: pytest.Pytester) -> None:
+    """docs/testing.md's tests pass in a project set up as the page says: its pytest settings
+    (the ``toml`` block), its conftest.py recipe and its test blocks, each a file of its own."""
+    blocks = code_blocks(DOCS / "testing.md")
+    [settings] = [b.text for b in blocks if b.lang == "toml"]
+    [conftest] = [b.text for b in blocks if "def pytest_asyncio_loop_factories" in b.text]
+    tests = [b for b in blocks if b.lang == "python" and "\nasync def test_" in b.text]
+    assert len(tests) >= 2, "the fixture example and the example test to copy"
+    pytester.makefile(".toml", pyproject=settings)
+    pytester.makeconftest(conftest)
+    for block in tests:
+        pytester.makepyfile(**{f"test_block_{block.line}": block.text})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    count = sum(block.text.count("\nasync def test_") for block in tests)
+    result.assert_outcomes(passed=count)

@@ -17,7 +17,7 @@ from _support import worker
 
 from supervise import SupervisorSpec, open_tree
 from supervise._snapshot import TreeSnapshot
-from supervise._watch import TopView
+from supervise._watch import TopView, _table
 from supervise.testing import inject_crash
 
 pty = pytest.importorskip("pty")
@@ -165,3 +165,30 @@ def test_top_view_measures_rates_between_its_snapshots_and_sorts_and_filters() -
     view.key("f")
     assert [n.path for n in view.rows()] == ["root/busy"]  # crashed
     assert not view.key("q")
+
+
+def test_inspect_and_top_show_where_each_node_runs_in_a_cluster() -> None:
+    """In a cluster (nodes with ``runs_on``), `supervise inspect` and `supervise top` add a
+    "runs on" column: the node a placed child runs on, this process's node for the
+    others, nothing while a child does not run; without a cluster there is no column."""
+    plain = snapshot(0, 0.0)
+    assert "runs on" not in _table(plain)
+    data = plain.model_dump(mode="json")
+    data["nodes"][0]["runs_on"] = "api-1"
+    data["nodes"][1]["runs_on"] = "worker-b"
+    placed = TreeSnapshot.model_validate(data)
+    head, root, busy, idle, _ = _table(placed).splitlines()
+    assert head.endswith(" mailbox runs on")
+    assert root.endswith(" api-1")
+    assert busy.endswith(" worker-b")
+    assert idle.split()[2:] == ["stopped", "1", "0"]  # no node while it does not run
+    from rich.console import Console
+
+    view = TopView()
+    view.update(placed)
+    console = Console(record=True, width=200)
+    console.print(view.render())
+    rows = {line.split()[0]: line.split() for line in console.export_text().splitlines() if line}
+    assert rows["path"][:4] == ["path", "kind", "state", "runs"]
+    assert rows["root/busy"][:4] == ["root/busy", "actor", "running", "worker-b"]
+    assert rows["root"][:4] == ["root", "supervisor", "running", "api-1"]
