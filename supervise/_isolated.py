@@ -1,9 +1,12 @@
 """Isolated actors: a whole actor in an OS process of its own, behind the `Process` seam.
 
-``execution: isolated`` starts, for each incarnation, a fresh Python process
-(``sys.executable``) that imports the actor's class, builds it from its config
-and runs it on an event loop of its own: ``on_start``, ``handle``, ``on_stop``
-and its timers all run there (`supervise._isolated_child`). On the tree's side
+``execution: isolated`` starts, for each incarnation, a Python process that
+imports the actor's class, builds it from its config and runs it on an event
+loop of its own: ``on_start``, ``handle``, ``on_stop`` and its timers all run
+there (`supervise._isolated_child`). On Linux it is forked from the fork
+server of the child's supervisor (`_Forkserver`: started once, with supervise
+and its libraries imported); elsewhere it is a new interpreter
+(``sys.executable``). On the tree's side
 an `IsolatedProcess` stands in for it: refs put messages in its mailbox as for
 any actor, and its task forwards them, in order, over a Unix socket pair.
 
@@ -29,10 +32,10 @@ timeout), ``on_stop`` does not run, and the end is reported once the process
 has been reaped. A death the tree did not cause (an exception, ``os._exit``,
 a signal) is a crash with the exit code or signal in the reason's detail.
 Nothing is left behind: the child is reaped here (a pidfd on Linux, else a
-thread in ``waitpid``); if this side's task is cancelled or its loop closed,
-the child is killed and reaped on the spot; and if this whole process dies,
-the child gets SIGKILL from the kernel (``PR_SET_PDEATHSIG``) and end-of-file
-on its channel.
+thread in ``waitpid``), or by its fork server, which reports its exit status;
+if this side's task is cancelled or its loop closed, the child is killed on
+the spot; and if this whole process dies, the child (and its fork server) gets
+SIGKILL from the kernel (``PR_SET_PDEATHSIG``) and end-of-file on its channel.
 """
 
 from __future__ import annotations

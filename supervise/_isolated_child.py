@@ -1,8 +1,10 @@
 """The child's side of an isolated actor: its own process, its own loop, one actor.
 
-`supervise._isolated` starts ``python -c ... main()`` with one end of a socket
-pair. `main` ties the process's life to its parent's (``PR_SET_PDEATHSIG`` on
-Linux, and end-of-file on the channel: either ends it at once), reads the
+`supervise._isolated` starts ``python -c ... main()`` with one end of each
+socket pair, or (on Linux) asks its fork server (`forkserver`, started once
+per supervisor) to fork a child that does the same (`_forked`). Either ties
+the process's life to its parent's (``PR_SET_PDEATHSIG`` on Linux, and
+end-of-file on the channel: either ends it at once), reads the
 ``init`` frame, builds the actor from its class and validated config, and
 runs it as an `ActorProcess` on a loop of its own, so ``on_start``,
 ``handle``, ``on_stop`` and timers behave as in the tree. Frames from the

@@ -62,7 +62,8 @@ async def run_node(
     tree ends; ``ready`` is called once everything runs.
 
     Raises:
-        UsageError: the NATS server cannot be reached.
+        UsageError: the NATS server cannot be reached, or another process holds this
+            node's name (or took it, joining at the same moment).
         RestartIntensityExceeded: the tree's root gave up.
     """
     # The node is a tree with a cluster block (the given one, or an empty root): joining
@@ -86,7 +87,8 @@ async def run_node(
             await extension(agent)
         if ready is not None:
             ready(agent)
-        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait())}
+        refused = asyncio.ensure_future(conn.wait_refused())
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(stop.wait()), refused}
         if tree is not None:
             ended = asyncio.ensure_future(tree.wait())
             # Its failure is raised by the `async with` as well; mark it as seen here.
@@ -97,3 +99,5 @@ async def run_node(
         finally:
             for waiting in waits:
                 waiting.cancel()
+        if refused.done() and not refused.cancelled():
+            raise refused.result()  # another process keeps this node's name

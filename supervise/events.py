@@ -108,8 +108,10 @@ class Event(enum.StrEnum):
     #: (as for node_up).
     NODE_DOWN = "node_down"
     #: This node was cut off from the server, or its own event loop stalled, for
-    #: misses x heartbeat: the other nodes count it down. Fields: node, how
-    #: (``disconnected`` or ``frozen``), seconds; supervisor (as for node_up).
+    #: misses x heartbeat: the other nodes count it down; or it left its name to another
+    #: process that joined under it at the same moment. Fields: node, how
+    #: (``disconnected``, ``frozen`` or ``name_taken``), seconds; supervisor (as for
+    #: node_up).
     NODE_ISOLATED = "node_isolated"
     #: A payload on a supervise subject was oversized or not a valid envelope (or a
     #: message its actor does not accept) and was dropped. Fields: node, subject,

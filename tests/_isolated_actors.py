@@ -244,6 +244,20 @@ class Tell(BaseModel, frozen=True):
     count: int
 
 
+class Fan(Request[list[int]], frozen=True):
+    """Call ``to`` with Double(1) ... Double(count) all at once; reply with the values."""
+
+    to: str
+    count: int
+
+
+class TellNow(BaseModel, frozen=True):
+    """cast_nowait Note(1) ... Note(count) to ``to``."""
+
+    to: str
+    count: int
+
+
 class Watch(Request[Any], frozen=True):
     """Monitor or link the tree's actor ``to``: the outcome (refused)."""
 
@@ -264,11 +278,19 @@ def _outcome_of(exc: SuperviseError) -> Outcome:
     return Outcome(error=type(exc).__name__, text=str(exc))
 
 
-class Relay(Actor[Ask | Tell | Watch | Pid | Down]):
+class Relay(Actor[Ask | Tell | TellNow | Fan | Watch | Pid | Down]):
     """An isolated actor whose handlers reach the tree's other actors through its registry."""
 
-    async def handle(self, msg: Ask | Tell | Watch | Pid | Down) -> Any:
+    async def handle(self, msg: Ask | Tell | TellNow | Fan | Watch | Pid | Down) -> Any:
         match msg:
+            case Fan(to=to, count=count):
+                keeper = self.registry.actor(to, Keeper)
+                calls = [keeper.call(Double(n=n)) for n in range(1, count + 1)]
+                return [doubled.value for doubled in await asyncio.gather(*calls)]
+            case TellNow(to=to, count=count):
+                nowait = self.registry.actor(to)
+                for n in range(1, count + 1):
+                    nowait.cast_nowait(Note(n=n))
             case Pid():
                 return os.getpid()
             case Ask():

@@ -394,3 +394,20 @@ async def test_without_a_fork_server_each_incarnation_is_spawned(
         assert await counter.call(GetTotal(), timeout=TIMEOUT) == Total(value=0)
     details = [e["reason_detail"] for e in events.of("actor_crashed", actor="app/counter")]
     assert details == ["exit code 3", "signal SIGKILL"]
+
+
+async def test_isolated_siblings_each_get_their_own_process_and_channels() -> None:
+    """Three isolated children of one supervisor, started from one fork server: each ref
+    reaches its own process, and each keeps its own state."""
+    spec = _tree(_isolated("a"), _isolated("b"), _isolated("c"))
+    async with open_tree(spec) as tree:
+        refs = [tree.actor(f"app/{name}", Counter) for name in "abc"]
+        for n, ref in enumerate(refs, start=1):
+            await ref.cast(Add(n=n))
+        pids = [await ref.call(Pid(), timeout=TIMEOUT) for ref in refs]
+        assert pids == [_pid(tree, f"app/{name}") for name in "abc"]
+        assert len(set(pids)) == 3
+        if FORKSERVER:
+            assert len({_parent_of(pid) for pid in pids}) == 1
+        totals = [await ref.call(GetTotal(), timeout=TIMEOUT) for ref in refs]
+        assert totals == [Total(value=1), Total(value=2), Total(value=3)]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from _isolated_actors import (
     Ask,
+    Fan,
     Hold,
     Keeper,
     Nap,
@@ -22,12 +23,14 @@ from _isolated_actors import (
     Pid,
     Relay,
     Tell,
+    TellNow,
     Watch,
     children,
 )
 from _support import Worker
 
 from supervise import ActorExitedError, ChildSpec, SupervisorSpec, open_tree
+from supervise import _isolated as isolated_module
 from supervise._process import ActorProcess
 from supervise.testing import EventLog
 
@@ -215,3 +218,19 @@ async def test_a_full_mailbox_that_fails_refuses_at_once() -> None:
         assert letters == [("app/keeper", "mailbox_full")] * 2
         keeper.release.set()
         assert (await _ask(tree, to="keeper", sent="notes")).reply == [1]
+
+
+async def test_many_calls_at_once_are_each_answered_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 calls from inside at once, with at most 4 in flight on the tree's side (it stops
+    reading until one is answered): each gets its own reply. Casts without waiting keep
+    their order too."""
+    monkeypatch.setattr(isolated_module, "MAX_TREE_CALLS", 4)
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        values = await relay.call(Fan(to="app/keeper", count=200), timeout=TIMEOUT)
+        assert values == [2 * n for n in range(1, 201)]
+        await relay.cast(TellNow(to="keeper", count=20))
+        notes = await _ask(tree, to="keeper", sent="notes")
+        assert notes.reply == list(range(1, 21))

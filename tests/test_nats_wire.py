@@ -441,3 +441,40 @@ async def test_node_events_belong_to_the_tree_the_node_runs(
         view.feed(dict(entry))
     (root,) = view.result()
     assert (root["path"], root["node"]) == ("root", "a")
+
+
+async def test_two_nodes_that_joined_under_one_name_at_once_leave_it_to_one(
+    nats_server: NatsServer, events: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes that joined under one name within one round trip (each passed the
+    start check before the other subscribed; here the second skips it) see each other's
+    heartbeats: the one with the greater incarnation leaves the name to the other. It
+    logs node_isolated (how name_taken), runs its on_isolated callbacks, stops answering
+    on the name, and wait_refused gives the error; the other keeps serving."""
+    url = nats_server.url
+
+    async def passed(self: NodeConnection, timeout: float) -> None:
+        pass
+
+    async with open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as first:
+        monkeypatch.setattr(NodeConnection, "_check_name_free", passed)
+        async with (
+            open_node(url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+            open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES, announce=False) as second,
+        ):
+            keeper, leaver = sorted((first, second), key=lambda node: node.incarnation)
+            isolated: dict[str, list[str]] = {"keeper": [], "leaver": []}
+            keeper.on_isolated(isolated["keeper"].append)
+            leaver.on_isolated(isolated["leaver"].append)
+            second.announce()
+            error = await asyncio.wait_for(leaver.wait_refused(), 5)
+            assert str(error) == (
+                f"node 'b': another process joined cluster 'supervise' as this node at the "
+                f"same moment (incarnation {keeper.incarnation}) and keeps the name; this one "
+                f"left it: stop one of them, or give each its own name"
+            )
+            assert isolated == {"keeper": [], "leaver": ["name_taken"]}
+            for _ in range(5):  # only the keeper answers on the name now
+                assert (await t.ping("b")).incarnation == keeper.incarnation
+    left = [e for e in events.entries if e["event"] == "node_isolated"]
+    assert [(e["node"], e["how"]) for e in left] == [("b", "name_taken")]

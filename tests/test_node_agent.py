@@ -154,3 +154,29 @@ async def test_the_installed_command_imports_placed_actors_from_its_directory(
     finally:
         node.kill()
         await node.wait()
+
+
+async def test_a_node_that_leaves_its_name_to_a_twin_stops_with_the_error(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node agent that joined under a name at the same moment as another process (here
+    it skips the start check) and has the greater incarnation leaves the name: its tree
+    stops and run_node raises the UsageError (`supervise node` exits 1 with it)."""
+    from supervise import UsageError
+    from supervise._nats import _node
+    from supervise._node_agent import run_node
+
+    async def passed(self: _node.NodeConnection, timeout: float) -> None:
+        pass
+
+    url = nats_server.url
+    async with _node.open_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as first:
+        monkeypatch.setattr(_node.NodeConnection, "_check_name_free", passed)
+        # The greatest incarnation: this node is the one that leaves.
+        monkeypatch.setattr("supervise._nats._node.secrets.token_hex", lambda n: "f" * 2 * n)
+        with pytest.raises(UsageError, match=r"^node 'b': another process joined cluster "):
+            await asyncio.wait_for(
+                run_node(url, name="b", heartbeat=HEARTBEAT, misses=MISSES, stop=asyncio.Event()),
+                30,
+            )
+        assert first.incarnation != "f" * 16

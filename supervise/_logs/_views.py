@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ._records import Record, seconds, stamp
 
@@ -26,11 +26,25 @@ _NODE_EVENTS = frozenset({"node_up", "node_down", "node_isolated"})
 
 
 def subject(record: Record) -> str | None:
-    """The tree path an event is about: its actor, else its supervisor."""
+    """The tree path an event is about: its actor, else its supervisor.
+
+    None when it is about no path: the loop watchdog names whatever task was
+    running when the loop blocked, which may be no actor of the tree (a task
+    name such as ``Task-7``, or ``-`` for code outside any task).
+    """
     path = record.get("actor")
     if type(path) is not str:
         path = record.get("supervisor")
-    return path if type(path) is str else None
+    if type(path) is not str:
+        return None
+    if record.get("event") in _WATCHDOG_EVENTS:
+        tree = record.get("tree")
+        if type(tree) is not str or not (path == tree or path.startswith(tree + "/")):
+            return None
+    return path
+
+
+_WATCHDOG_EVENTS: Final = frozenset({"event_loop_blocked", "event_loop_unblocked"})
 
 
 def exit_text(record: Record) -> str:

@@ -87,6 +87,7 @@ from ._wire import (
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
 
     from .._monitor import Down
 
@@ -192,6 +193,10 @@ class NodeConnection(Serving):
         self._isolated = False
         self._background: list[asyncio.Task[None]] = []
         self._beating: asyncio.Task[None] | None = None
+        #: This node's own subjects (op, at, down), dropped if it must leave its name.
+        self._own_subs: list[Subscription] = []
+        #: Set if another process holds the name and this one left it (`_name_clash`).
+        self._refused: asyncio.Future[UsageError] = asyncio.get_running_loop().create_future()
         self.add_operation(Ping, self._on_ping)
         self.add_operation(MonitorRequest, self._on_monitor_request)
         self.add_operation(DemonitorRequest, self._on_demonitor_request)
@@ -241,9 +246,11 @@ class NodeConnection(Serving):
         await nc.subscribe(f"{self._inbox}*", cb=self._on_reply)
         await self._check_name_free(connect_timeout)
         await nc.subscribe(f"{prefix}hb.*", cb=self._on_heartbeat)
-        await nc.subscribe(f"{prefix}op.{me}", cb=self._on_op)
-        await nc.subscribe(f"{prefix}at.{me}.>", cb=self._on_send)
-        await nc.subscribe(f"{prefix}down.{me}", cb=self._on_down_notice)
+        self._own_subs = [
+            await nc.subscribe(f"{prefix}op.{me}", cb=self._on_op),
+            await nc.subscribe(f"{prefix}at.{me}.>", cb=self._on_send),
+            await nc.subscribe(f"{prefix}down.{me}", cb=self._on_down_notice),
+        ]
         await nc.subscribe("$SYS.ACCOUNT.*.DISCONNECT", cb=self._on_disconnect_advisory)
         await self._settle(connect_timeout)
         loop = asyncio.get_running_loop()
@@ -426,9 +433,57 @@ class NodeConnection(Serving):
         for callback in list(self._isolated_callbacks):
             callback(how)
 
+    def _name_clash(self, other: str) -> None:
+        """Another process heartbeats under this node's name: the two joined within one
+        round trip, so neither start check saw the other. Both see it; the one with the
+        greater incarnation leaves the name to the other (so one keeps it, as Erlang's
+        global keeps one of two clashing names): it logs ``node_isolated`` (how
+        ``name_taken``) and runs the ``on_isolated`` callbacks (its placed work stops),
+        stops heartbeating and answering on the name's subjects, and `wait_refused`
+        returns the error once the server has dropped them."""
+        if self.incarnation < other or not self._named:
+            return
+        error = UsageError(
+            f"node {self.name!r}",
+            f"another process joined cluster {self.cluster!r} as this node at the same "
+            f"moment (incarnation {other}) and keeps the name; this one left it: stop "
+            f"one of them, or give each its own name",
+        )
+        if self._beating is not None:
+            self._beating.cancel()
+        self._named = False
+        subs, self._own_subs = self._own_subs, []
+        subs.extend(self._name_subs.values())
+        self._name_subs.clear()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        self._spawn(self._leave_name(subs, error))
+        self._isolate("name_taken", 0.0)
+
+    async def _leave_name(self, subs: list[Subscription], error: UsageError) -> None:
+        try:
+            for sub in subs:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
+            with contextlib.suppress(UsageError):
+                await self._settle(self.misses * self.heartbeat + RECONNECT_GRACE)
+        finally:
+            self._refused.set_result(error)
+
+    async def wait_refused(self) -> UsageError:
+        """Wait until this node has left its name to another process that joined under
+        it at the same moment (see `_name_clash`) and no longer answers on it; the error
+        says what to do."""
+        return await asyncio.shield(self._refused)
+
     async def _on_heartbeat(self, msg: Msg) -> None:
         beat = self._decode(msg)
-        if not isinstance(beat, Heartbeat) or beat.node == self.name:
+        if not isinstance(beat, Heartbeat):
+            return
+        if beat.node == self.name:
+            if beat.incarnation != self.incarnation:
+                self._name_clash(beat.incarnation)
             return
         now = asyncio.get_running_loop().time()
         peer = self._peers.get(beat.node)

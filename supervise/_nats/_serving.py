@@ -87,6 +87,8 @@ class Serving:
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._closing = False
+        #: False once this node left its name to another process: serve no more names.
+        self._named = True
         #: The monitors other nodes set on the actors served here, by (watcher, id).
         self._served_monitors: dict[tuple[str, int], Monitor] = {}
 
@@ -126,7 +128,7 @@ class Serving:
             if old is not None:
                 with contextlib.suppress(nats.errors.Error):
                     await old.unsubscribe()
-            if added:
+            if added and self._named:
                 self._name_subs[name] = await self.nats.subscribe(
                     subject, queue="sup", cb=self._on_whereis
                 )
