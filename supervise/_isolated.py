@@ -71,7 +71,9 @@ from ._errors import (
     SuperviseError,
 )
 from ._imports import import_path_of
+from ._link import link, unlink
 from ._mailbox import MailboxClosed
+from ._monitor import start_monitor
 from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
 from ._reason import ExitKind, ExitReason, crash, killed
 from ._ref import accepted_messages, child_of, queue_call
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
 
     from ._child import Child
     from ._mailbox import Mailbox
+    from ._monitor import Down, Monitor
     from ._ref import ActorRef
     from .spec import ChildSpec
 
@@ -305,6 +308,8 @@ class _TreeChannel(asyncio.Protocol):
         self._calls: dict[int, tuple[asyncio.Future[Any], asyncio.TimerHandle | None]] = {}
         self._room: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        #: Monitors the isolated actor holds on the tree's actors, by its monitor ids.
+        self._monitors: dict[int, Monitor] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -349,6 +354,9 @@ class _TreeChannel(asyncio.Protocol):
             future.cancel()  # as for a caller that is gone: the callee drops its reply
         for task in list(self._tasks):
             task.cancel()
+        monitors, self._monitors = self._monitors, {}
+        for monitor in monitors.values():
+            monitor.demonitor()  # they end with the isolated actor's incarnation
         transport = self.transport
         if transport is not None and not self._process._loop_closed():
             transport.close()
@@ -381,6 +389,15 @@ class _TreeChannel(asyncio.Protocol):
 
     def _request(self, header: dict[str, Any], payload: bytes) -> None:
         op = header["op"]
+        if op in ("monitor", "demonitor", "link", "unlink"):
+            self._watch(op, header)
+            return
+        if op == "kill":
+            try:
+                self._resolve(header["to"], header.get("actor")).kill()
+            except SuperviseError:
+                pass  # nothing there: nothing to kill, as for a ref with nothing behind it
+            return
         request: int | None = header.get("id")
         try:
             ref = self._resolve(header["to"], header.get("actor"))
@@ -392,6 +409,11 @@ class _TreeChannel(asyncio.Protocol):
             if op == "wait_running":
                 assert request is not None
                 self._wait_running(request, ref, header.get("timeout"))
+                return
+            if op == "stop":
+                assert request is not None
+                reason = ExitReason(ExitKind(header["kind"]), header["detail"])
+                self._track(request, asyncio.ensure_future(ref.stop(reason)), None, ref.path, None)
                 return
             message = self._message(ref, header["type"], payload)
         except SuperviseError as exc:
@@ -407,6 +429,45 @@ class _TreeChannel(asyncio.Protocol):
         elif op == "call":
             assert request is not None
             self._call(request, ref, message, header.get("timeout"))
+
+    def _watch(self, op: str, header: dict[str, Any]) -> None:
+        """A monitor or a link the isolated actor asked for, made here (see
+        `supervise._isolated_child._TreeIncarnation`)."""
+        if op == "demonitor":
+            monitor = self._monitors.pop(header["monitor"], None)
+            if monitor is not None:
+                monitor.demonitor()
+            return
+        try:
+            target = child_of(self._resolve(header["to"], None))
+        except SuperviseError as exc:
+            if op == "monitor":  # nothing to watch there: as a monitor of nothing running
+                self._send(frame({"op": "down", "monitor": header["monitor"], "noproc": True}))
+            elif op == "link":  # as a link to a process that is gone: noproc
+                self._process.request_stop(crash(exc))
+            return
+        if op == "monitor":
+            monitor_id = header["monitor"]
+            self._monitors[monitor_id] = start_monitor(
+                target, callback=lambda down: self._down(monitor_id, down)
+            )
+        elif op == "link":
+            process = target.process
+            if process is None or process.reason is not None:
+                self._process.request_stop(crash(ActorNotRunningError(target.path)))
+            else:
+                link(self._process, process)
+        elif target.process is not None:
+            unlink(self._process, target.process)
+
+    def _down(self, monitor_id: int, down: Down) -> None:
+        if self._monitors.pop(monitor_id, None) is None:
+            return
+        if down.reason == "noproc":
+            self._send(frame({"op": "down", "monitor": monitor_id, "noproc": True}))
+        else:
+            answer = {"kind": down.reason, "detail": down.detail}
+            self._send(frame({"op": "down", "monitor": monitor_id, **answer}))
 
     def _resolve(self, name: str, actor: str | None) -> ActorRef[Any]:
         """The tree's ref at ``name``: an actor, and of class ``actor`` (an import path) if
@@ -859,6 +920,9 @@ class IsolatedProcess(ActorProcess):
         """Create the task running `_main`: an in-loop actor's `ActorProcess._run` is not ours."""
         LoopProcess.start(self)
 
+    def prepare_next(self) -> None:
+        """Nothing: its task's context is made when it starts (`LoopProcess.start`)."""
+
     async def _main(self) -> None:
         reason: ExitReason | None = None
         try:
@@ -1183,9 +1247,7 @@ class IsolatedProcess(ActorProcess):
                 error.__cause__ = reason.exception
                 call.future.set_exception(error)
         elif op == "started":
-            started = self.started
-            if not started.done():
-                started.set_result(None)
+            self._set_ready()
         elif op == "rejected":
             call = self._pending.pop(header["id"], None) if header.get("id") else None
             refused = IsolationError(self.path, f"message {header['type']}", header["error"])

@@ -20,9 +20,10 @@ whose casts and calls cross a second socket pair (`TreeLink`), are validated
 here against the callee's declared types (learnt from the tree on first use)
 and again there, and are delivered by the real ref. A reply comes back as JSON
 or a model's JSON; an error as the same `SuperviseError` type, its message
-saying it was raised in the tree's process. Monitors, links, stop and kill of
-the tree's actors are refused from here with a `UsageError` that says what to
-do instead.
+saying it was raised in the tree's process. Monitors and links of the tree's
+actors are made in the tree's process (`_TreeIncarnation`), so are stop and
+kill; what a ref reads of its slot (state, statistics) is refused from here
+with a `UsageError` that says what to do instead.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ from ._isolated import (
     reply_frame,
     split,
 )
+from ._link import _LinkKey
 from ._mailbox import Mailbox, MailboxClosed
+from ._monitor import Monitor
 from ._offload import execution_of, offload_handler
 from ._process import ActorProcess, Exit
 from ._reason import NORMAL, ExitKind, ExitReason
@@ -466,6 +469,9 @@ class TreeLink(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: The isolated actor's path, named in the errors raised here.
         self.caller = ""
+        #: Monitors of the tree's actors, by monitor id: the incarnation as seen here,
+        #: and what to call when its Down comes.
+        self._watched: dict[int, tuple[_TreeIncarnation, Callable[[Any], None]]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -550,6 +556,14 @@ class TreeLink(asyncio.Protocol):
             self._pending.pop(request, None)
 
     def _answered(self, header: dict[str, Any], payload: bytes) -> None:
+        if header["op"] == "down":
+            watched = self._watched.pop(header["monitor"], None)
+            if watched is not None:
+                incarnation, callback = watched
+                if not header.get("noproc"):
+                    incarnation.reason = ExitReason(ExitKind(header["kind"]), header["detail"])
+                callback(incarnation)
+            return
         entry = self._pending.pop(header["id"], None)
         if entry is None:  # the caller has gone (timed out, cancelled)
             return
@@ -567,15 +581,29 @@ class TreeLink(asyncio.Protocol):
         except SuperviseError as exc:
             future.set_exception(exc)
 
+    def watch(self, incarnation: _TreeIncarnation, monitor: int, callback: Any) -> None:
+        """Monitor the tree's actor there; ``callback(incarnation)`` once its Down comes."""
+        self._watched[monitor] = (incarnation, callback)
+        self.write_control({"op": "monitor", "to": incarnation.name, "monitor": monitor})
+
+    def unwatch(self, monitor: int) -> None:
+        if self._watched.pop(monitor, None) is not None:
+            self.write_control({"op": "demonitor", "monitor": monitor})
+
+    def write_control(self, header: dict[str, Any]) -> None:
+        """Write a monitor's or a link's request now: never refused for a full channel
+        (one each per monitor or link), nor when the tree is gone (so is this process)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(frame(header))
+
     def refused(self, name: str, what: str) -> UsageError:
         """The error for what cannot be done from inside to the tree's actor ``name``."""
         return UsageError(
             f"isolated actor {self.caller!r}",
             f"{what} of {name!r} cannot be done from inside an isolated actor: {name!r} runs "
-            f"in the tree's process, and only cast, call and wait_running cross to it; watch "
-            f"it from the tree's side instead (an actor there can monitor it and cast you "
-            f"its Down), or put both under a one_for_all or rest_for_one supervisor to tie "
-            f"their lives together",
+            f"in the tree's process, and only cast, call, wait_running, stop, kill, monitors "
+            f"and links cross to it; ask an actor of the tree to do it for you",
         )
 
 
@@ -658,8 +686,8 @@ class _TreeSlot:
 
     @property
     def process(self) -> Any:
-        """What `Actor.monitor` and `Actor.link` would watch: refused, with what to do."""
-        raise self.link.refused(self.name, "monitor, link or unlink")
+        """The incarnation running there, as `Monitor` and `link` see it from here."""
+        return _TreeIncarnation(self)
 
     def header(self, op: str, **fields: Any) -> dict[str, Any]:
         return {"op": op, "to": self.name, "actor": self.actor_path, **fields}
@@ -698,6 +726,41 @@ class _TreeSlot:
             raise IsolationError(self.path, f"message {type_path}", str(exc)) from None
 
 
+class _TreeIncarnation:
+    """The incarnation behind a tree actor's name, as a monitor or a link from inside sees
+    it: both are made in the tree's process. A monitor there watches the real incarnation
+    and sends its Down here, where the monitor made here delivers it (to the mailbox, an
+    awaiter or a callback). A link there ties the real incarnation and this actor's
+    incarnation in the tree (its `IsolatedProcess`), so either's abnormal end reaches the
+    other as for any link, even when this process dies; nothing of it runs here."""
+
+    __slots__ = ("_link", "name", "path", "reason", "terminating")
+
+    def __init__(self, slot: _TreeSlot) -> None:
+        self._link = slot.link
+        self.name = slot.name
+        self.path = slot.path
+        #: Its end once its Down has come (None until then, and for ``noproc``).
+        self.reason: ExitReason | None = None
+        self.terminating = False
+
+    def add_exit_callback(self, key: object, callback: Callable[[Any], None]) -> None:
+        if isinstance(key, Monitor):
+            self._link.watch(self, key.id, callback)
+        elif isinstance(key, _LinkKey):
+            self._link.write_control({"op": "link", "to": self.name})
+
+    def remove_exit_callback(self, key: object) -> None:
+        if isinstance(key, Monitor):
+            self._link.unwatch(key.id)
+        elif isinstance(key, _LinkKey) and key.partner.reason is None:
+            # Unlinked by this actor; not its own end, which the tree's side propagates.
+            self._link.write_control({"op": "unlink", "to": self.name})
+
+    def request_stop(self, reason: ExitReason) -> None:
+        """This actor's end reached the link here: the tree's side propagates it."""
+
+
 class _TreeRef(ActorRef[Any]):
     """A ref, from inside an isolated actor, to one of the tree's actors: casts and calls
     cross to the tree's process, where the real ref delivers them."""
@@ -731,20 +794,17 @@ class _TreeRef(ActorRef[Any]):
     def is_running(self) -> bool:
         raise self._refused("is_running (use wait_running)")
 
-    def monitor(self, watcher: Any = None) -> Any:
-        raise self._refused("monitor")
-
-    async def wait_down(self) -> Any:
-        raise self._refused("wait_down")
-
     def statistics(self) -> Any:
         raise self._refused("statistics")
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
-        raise self._refused("stop")
+        slot = self._slot
+        header = slot.header("stop", kind=reason.kind.value, detail=reason.detail)
+        await slot.link.request(header, b"", None)
 
     def kill(self) -> None:
-        raise self._refused("kill")
+        slot = self._slot
+        slot.link.write_control(slot.header("kill"))
 
     def cast_nowait(self, msg: Any) -> None:
         slot = self._slot

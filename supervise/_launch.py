@@ -90,7 +90,9 @@ def launch(child: Child) -> Process:
         if placer is not None and child.supervisor is not None:
             return placer.launch(child, placement)
     if isinstance(spec, ChildSpec):
-        plan = _plan(spec)
+        plan = _plans.get(id(spec))  # `_plan`, its common case inline: every restart asks
+        if plan is None or plan.spec is not spec:
+            plan = _plan(spec)
         if plan.execution is _ISOLATED:  # the actor is built in its own process
             return IsolatedProcess(child, spec, Mailbox(child.path, plan.capacity), plan.stop_bound)
         actor = plan.actor()

@@ -168,6 +168,16 @@ class Mailbox(Generic[T]):
         if self.parked is not None:
             self._wake_consumer()
 
+    def put_control_quietly(self, item: T) -> None:
+        """Queue a control item behind the messages without waking the consumer.
+
+        The caller wakes it later (`wake`) when the item is due; until then any
+        other item queued wakes it, and it takes this one first.
+        """
+        if self._closed:
+            raise MailboxClosed
+        self._queue().append(item)
+
     def wake_putter(self) -> None:
         """Give the room one item left to the oldest sender still waiting for it."""
         putters = self.putters

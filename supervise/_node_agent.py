@@ -85,6 +85,7 @@ async def run_node(
         agent = NodeAgent(conn, tree)
         for extension in EXTENSIONS:
             await extension(agent)
+        await conn.wait_serving()  # "ready": any node's whereis finds the tree's names
         if ready is not None:
             ready(agent)
         refused = asyncio.ensure_future(conn.wait_refused())

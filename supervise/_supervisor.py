@@ -415,6 +415,15 @@ class Supervisor(LoopProcess):
             if self._phase is _STARTING:
                 self._cancel_task()  # _main stops what it started (see _stopped_while_starting)
 
+    def restarted_child_ready(self) -> None:
+        """A restarting child's new incarnation is ready: wake up for the rest of its restart.
+
+        `_restart_now` queued that rest without waking the supervisor. A wake-up
+        while the supervisor is busy (it waits on that start itself in `_restart`)
+        or has nothing queued does nothing.
+        """
+        self._inbox.wake()
+
     def start_child_now(self, arg: StartArg) -> ChildRef | None:
         """start_child handled in the caller's task, or None: queue the request.
 
@@ -895,8 +904,11 @@ class Supervisor(LoopProcess):
             self._restart_failed(child, (), exc)
             return
         child.process = process
-        if not process.ready:  # its on_start runs: `_on_restarted` waits (no future made here)
-            inbox.put_control(_Restarted(child, ended, reason.exception, process))
+        if not process.ready:
+            # Its on_start runs: `_on_restarted` waits for it, woken by the new
+            # incarnation once ready (`restarted_child_ready`), so that waking the
+            # supervisor and making a future to wait on cost the restart nothing.
+            inbox.put_control_quietly(_Restarted(child, ended, reason.exception, process))
             return
         # Queued before the start is recorded, so that the ended incarnation is
         # freed before whoever waits for actor_started runs.
@@ -912,19 +924,20 @@ class Supervisor(LoopProcess):
             _release_crash(message.ended, exception)
             del exception  # the ended incarnation is freed here, not inside the restart
         child, process = message.child, message.process
-        if process is None:
-            return
-        # None if on_start is done already; failed if it failed; else it still runs.
-        pending = process.pending_start()
-        try:
-            if pending is not None and not await self._wait_start(child, process, pending):
-                self._drop_ignored(child)  # OTP: stays stopped
+        if process is not None:
+            # None if on_start is done already; failed if it failed; else it still runs.
+            pending = process.pending_start()
+            try:
+                if pending is not None and not await self._wait_start(child, process, pending):
+                    self._drop_ignored(child)  # OTP: stays stopped
+                    return
+            except StartError as exc:
+                self._restart_failed(child, (), exc)
                 return
-        except StartError as exc:
-            self._restart_failed(child, (), exc)
-            return
-        self._record_start(child, True)
-        child.restarting = False
+            self._record_start(child, True)
+            child.restarting = False
+        if child.process is not None:  # what its next restart can have made now, not then
+            child.process.prepare_next()
 
     def _restart_failed(self, child: Child, later: Sequence[Child], exc: StartError) -> None:
         """A restart's start of ``child`` failed: retry it (and ``later``) from the inbox."""

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, JsonValue
 
-from supervise import Actor, Down, ExitReason, Request, SuperviseError
+from supervise import Actor, Down, ExitReason, Monitor, Request, SuperviseError
 from supervise import Exit as ChosenExit
 
 
@@ -259,10 +259,14 @@ class TellNow(BaseModel, frozen=True):
 
 
 class Watch(Request[Any], frozen=True):
-    """Monitor or link the tree's actor ``to``: the outcome (refused)."""
+    """Monitor, demonitor, link, unlink or stop the tree's actor ``to``, or exit: the outcome."""
 
     to: str
-    how: Literal["monitor", "link", "stop"]
+    how: Literal["monitor", "demonitor", "link", "unlink", "stop", "kill", "statistics", "exit"]
+
+
+class Downs(Request[list[dict[str, Any]]], frozen=True):
+    """The Downs that came to the relay's mailbox, in order."""
 
 
 class Outcome(BaseModel, frozen=True):
@@ -278,11 +282,19 @@ def _outcome_of(exc: SuperviseError) -> Outcome:
     return Outcome(error=type(exc).__name__, text=str(exc))
 
 
-class Relay(Actor[Ask | Tell | TellNow | Fan | Watch | Pid | Down]):
+class Relay(Actor[Ask | Tell | TellNow | Fan | Watch | Downs | Pid | Down]):
     """An isolated actor whose handlers reach the tree's other actors through its registry."""
 
-    async def handle(self, msg: Ask | Tell | TellNow | Fan | Watch | Pid | Down) -> Any:
+    async def on_start(self) -> None:
+        self.downs: list[Down] = []
+        self.monitors: dict[str, Monitor] = {}
+
+    async def handle(self, msg: Ask | Tell | TellNow | Fan | Watch | Downs | Pid | Down) -> Any:
         match msg:
+            case Down():
+                self.downs.append(msg)
+            case Downs():
+                return [down.model_dump(mode="json") for down in self.downs]
             case Fan(to=to, count=count):
                 keeper = self.registry.actor(to, Keeper)
                 calls = [keeper.call(Double(n=n)) for n in range(1, count + 1)]
@@ -303,11 +315,22 @@ class Relay(Actor[Ask | Tell | TellNow | Fan | Watch | Pid | Down]):
                 ref = self.registry.actor(to)
                 try:
                     if how == "monitor":
-                        self.monitor(ref)
-                    elif how == "link":
+                        self.monitors[to] = self.monitor(ref)
+                        return Outcome(reply=self.monitors[to].id)
+                    if how == "demonitor":
+                        return Outcome(reply=self.monitors.pop(to).demonitor())
+                    if how == "link":
                         self.link(ref)
-                    else:
+                    elif how == "unlink":
+                        self.unlink(ref)
+                    elif how == "exit":
+                        os._exit(3)
+                    elif how == "kill":
+                        ref.kill()
+                    elif how == "stop":
                         await ref.stop()
+                    else:
+                        ref.statistics()
                 except SuperviseError as exc:
                     return _outcome_of(exc)
                 return Outcome()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from _isolated_actors import (
     Ask,
+    Downs,
     Fan,
     Hold,
     Keeper,
@@ -189,18 +190,94 @@ async def test_a_full_mailbox_holds_the_sender_and_keeps_the_order() -> None:
         assert (await retried).reply == {"value": 12}
 
 
-async def test_monitor_link_and_stop_from_inside_are_refused() -> None:
-    """Monitoring, linking or stopping the tree's actor from inside raises a UsageError that
-    names both actors and says what to do instead."""
+async def test_monitors_from_inside_get_their_down(events: EventLog) -> None:
+    """A monitor made inside on the tree's actor delivers its Down to the isolated actor's
+    mailbox (with the monitor's id, the reason and its detail); a demonitored one sends
+    none; a name with nothing there gives a noproc Down. What a ref reads of its slot (its
+    statistics) is refused."""
     async with open_tree(_tree()) as tree:
         relay = tree.actor("app/relay", Relay)
-        for how in ("monitor", "link", "stop"):
-            outcome = await relay.call(Watch(to="app/keeper", how=how), timeout=TIMEOUT)
-            assert outcome.error == "UsageError"
-            assert outcome.text.startswith("isolated actor 'app/relay': ")
-            assert "of 'app/keeper' cannot be done from inside an isolated actor" in outcome.text
-            assert "one_for_all" in outcome.text
-        assert tree.actor("app/keeper", Keeper).is_running
+
+        async def watch(to: str, how: str) -> Outcome:
+            outcome = await relay.call(Watch(to=to, how=how), timeout=TIMEOUT)
+            assert isinstance(outcome, Outcome)
+            return outcome
+
+        async def downs(count: int) -> list[dict[str, Any]]:
+            async with asyncio.timeout(TIMEOUT):
+                while len(found := await relay.call(Downs(), timeout=TIMEOUT)) < count:
+                    await asyncio.sleep(0.01)
+            return found
+
+        first = (await watch("app/worker", "monitor")).reply
+        assert (await watch("app/worker", "demonitor")).reply is True
+        second = (await watch("app/keeper", "monitor")).reply
+        await _ask(tree, to="app/keeper", sent="boom")
+        (crash,) = await downs(1)
+        assert crash == {
+            "monitor_id": second,
+            "path": "app/keeper",
+            "reason": "crash",
+            "detail": "ValueError: boom in the keeper",
+        }
+        assert first != second
+        await tree.root.terminate_child("worker")  # demonitored: no Down
+        third = (await watch("app/nobody", "monitor")).reply
+        assert (await downs(2))[1] == {
+            "monitor_id": third,
+            "path": "app/nobody",
+            "reason": "noproc",
+            "detail": None,
+        }
+        refused = await watch("app/keeper", "statistics")
+        assert refused.error == "UsageError"
+        assert refused.text.startswith("isolated actor 'app/relay': statistics of 'app/keeper'")
+        assert len(await downs(2)) == 2
+
+
+async def test_stop_and_kill_from_inside(events: EventLog) -> None:
+    """ref.stop() from inside stops the tree's actor in order and returns once it has
+    ended (its supervisor restarts it); ref.kill() kills it."""
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        assert await relay.call(Watch(to="keeper", how="stop"), timeout=TIMEOUT) == Outcome()
+        assert events.of("actor_stopped", actor="app/keeper")[0]["reason"] == "normal"
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=2, timeout=TIMEOUT)
+        await relay.call(Watch(to="keeper", how="kill"), timeout=TIMEOUT)
+        killed = await events.wait_for("actor_crashed", actor="app/keeper", timeout=TIMEOUT)
+        assert (killed["reason"], killed["reason_detail"]) == ("killed", "ref.kill()")
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=3, timeout=TIMEOUT)
+
+
+async def test_links_from_inside_tie_both_ends(events: EventLog) -> None:
+    """A link made inside ties the tree's actor and the isolated one, both ways: the
+    tree's actor crashing crashes the isolated one with LinkedExit, and the isolated
+    actor's process dying crashes the tree's actor. Unlinked, nothing spreads."""
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        await relay.call(Watch(to="app/keeper", how="link"), timeout=TIMEOUT)
+        await _ask(tree, to="app/keeper", sent="boom")
+        crashed = await events.wait_for("actor_crashed", actor="app/relay", timeout=TIMEOUT)
+        assert crashed["exc_type"] == "LinkedExit"
+        await events.wait_for("actor_started", actor="app/relay", incarnation=2, timeout=TIMEOUT)
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=2, timeout=TIMEOUT)
+
+        await relay.call(Watch(to="app/keeper", how="link"), timeout=TIMEOUT)
+        await relay.cast(Watch(to="app/keeper", how="exit"))
+        crashed = await events.wait_for(
+            "actor_crashed", actor="app/keeper", incarnation=2, timeout=TIMEOUT
+        )
+        assert crashed["exc_type"] == "LinkedExit"
+        await events.wait_for("actor_started", actor="app/relay", incarnation=3, timeout=TIMEOUT)
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=3, timeout=TIMEOUT)
+
+        await relay.call(Watch(to="app/keeper", how="link"), timeout=TIMEOUT)
+        await relay.call(Watch(to="app/keeper", how="unlink"), timeout=TIMEOUT)
+        await _ask(tree, to="app/keeper", sent="boom")
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=4, timeout=TIMEOUT)
+        assert await relay.call(Pid(), timeout=TIMEOUT) > 0
+    relay_crashes = [e["exc_type"] for e in events.of("actor_crashed", actor="app/relay")]
+    assert relay_crashes == ["LinkedExit", "IsolatedProcessDiedError"]
 
 
 async def test_a_full_mailbox_that_fails_refuses_at_once() -> None:

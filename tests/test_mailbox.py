@@ -79,3 +79,19 @@ async def test_wait_returns_when_an_item_arrives_or_on_wake() -> None:
     await asyncio.sleep(0)
     box.wake()
     await waiter
+
+
+async def test_put_control_quietly_queues_without_waking_the_consumer() -> None:
+    """A quiet control item leaves the consumer parked; the next item queued wakes it,
+    and the quiet one comes out first. A closed mailbox refuses it."""
+    box: Mailbox[str] = Mailbox("a", 1)
+    parked = box.waiter()
+    box.put_control_quietly("rest of a restart")
+    await asyncio.sleep(0)
+    assert not parked.done()
+    box.put_control("request")  # ignores capacity, as any control item
+    assert parked.done()
+    assert [box.get_nowait(), box.get_nowait()] == ["rest of a restart", "request"]
+    box.close()
+    with pytest.raises(MailboxClosed):
+        box.put_control_quietly("late")

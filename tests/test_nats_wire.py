@@ -478,3 +478,21 @@ async def test_two_nodes_that_joined_under_one_name_at_once_leave_it_to_one(
                 assert (await t.ping("b")).incarnation == keeper.incarnation
     left = [e for e in events.entries if e["event"] == "node_isolated"]
     assert [(e["node"], e["how"]) for e in left] == [("b", "name_taken")]
+
+
+async def test_registered_names_are_found_by_any_node_once_served(
+    nats_server: NatsServer,
+) -> None:
+    """wait_serving returns once the server has the subscriptions of the names registered
+    in the served tree: another node's whereis finds them at once (without it, serve()
+    only queues them, and whereis can find nobody)."""
+    async with (
+        open_tree(SPEC) as tree,
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+        open_node(nats_server.url, name="b", heartbeat=HEARTBEAT, misses=MISSES) as b,
+    ):
+        b.serve(tree.registry, tree.spec.name)
+        await b.wait_serving()
+        ref = await t.whereis("counter")
+        assert (ref.name, ref.node) == ("counter", "b")
+        assert await ref.call(Get()) == 0

@@ -198,6 +198,46 @@ async def test_terminating_the_failing_child_cancels_the_pending_retry(
         assert tree.running
 
 
+async def test_a_one_for_one_restart_ends_when_on_start_does_request_or_not(
+    events: EventLog,
+) -> None:
+    """A restart's end (actor_restarted, actor_started) waits for on_start, however it is woken.
+
+    The restart begins in the exiting child's task (`Supervisor._restart_in_place`)
+    and leaves its end to the supervisor without waking it. With nothing else
+    queued, b's readiness wakes it. A request sent meanwhile wakes it too, and
+    is answered only after the restart (OTP: a supervisor restarting a child
+    answers nothing else), showing b running.
+    """
+    async with open_tree(three(Strategy.ONE_FOR_ONE)) as tree:
+        b = actor_ref(tree.whereis("root/b"))
+        gate = PLAN.gates["root/b"] = asyncio.Event()
+        await b.cast(Crash())
+        await until(lambda: PLAN.starts["root/b"] == 2)  # b's on_start waits at the gate
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not events.of("actor_restarted")
+        gate.set()
+        await until(lambda: len(events.of("actor_started", actor="root/b")) == 2)
+        assert events.sequence("actor_crashed", "actor_restarted", "actor_started")[-3:] == [
+            ("actor_crashed", "root/b"),
+            ("actor_restarted", "root/b"),
+            ("actor_started", "root/b"),
+        ]
+
+        gate.clear()
+        await b.cast(Crash())
+        await until(lambda: PLAN.starts["root/b"] == 3)
+        (rows,) = await queue_requests(states(tree.root))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not rows.done()  # the supervisor is still restarting b
+        gate.set()
+        assert await rows == [(n, ChildState.RUNNING) for n in "abc"]
+        assert len(events.of("actor_restarted", actor="root/b")) == 2
+        assert await b.call(Ping()) == "pong"
+
+
 # -- point 1: a fault inside the supervisor is a crash, never a clean stop -------------------
 
 

@@ -471,6 +471,24 @@ class NodeConnection(Serving):
         finally:
             self._refused.set_result(error)
 
+    async def wait_serving(self, timeout: float = 5.0) -> None:
+        """Return once the names registered so far in the tree it serves are served:
+        subscribed, and read by the server, so that `whereis` from any node finds them.
+
+        Raises:
+            UsageError: not within ``timeout`` (an overloaded server).
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._name_changes.join()
+        except TimeoutError:
+            raise UsageError(
+                f"node {self.name!r}",
+                f"its registered names were not subscribed in {timeout:g} s; "
+                f"check that the NATS server is not overloaded",
+            ) from None
+        await self._settle(timeout)
+
     async def wait_refused(self) -> UsageError:
         """Wait until this node has left its name to another process that joined under
         it at the same moment (see `_name_clash`) and no longer answers on it; the error

@@ -632,9 +632,7 @@ class PlacedProcess(Process):
         _log.emit(Event.SUBTREE_PLACED, incarnation=incarnation, **fields)
         if self.mailbox is not None:
             self.mailbox.open(placer.conn.remote_ref(self.path, node))
-        started = self.started
-        if not started.done():
-            started.set_result(None)
+        self._set_ready()
 
     def _parent_path(self) -> str:
         supervisor = self.child.supervisor

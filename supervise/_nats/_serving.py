@@ -123,15 +123,18 @@ class Serving:
     async def _follow_names(self) -> None:
         while True:
             name, added = await self._name_changes.get()
-            subject = f"{self._prefix}name.{token(name)}"
-            old = self._name_subs.pop(name, None)
-            if old is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await old.unsubscribe()
-            if added and self._named:
-                self._name_subs[name] = await self.nats.subscribe(
-                    subject, queue="sup", cb=self._on_whereis
-                )
+            try:
+                subject = f"{self._prefix}name.{token(name)}"
+                old = self._name_subs.pop(name, None)
+                if old is not None:
+                    with contextlib.suppress(nats.errors.Error):
+                        await old.unsubscribe()
+                if added and self._named:
+                    self._name_subs[name] = await self.nats.subscribe(
+                        subject, queue="sup", cb=self._on_whereis
+                    )
+            finally:
+                self._name_changes.task_done()  # see NodeConnection.wait_serving
 
     async def _on_whereis(self, msg: Msg) -> None:
         request = self._decode(msg)
