@@ -60,9 +60,11 @@ class Exit(Exception):  # a signal, as SystemExit, not an error
     ``on_stop`` runs with the reason; the call being handled gets no reply (its
     caller gets `ActorExitedError` with the reason, as for any actor that ends
     while handling a call) and the calls queued behind it `CallDroppedError`.
-    ``self.stop(detail)`` instead replies, then stops. From ``on_start`` it
-    fails the start (`StartError`), as an ``init`` returning ``{stop, Reason}``;
-    ``raise Ignore(...)`` declines to run.
+    ``self.stop(detail)`` instead replies, then stops. The same with the
+    handler in a thread or a worker process (``execution``), and in an
+    isolated actor, whose calls in flight all get `ActorExitedError`. From
+    ``on_start`` it fails the start (`StartError`), as an ``init`` returning
+    ``{stop, Reason}``; ``raise Ignore(...)`` declines to run.
 
     Args:
         kind: ``"normal"`` (default) or ``"shutdown"``.
