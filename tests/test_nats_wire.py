@@ -520,3 +520,23 @@ async def test_registered_names_are_found_by_any_node_once_served(
         ref = await t.whereis("counter")
         assert (ref.name, ref.node) == ("counter", "b")
         assert await ref.call(Get()) == 0
+
+
+async def test_a_tree_with_a_cluster_block_starts_once_its_names_are_served(
+    nats_server: NatsServer,
+) -> None:
+    """Entering open_tree with a cluster block returns once the server has the
+    subscriptions of the tree's registered names: over a link that delivers a client's
+    subscriptions only with its next publish (as a busy server reads them late), nothing
+    of the tree's node is held back, and another node's whereis finds a name at once."""
+    async with (
+        LateLink(nats_server.port, subscriptions_late=True) as link,
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+    ):
+        # Heartbeats far apart: none of them carries the held subscriptions through.
+        cluster = ClusterSpec(servers=link.url, node="b", heartbeat=10.0, misses=MISSES)
+        async with open_tree(SPEC.model_copy(update={"cluster": cluster})):
+            assert link.held == []
+            ref = await t.whereis("counter")
+            assert (ref.name, ref.node) == ("counter", "b")
+            assert await ref.call(Get()) == 0
