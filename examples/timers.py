@@ -74,7 +74,8 @@ async def main(seconds: float = 1.2) -> int:
         sampler = tree.whereis("lab/sampler")
         assert isinstance(sampler, ActorRef)
         await asyncio.sleep(seconds)
-        samples: int = await sampler.call(Count())
+        # A call that meets the sampler between a crash and its restart is sent again.
+        samples: int = await sampler.call(Count(), retry_while_restarting=True)
         print(f"--- {samples} samples since the sampler's last restart", flush=True)
     return samples
 

@@ -180,7 +180,12 @@ def _configure_logging(log_format: str, stream: TextIO | _LogStream, level: str)
         renderer = structlog.processors.JSONRenderer()
     else:
         processors = []
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty() and not _no_color())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty() and not _no_color(),
+            # Plain: rich's traceback prints local variables (secrets in configs) and
+            # takes tens of milliseconds per crash on the loop.
+            exception_formatter=structlog.dev.plain_traceback,
+        )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

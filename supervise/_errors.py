@@ -618,8 +618,9 @@ class RestartIntensityExceeded(SuperviseError):
             last, fix = f"last crash: {last_child!r}", "fix the crashing child"
         else:  # e.g. a child supervisor that gave up, a permanent child that stops
             last, fix = f"last exit: {last_child!r}, {last_reason}", "fix why it exits"
+        restarts = "restart" if max_restarts == 1 else "restarts"
         super().__init__(
-            f"supervisor {supervisor!r} gave up: more than {max_restarts} restarts "
+            f"supervisor {supervisor!r} gave up: more than {max_restarts} {restarts} "
             f"within {max_seconds:g} s ({last}); {fix} or raise max_restarts/max_seconds"
         )
 
@@ -689,10 +690,19 @@ class NameNotFoundError(SuperviseError, LookupError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(
-            f"no actor is registered as {name!r}; use a tree path such as 'root/db' "
-            f"or a name given as `registered_name` in a child spec"
-        )
+        if "/" in name:  # a tree path: say which supervisor to ask
+            parent = name.rsplit("/", 1)[0]
+            advice = (
+                f"nothing is at the tree path {name!r}; check the spelling against "
+                f"which_children() of {parent!r} (a child that ended for good, or was "
+                f"deleted, leaves its path)"
+            )
+        else:
+            advice = (
+                f"no actor is registered as {name!r}; use a tree path such as 'root/db' "
+                f"or a name given as `registered_name` in a child spec"
+            )
+        super().__init__(advice)
 
 
 class UnsupportedEventLoopError(SuperviseError, RuntimeError):

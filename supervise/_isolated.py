@@ -392,6 +392,12 @@ class _TreeChannel(asyncio.Protocol):
         if op in ("monitor", "demonitor", "link", "unlink"):
             self._watch(op, header)
             return
+        if op == "kill":
+            try:
+                self._resolve(header["to"], header.get("actor")).kill()
+            except SuperviseError:
+                pass  # nothing there: nothing to kill, as for a ref with nothing behind it
+            return
         request: int | None = header.get("id")
         try:
             ref = self._resolve(header["to"], header.get("actor"))
@@ -403,6 +409,11 @@ class _TreeChannel(asyncio.Protocol):
             if op == "wait_running":
                 assert request is not None
                 self._wait_running(request, ref, header.get("timeout"))
+                return
+            if op == "stop":
+                assert request is not None
+                reason = ExitReason(ExitKind(header["kind"]), header["detail"])
+                self._track(request, asyncio.ensure_future(ref.stop(reason)), None, ref.path, None)
                 return
             message = self._message(ref, header["type"], payload)
         except SuperviseError as exc:
@@ -908,6 +919,9 @@ class IsolatedProcess(ActorProcess):
     def start(self) -> None:
         """Create the task running `_main`: an in-loop actor's `ActorProcess._run` is not ours."""
         LoopProcess.start(self)
+
+    def prepare_next(self) -> None:
+        """Nothing: its task's context is made when it starts (`LoopProcess.start`)."""
 
     async def _main(self) -> None:
         reason: ExitReason | None = None

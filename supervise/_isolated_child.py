@@ -21,8 +21,9 @@ here against the callee's declared types (learnt from the tree on first use)
 and again there, and are delivered by the real ref. A reply comes back as JSON
 or a model's JSON; an error as the same `SuperviseError` type, its message
 saying it was raised in the tree's process. Monitors and links of the tree's
-actors are made in the tree's process (`_TreeIncarnation`); stop and kill are
-refused from here with a `UsageError` that says what to do instead.
+actors are made in the tree's process (`_TreeIncarnation`), so are stop and
+kill; what a ref reads of its slot (state, statistics) is refused from here
+with a `UsageError` that says what to do instead.
 """
 
 from __future__ import annotations
@@ -599,9 +600,8 @@ class TreeLink(asyncio.Protocol):
         return UsageError(
             f"isolated actor {self.caller!r}",
             f"{what} of {name!r} cannot be done from inside an isolated actor: {name!r} runs "
-            f"in the tree's process, and only cast, call, wait_running, monitors and links "
-            f"cross to it; ask an actor of the tree to do it for you, or let their "
-            f"supervisor do it (terminate_child, restart_child)",
+            f"in the tree's process, and only cast, call, wait_running, stop, kill, monitors "
+            f"and links cross to it; ask an actor of the tree to do it for you",
         )
 
 
@@ -796,10 +796,13 @@ class _TreeRef(ActorRef[Any]):
         raise self._refused("statistics")
 
     async def stop(self, reason: ExitReason = NORMAL) -> None:
-        raise self._refused("stop")
+        slot = self._slot
+        header = slot.header("stop", kind=reason.kind.value, detail=reason.detail)
+        await slot.link.request(header, b"", None)
 
     def kill(self) -> None:
-        raise self._refused("kill")
+        slot = self._slot
+        slot.link.write_control(slot.header("kill"))
 
     def cast_nowait(self, msg: Any) -> None:
         slot = self._slot

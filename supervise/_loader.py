@@ -648,7 +648,7 @@ def _read_file(
                 return doc
         text = data.decode("utf-8")
     except FileNotFoundError:
-        doc.problem((), "no such file")
+        doc.problem((), f"no such file (looked for {path.resolve()}); check the path")
         return doc
     except (OSError, ValueError) as exc:  # ValueError: UnicodeDecodeError, a NUL in the name
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

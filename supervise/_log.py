@@ -16,7 +16,7 @@ import contextvars
 import logging
 import sys
 from types import FunctionType
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -74,6 +74,41 @@ def bind_incarnation(path: str, incarnation: int) -> None:
     tree = path.partition("/")[0]
     if _TREE.get() != tree:  # a supervisor starts its children in its own context: set
         _TREE.set(tree)
+
+
+# The next log context of each actor that restarted, made ahead (`prepare_context`):
+# path -> (the context it was made from, its incarnation number, the context).
+# Bounded as `_launch`'s plans: more restarting actors than this only bind their own.
+_prepared: dict[str, tuple[contextvars.Context, int, contextvars.Context]] = {}
+_PREPARED_KEPT: Final = 256
+
+
+def prepare_context(path: str, incarnation: int) -> None:
+    """Make ``path``'s incarnation ``incarnation``'s context ahead: the current one, bound.
+
+    A supervisor calls it after a restart, outside any restart's latency, for
+    the next one (`take_context`).
+    """
+    current = contextvars.copy_context()
+    context = current.copy()
+    context.run(bind_incarnation, path, incarnation)
+    if len(_prepared) >= _PREPARED_KEPT:
+        _prepared.clear()
+    _prepared[path] = (current, incarnation, context)
+
+
+def take_context(path: str, incarnation: int) -> contextvars.Context | None:
+    """The context `prepare_context` made for this incarnation, or None: bind one.
+
+    Only while the current context is still the one it was made from, so that
+    it is exactly what `incarnation_context` would make now. Contexts compare
+    in O(1) while they share their contents (a supervisor's rarely changes);
+    one changed since compares value by value.
+    """
+    prepared = _prepared.pop(path, None)
+    if prepared is None or prepared[1] != incarnation or prepared[0] != contextvars.copy_context():
+        return None
+    return prepared[2]
 
 
 def _dropped(logger: Any, number: int) -> bool:

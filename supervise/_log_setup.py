@@ -84,7 +84,12 @@ def configure_logging(
     else:
         # https://no-color.org: a non-empty NO_COLOR turns colours off, even on a terminal.
         colors = bool(stream.isatty()) and not os.environ.get("NO_COLOR")
-        renderer = structlog.dev.ConsoleRenderer(colors=colors)
+        # A plain traceback: rich's (structlog's default when rich is installed) prints
+        # every frame's local variables (secrets in configs) and takes tens of
+        # milliseconds per crash on the loop.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colors, exception_formatter=structlog.dev.plain_traceback
+        )
     if not stdlib:
         structlog.configure(
             processors=[*shared, renderer],

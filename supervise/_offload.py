@@ -159,6 +159,10 @@ class SwitchInterval:
         self._before = 0.0
         self._ours: float | None = None
 
+    def __len__(self) -> int:
+        """Holds in force: handlers running in threads now (an abandoned one included)."""
+        return len(self._held)
+
     def hold(self, interval: float) -> None:
         """Keep the switch interval at most ``interval`` until `release` (``interval`` > 0)."""
         with self._lock:

@@ -214,6 +214,10 @@ class Process:
             return None
         return started
 
+    def prepare_next(self) -> None:
+        """Prepare what the next incarnation's start can make ahead; its parent calls it
+        after a restart, outside any restart's latency. Nothing, by default."""
+
     def _set_ready(self) -> None:
         """The start is done: resolve `started` (if anyone asked), and tell a restart that waits.
 
@@ -450,10 +454,19 @@ class ActorProcess(LoopProcess):
         actor._process = self
 
     def start(self) -> None:
-        """Create the task; its first step binds the log context (see `_run`)."""
+        """Create the task; its first step binds the log context unless it was made ahead.
+
+        See `_run` and `prepare_next`.
+        """
+        incarnation = self.child.incarnation + 1
+        context = _log.take_context(self.path, incarnation) if incarnation > 1 else None
         self.task = asyncio.get_running_loop().create_task(
-            self._run(self.child.incarnation + 1), name=self.path
+            self._run(incarnation if context is None else None), name=self.path, context=context
         )
+
+    def prepare_next(self) -> None:
+        """Make the next incarnation's log context ahead (`_log.prepare_context`)."""
+        _log.prepare_context(self.path, self.child.incarnation + 1)
 
     def request_stop(self, reason: ExitReason) -> None:
         if self._stop_reason is None:
@@ -475,15 +488,17 @@ class ActorProcess(LoopProcess):
             self._stop_reason = killed(detail)
         super().kill(detail)
 
-    async def _run(self, incarnation: int) -> None:
+    async def _run(self, incarnation: int | None) -> None:
         """The incarnation's code: `LoopProcess._main`, given its number to log with.
 
         The task copied its creator's context, as `LoopProcess.start`'s
         `_log.incarnation_context` does; the binding happens here, in the task's
         first step, rather than in whichever task starts it (on a restart, the
-        exiting incarnation's, inside the restart's latency).
+        exiting incarnation's, inside the restart's latency). None: the task
+        runs in a context made ahead with it bound (`prepare_next`).
         """
-        _log.bind_incarnation(self.path, incarnation)
+        if incarnation is not None:  # None: its context was made with it bound
+            _log.bind_incarnation(self.path, incarnation)
         actor = self.actor
         assert actor is not None
         reason: ExitReason | None = None

@@ -54,7 +54,7 @@ from ._reason import ExitReason, killed, nodedown, shutdown
 from ._registry import Registry, register, slot_at, unregister
 from ._shutdown import KILL_GRACE_SECONDS, emit_exit, shutdown_seconds
 from .events import Event
-from .spec import AnyChildSpec, ClusterSpec
+from .spec import AnyChildSpec, ClusterSpec, _spec_error
 
 if TYPE_CHECKING:
     from nats.js.kv import KeyValue
@@ -151,9 +151,13 @@ class SubtreeHost:
         try:
             spec = _CHILD_SPEC.validate_python(op.spec)
         except (ValidationError, SpecError) as exc:
+            # Each bad field by its path, as for a spec built in Python (pydantic's own
+            # text names the union's internals: "tagged-union[function-after[...]]").
+            if isinstance(exc, ValidationError):
+                exc = _spec_error("spec", op.spec, exc)
             raise UsageError(
                 f"placing {op.path!r} on node {self.conn.name}",
-                f"its spec is not valid here ({exc}); install the same code on every node",
+                f"its spec is not valid here ({exc.problem}); install the same code on every node",
             ) from None
         registry = self.registry
         child = Child(spec, op.path, None, registry, self.dead_letters)

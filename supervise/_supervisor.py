@@ -908,19 +908,20 @@ class Supervisor(LoopProcess):
             _release_crash(message.ended, exception)
             del exception  # the ended incarnation is freed here, not inside the restart
         child, process = message.child, message.process
-        if process is None:
-            return
-        # None if on_start is done already; failed if it failed; else it still runs.
-        pending = process.pending_start()
-        try:
-            if pending is not None and not await self._wait_start(child, process, pending):
-                self._drop_ignored(child)  # OTP: stays stopped
+        if process is not None:
+            # None if on_start is done already; failed if it failed; else it still runs.
+            pending = process.pending_start()
+            try:
+                if pending is not None and not await self._wait_start(child, process, pending):
+                    self._drop_ignored(child)  # OTP: stays stopped
+                    return
+            except StartError as exc:
+                self._restart_failed(child, (), exc)
                 return
-        except StartError as exc:
-            self._restart_failed(child, (), exc)
-            return
-        self._record_start(child, True)
-        child.restarting = False
+            self._record_start(child, True)
+            child.restarting = False
+        if child.process is not None:  # what its next restart can have made now, not then
+            child.process.prepare_next()
 
     def _restart_failed(self, child: Child, later: Sequence[Child], exc: StartError) -> None:
         """A restart's start of ``child`` failed: retry it (and ``later``) from the inbox."""

@@ -252,7 +252,7 @@ class Watch(Request[Any], frozen=True):
     """Monitor, demonitor, link, unlink or stop the tree's actor ``to``, or exit: the outcome."""
 
     to: str
-    how: Literal["monitor", "demonitor", "link", "unlink", "stop", "exit"]
+    how: Literal["monitor", "demonitor", "link", "unlink", "stop", "kill", "statistics", "exit"]
 
 
 class Downs(Request[list[dict[str, Any]]], frozen=True):
@@ -315,8 +315,12 @@ class Relay(Actor[Ask | Tell | TellNow | Fan | Watch | Downs | Pid | Down]):
                         self.unlink(ref)
                     elif how == "exit":
                         os._exit(3)
-                    else:
+                    elif how == "kill":
+                        ref.kill()
+                    elif how == "stop":
                         await ref.stop()
+                    else:
+                        ref.statistics()
                 except SuperviseError as exc:
                     return _outcome_of(exc)
                 return Outcome()

@@ -268,9 +268,33 @@ def test_run_console_format_and_log_file(tmp_path: Path, tree_file: Path) -> Non
     assert "[info" in text
 
 
+def test_run_console_tracebacks_are_plain_without_local_variables(tmp_path: Path) -> None:
+    """A crash in the console format: the plain traceback, never the frames' local
+    variables (rich's traceback, structlog's default when rich is installed, prints them)."""
+    (tmp_path / "leaky.py").write_text(
+        "from pydantic import BaseModel\nfrom supervise import Actor\n"
+        "class M(BaseModel, frozen=True):\n    pass\n"
+        "class Leaky(Actor[M]):\n    async def on_start(self) -> None:\n"
+        "        self.ref.cast_nowait(M())\n"
+        "    async def handle(self, msg: M) -> None:\n"
+        "        dsn = 'postgresql://app:hunter2@db/shop'\n"
+        "        raise ConnectionError('cannot reach ' + dsn.rsplit('@', 1)[1])\n"
+    )
+    tree = tmp_path / "t.yaml"
+    tree.write_text("name: r\nmax_restarts: 0\nchildren: [{name: a, actor: 'leaky:Leaky'}]\n")
+    result = supervise_cmd("run", str(tree), "--log-format", "console", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # the root gave up at the first crash
+    assert "Traceback (most recent call last):" in result.stdout
+    assert "ConnectionError: cannot reach db/shop" in result.stdout
+    assert "hunter2" not in result.stdout + result.stderr
+
+
 def test_run_level_filter(tree_file: Path) -> None:
     """--log-level warning drops the info-level lifecycle events."""
-    result = supervise_cmd("run", str(tree_file), "--for", "0.1", "--log-level", "warning")
+    # No watchdog: a machine loaded enough to stall the loop 0.1 s would add a warning.
+    result = supervise_cmd(
+        "run", str(tree_file), "--for", "0.1", "--log-level", "warning", "--no-watchdog"
+    )
     assert (result.returncode, result.stdout) == (0, "")
 
 
@@ -306,7 +330,7 @@ def test_run_root_gives_up_exits_1(tmp_path: Path) -> None:
     result = supervise_cmd("run", str(tmp_path / "t.yaml"))
     assert result.returncode == 1
     assert result.stderr == (
-        "supervise: supervisor 'root' gave up: more than 1 restarts within 5 s "
+        "supervise: supervisor 'root' gave up: more than 1 restart within 5 s "
         "(last crash: 'root/bad'); fix the crashing child or raise max_restarts/max_seconds\n"
     )
     assert json_lines(result.stdout)[-1]["event"] == "supervisor_stopped"

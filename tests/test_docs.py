@@ -2,17 +2,21 @@
 
 Every ``python`` block of the README and docs/ runs as a program (blocks marked
 ```` ```python fragment ```` are pieces of a larger program and are left out); every ``yaml``
-block passes ``supervise check``. The generated reference pages are made from the code here
-directly, and the whole site is built with ``mkdocs build --strict`` (the dev extra includes
-the docs extra, MkDocs and its plugins).
+block passes ``supervise check``; every ``json`` block parses, and its lifecycle events have
+their catalogue fields; every ``supervise`` command line shown parses as the CLI would. The
+generated reference pages are made from the code here directly, and the whole site is built
+with ``mkdocs build --strict`` (the dev extra includes the docs extra, MkDocs and its
+plugins).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -22,7 +26,7 @@ from typing import Any
 import click
 import pytest
 import yaml
-from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks
+from _doc_blocks import DOCS, ROOT, DocBlock, all_blocks, doc_pages
 from click.testing import CliRunner
 
 import supervise
@@ -83,10 +87,88 @@ def test_yaml_block_passes_check(block: DocBlock, tmp_path: Path) -> None:
     assert f"{tree}: ok" in result.stdout
 
 
+JSON = [block for block in all_blocks("json") if not block.is_fragment]
+
+
+def _json_documents(text: str) -> list[Any]:
+    """One JSON document, or JSON lines (one document per line)."""
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("block", JSON, ids=_ids(JSON))
+def test_json_block_parses_and_its_events_have_their_fields(block: DocBlock) -> None:
+    """A JSON example is JSON; a lifecycle event in it has the level and the fields that
+    ``supervise.events.CATALOGUE`` gives it, as a log line would."""
+    for document in _json_documents(block.text):
+        name = document.get("event") if isinstance(document, dict) else None
+        if name not in {event.value for event in events.Event}:
+            continue  # an application's own event, or not an event at all
+        spec = events.CATALOGUE[events.Event(name)]
+        assert document["level"] == spec.level, block.where
+        fields = set(document) - {"event", "level", "timestamp", "exception"}
+        assert spec.fields <= fields, f"{block.where}: {name} lacks {spec.fields - fields}"
+        unknown = fields - spec.fields - spec.optional
+        assert not unknown, f"{block.where}: {name} has no fields {unknown}"
+
+
+def _doc_command_lines() -> list[tuple[str, str]]:
+    """Every ``supervise ...`` command line the docs show, with where it is."""
+    found = []
+    for block in [*all_blocks("bash"), *all_blocks("sh"), *all_blocks("text")]:
+        for line in block.text.splitlines():
+            line = line.strip().removeprefix("$ ")
+            if not line.startswith("supervise ") or line.split()[1].endswith(":"):
+                continue  # not a command: the command's own output ("supervise logs: ...")
+            command = re.split(r"\s(?:\||#|&&|>)\s?", line)[0].strip()
+            if re.search(r"\.\.\.|\[|[A-Z]{3,}", command):
+                continue  # a synopsis with placeholders (FILE, PATH, [--json])
+            found.append((block.where, command))
+    return found
+
+
+COMMANDS = _doc_command_lines()
+
+
+@pytest.mark.parametrize(("where", "command"), COMMANDS, ids=[c for _, c in COMMANDS])
+def test_documented_command_lines_parse(where: str, command: str) -> None:
+    """Each ``supervise`` command the docs show names a command and options that exist,
+    with values of the right kind (parsed as the CLI would, without running it)."""
+    assert isinstance(cli_main, click.Group)
+    args = shlex.split(command)[1:]
+    try:
+        if args[0].startswith("-"):  # the group's own options: --version, --help
+            cli_main.make_context("supervise", args)
+        else:
+            sub = cli_main.get_command(click.Context(cli_main, info_name="supervise"), args[0])
+            assert sub is not None, f"{where}: `{command}`: no command {args[0]!r}"
+            sub.make_context(args[0], args[1:]).close()
+    except click.exceptions.Exit:
+        pass  # --version, --help
+    except click.UsageError as exc:
+        pytest.fail(f"{where}: `{command}`: {exc.format_message()}")
+
+
+def test_repository_files_the_docs_name_exist() -> None:
+    """A test, example or benchmark file named in the README, docs/ or the changelog exists
+    (mkdocs checks links only; these are mostly named in code spans)."""
+    named = re.compile(r"\b(?:tests|examples|benchmarks)/[\w/.-]*\w\.(?:py|yaml|md|json)\b")
+    missing = {
+        f"{page.relative_to(ROOT)}: {path}"
+        for page in [*doc_pages(), ROOT / "CHANGELOG.md"]
+        for path in named.findall(page.read_text(encoding="utf-8"))
+        if "*" not in path and not (ROOT / path).exists()
+    }
+    assert not missing, f"the docs name files that do not exist: {sorted(missing)}"
+
+
 def test_some_blocks_are_checked() -> None:
     """The selection above is not empty by mistake (a renamed helper, a moved docs/)."""
     assert len(PYTHON) >= 3
     assert len(YAML) >= 3
+    assert len(COMMANDS) >= 10
 
 
 # -- Generated pages ----------------------------------------------------------------------

@@ -193,7 +193,8 @@ async def test_a_full_mailbox_holds_the_sender_and_keeps_the_order() -> None:
 async def test_monitors_from_inside_get_their_down(events: EventLog) -> None:
     """A monitor made inside on the tree's actor delivers its Down to the isolated actor's
     mailbox (with the monitor's id, the reason and its detail); a demonitored one sends
-    none; a name with nothing there gives a noproc Down. Stop and kill are refused."""
+    none; a name with nothing there gives a noproc Down. What a ref reads of its slot (its
+    statistics) is refused."""
     async with open_tree(_tree()) as tree:
         relay = tree.actor("app/relay", Relay)
 
@@ -228,10 +229,24 @@ async def test_monitors_from_inside_get_their_down(events: EventLog) -> None:
             "reason": "noproc",
             "detail": None,
         }
-        stopped = await watch("app/keeper", "stop")
-        assert stopped.error == "UsageError"
-        assert stopped.text.startswith("isolated actor 'app/relay': stop of 'app/keeper'")
+        refused = await watch("app/keeper", "statistics")
+        assert refused.error == "UsageError"
+        assert refused.text.startswith("isolated actor 'app/relay': statistics of 'app/keeper'")
         assert len(await downs(2)) == 2
+
+
+async def test_stop_and_kill_from_inside(events: EventLog) -> None:
+    """ref.stop() from inside stops the tree's actor in order and returns once it has
+    ended (its supervisor restarts it); ref.kill() kills it."""
+    async with open_tree(_tree()) as tree:
+        relay = tree.actor("app/relay", Relay)
+        assert await relay.call(Watch(to="keeper", how="stop"), timeout=TIMEOUT) == Outcome()
+        assert events.of("actor_stopped", actor="app/keeper")[0]["reason"] == "normal"
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=2, timeout=TIMEOUT)
+        await relay.call(Watch(to="keeper", how="kill"), timeout=TIMEOUT)
+        killed = await events.wait_for("actor_crashed", actor="app/keeper", timeout=TIMEOUT)
+        assert (killed["reason"], killed["reason_detail"]) == ("killed", "ref.kill()")
+        await events.wait_for("actor_started", actor="app/keeper", incarnation=3, timeout=TIMEOUT)
 
 
 async def test_links_from_inside_tie_both_ends(events: EventLog) -> None:

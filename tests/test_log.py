@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -73,3 +74,32 @@ def test_level_answers_follow_the_logger_in_use(monkeypatch: pytest.MonkeyPatch)
         assert supervise._log.enabled(Event.ACTOR_STARTED) is True
     finally:
         structlog.configure(**old)
+
+
+def _bound(context: contextvars.Context) -> dict[str, Any]:
+    return context.run(structlog.contextvars.get_contextvars)
+
+
+def test_a_context_made_ahead_is_taken_only_for_its_incarnation_and_context() -> None:
+    """prepare_context makes what incarnation_context would make then; take_context hands
+    it over once, for that incarnation, and only while the current context is unchanged."""
+    app = contextvars.ContextVar[str]("app")
+
+    def scenario() -> None:
+        app.set("before")
+        supervise._log.prepare_context("t/a", 3)
+        assert supervise._log.take_context("t/a", 4) is None  # another incarnation: dropped
+        assert supervise._log.take_context("t/a", 3) is None  # taken once at most
+
+        supervise._log.prepare_context("t/a", 3)
+        taken = supervise._log.take_context("t/a", 3)
+        assert taken is not None
+        made = supervise._log.incarnation_context("t/a", 3)
+        assert _bound(taken) == _bound(made) == {"actor": "t/a", "incarnation": 3, "tree": "t"}
+        assert taken[app] == made[app] == "before"
+
+        supervise._log.prepare_context("t/a", 4)
+        app.set("after")  # the creator's context changed since: make a fresh one
+        assert supervise._log.take_context("t/a", 4) is None
+
+    contextvars.copy_context().run(scenario)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from _support import Crash, Ping
+from _support import Crash, Ping, until
 
 from supervise import (
     Actor,
@@ -113,6 +113,26 @@ async def test_logs_from_callbacks_tasks_and_their_tasks_carry_the_actor(
             assert set(entry) - {"event", "log_level"} <= spec.fields | spec.optional, entry
     # Outside the tree, nothing is bound.
     assert structlog.contextvars.get_contextvars() == {}
+
+
+async def test_each_restart_logs_with_its_own_incarnation(fresh_logging: None) -> None:
+    """From the second restart on, an incarnation's context is made ahead of its restart
+    (`_log.prepare_context`): its lines still carry its own number."""
+    capture = structlog.testing.LogCapture()
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars, capture])
+    async with open_tree(SPEC) as tree:
+        chatty = tree.whereis("shop/front/chatty")
+        assert isinstance(chatty, ActorRef)
+        slot = slot_at(tree.registry, "shop/front/chatty")
+        assert slot is not None
+        for incarnation in (2, 3, 4):
+            await chatty.cast(Crash())
+            await until(lambda n=incarnation: slot.incarnation == n)
+            assert await chatty.call(Ping()) == "pong"
+    starts = [e for e in capture.entries if e["event"] == "app_on_start"]
+    assert [(e["actor"], e["incarnation"], e["tree"]) for e in starts] == [
+        ("shop/front/chatty", n, "shop") for n in (1, 2, 3, 4)
+    ]
 
 
 async def test_configure_logging_json_lines_and_stdlib_records(fresh_logging: None) -> None:

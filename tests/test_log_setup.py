@@ -79,3 +79,25 @@ def test_configure_logging_rejects_unknown_names() -> None:
         SpecError, match=r"^configure_logging: format 'xml': use one of auto, json, console$"
     ):
         configure_logging(format="xml")  # type: ignore[arg-type]
+
+
+def _crash_with_a_secret() -> None:
+    dsn = "postgresql://app:hunter2@db/shop"  # a local variable a traceback must not print
+    raise ConnectionError(f"cannot reach {dsn.rsplit('@', 1)[1]}")
+
+
+@pytest.mark.usefixtures("fresh_logging")
+def test_console_tracebacks_are_plain_without_local_variables() -> None:
+    """A crash's traceback names the frames and the exception, never the frames' local
+    variables (rich's traceback, structlog's default when rich is installed, prints them)."""
+    terminal = _Terminal()
+    assert configure_logging(terminal, format="console") is True
+    try:
+        _crash_with_a_secret()
+    except ConnectionError:
+        structlog.get_logger("app").exception("actor_crashed")
+    text = terminal.getvalue()
+    assert "Traceback (most recent call last):" in text
+    assert "in _crash_with_a_secret" in text
+    assert "ConnectionError: cannot reach db/shop" in text
+    assert "hunter2" not in text

@@ -142,7 +142,7 @@ def test_summary_counts_what_happened(incident: Path) -> None:
         "ACTOR", "STARTS", "RESTARTS", "CRASHES", "KILLS", "DEAD", "LAST", "CRASH", "LAST", "EXIT"
     ]  # fmt: skip
     assert text[4].split()[:4] == ["app/group/flaky", "9", "6", "RuntimeError"]
-    assert text[-1].startswith("supervisor app/group exceeded its restart intensity 3 time(s): ")
+    assert text[-1].startswith("supervisor app/group exceeded its restart intensity 3 times: ")
 
 
 def _states(nodes: list[dict[str, Any]]) -> dict[str, tuple[str, int, int, int]]:
@@ -647,7 +647,7 @@ def test_tree_names_the_node_of_each_placed_child(tmp_path: Path) -> None:
     log.write_text("".join(json.dumps({**base, **r}) + "\n" for r in records))
     assert logs(str(log), "--tree").stdout.splitlines() == [
         "root (supervisor, running, incarnation 1, 0 restarts)",
-        "└── ingest (running, incarnation 2, on node c, 1 restarts, 1 crashes)",
+        "└── ingest (running, incarnation 2, on node c, 1 restart, 1 crash)",
     ]
     (root,) = as_json(str(log), "--tree")["tree"]
     assert (root["node"], root["children"][0]["node"]) == (None, "c")

@@ -14,7 +14,7 @@ import pytest
 from _cluster import CLUSTER, HEARTBEAT, MISSES, cluster
 from _nats_support import TESTS, TREE
 
-from supervise import ChildSpec, Placement, SupervisorSpec, open_tree
+from supervise import ChildSpec, Placement, StartError, SupervisorSpec, open_tree
 from supervise._nats._server import NatsServer, nats_server_binary
 
 pytestmark = pytest.mark.skipif(
@@ -151,6 +151,50 @@ async def test_the_installed_command_imports_placed_actors_from_its_directory(
 
             reply = await tree.actor("root/w", Here).call(Ping())
         assert reply == "pong from the node's directory"
+    finally:
+        node.kill()
+        await node.wait()
+
+
+async def test_a_spec_the_node_cannot_load_is_refused_naming_the_field(
+    nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node without the placed actors' code refuses the placement with each bad field by
+    its path and the import error, not pydantic's text about the spec union's internals."""
+    (tmp_path / "node_cwd_actors.py").write_text(PLACED_HERE)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the owner has the code...
+    elsewhere = tmp_path / "elsewhere"  # ...the node, started here, does not
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    node = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "supervise", "node", "--name", "b", "--nats", nats_server.url],
+        *["--cluster", CLUSTER, "--heartbeat", str(HEARTBEAT), "--misses", str(MISSES)],
+        cwd=elsewhere,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert node.stderr is not None
+        async with asyncio.timeout(30):
+            assert await node.stderr.readline() == b"node b ready\n"
+        placed = SupervisorSpec(
+            name="group",
+            placement=Placement(node="b"),
+            children=[ChildSpec(name="w", actor="node_cwd_actors:Here")],
+        )
+        spec = SupervisorSpec(name="root", cluster=cluster(nats_server.url), children=[placed])
+        with pytest.raises(StartError) as caught:
+            async with open_tree(spec):
+                pass
+        message = str(caught.value)
+        assert (
+            "its spec is not valid here (children[0].actor: cannot import module "
+            "'node_cwd_actors' (from 'node_cwd_actors:Here'): ModuleNotFoundError"
+        ) in message, message
+        assert "tagged-union" not in message
+        assert "install the same code on every node" in message
     finally:
         node.kill()
         await node.wait()

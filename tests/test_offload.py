@@ -24,7 +24,7 @@ from _offload_actors import (
 from _support import Ping, Worker
 
 from supervise import ActorExitedError, ChildSpec, SupervisorSpec, open_tree
-from supervise._offload import SwitchInterval
+from supervise._offload import SwitchInterval, switch_interval
 from supervise.testing import EventLog
 
 
@@ -146,6 +146,12 @@ async def test_a_thread_handler_runs_with_the_childs_switch_interval(
     """While a handler runs in a thread the switch interval is the child's (so the loop gets
     the GIL back from pure-Python work within about that long); afterwards it is what the
     application had."""
+    # A thread abandoned by an earlier test holds it until its handler ends (1 s at most).
+    for _ in range(1000):
+        if not switch_interval:
+            break
+        await asyncio.sleep(0.01)
+    assert not switch_interval, "a thread-offloaded handler still runs"
     sys.setswitchinterval(0.004)
     async with open_tree(_tree(cruncher)) as tree:
         crunch = tree.actor("app/c", Cruncher)

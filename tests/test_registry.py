@@ -169,8 +169,13 @@ async def test_a_missing_path_is_name_not_found() -> None:
     """Every lookup raises NameNotFoundError for a path that holds nothing."""
     async with open_tree(tree_spec()) as tree:
         for lookup in (tree.actor, tree.supervisor, tree.task):
-            with pytest.raises(NameNotFoundError, match=r"^no actor is registered as 'root/nope'"):
+            with pytest.raises(NameNotFoundError) as info:
                 lookup("root/nope")
+            assert str(info.value) == (
+                "nothing is at the tree path 'root/nope'; check the spelling against "
+                "which_children() of 'root' (a child that ended for good, or was deleted, "
+                "leaves its path)"
+            )
 
 
 def test_requests_are_shared_like_other_frozen_models() -> None:

@@ -98,9 +98,16 @@ def _summary_text(rows: list[dict[str, Any]]) -> list[str]:
             times = ", ".join(row["intensity_exceeded_at"])
             lines.append(
                 f"supervisor {row['actor']} exceeded its restart intensity "
-                f"{row['intensity_exceeded']} time(s): {times}"
+                f"{_counted(row['intensity_exceeded'], 'time')}: {times}"
             )
     return lines
+
+
+def _counted(count: int, noun: str) -> str:
+    """``1 restart``, ``2 restarts``, ``3 crashes``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}es" if noun.endswith("sh") else f"{count} {noun}s"
 
 
 def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") -> None:
@@ -115,9 +122,9 @@ def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") 
             details.append(f"incarnation {node['incarnation']}")
         if node.get("node"):
             details.append(f"on node {node['node']}")
-        details.append(f"{node['restart_count']} restarts")
+        details.append(_counted(node["restart_count"], "restart"))
         if node["crashes"]:
-            details.append(f"{node['crashes']} crashes")
+            details.append(_counted(node["crashes"], "crash"))
         if node["last_exit"] and node["state"] != "running":
             details.append(f"last exit: {_short(node['last_exit'], 60)}")
         lines.append(f"{prefix}{branch}{label} ({', '.join(details)})")
@@ -128,7 +135,7 @@ def _tree_text(nodes: list[dict[str, Any]], lines: list[str], prefix: str = "") 
 def _explain_text(answer: dict[str, Any]) -> list[str]:
     lines = [
         f"{answer['timestamp']}  {answer['supervisor']} gave up: more than "
-        f"{answer['max_restarts']} restarts in {answer['max_seconds']} s "
+        f"{_counted(answer['max_restarts'], 'restart')} in {answer['max_seconds']} s "
         f"(last exit: {answer['last_exit']})",
         f"  {len(answer['exits'])} exits inside the window:",
     ]
