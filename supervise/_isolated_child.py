@@ -75,7 +75,7 @@ from ._link import _LinkKey
 from ._mailbox import Mailbox, MailboxClosed
 from ._monitor import Monitor
 from ._offload import execution_of, offload_handler
-from ._process import ActorProcess
+from ._process import ActorProcess, Exit
 from ._reason import NORMAL, ExitKind, ExitReason
 from ._ref import ActorRef
 from ._registry import Registry, register
@@ -382,6 +382,8 @@ def _answer_calls(actor: Actor[Any], channel: _Channel) -> None:
             return await handle(item)
         try:
             data = reply_frame(item.id, await handle(item.message))
+        except Exit:
+            raise  # a stop, not a failure: the call fails with the actor's end (`_release`)
         except Exception as exc:
             # The caller learns of the crash now, before on_stop runs.
             channel.write(frame({"op": "failed", "id": item.id, **error_fields(exc)}))

@@ -213,7 +213,7 @@ class TreeMetrics:
             process = child.process
             below: list[Child] = []
             if isinstance(process, Supervisor) and process.reason is None:
-                below = list(process._children.values())
+                below = list(process.child_slots())
             restarts, crashes, buckets, seconds = _counts(child.metrics)
             kind = _kind(child)
             yield Row(
@@ -234,7 +234,7 @@ class TreeMetrics:
                     depth += _depth(member)
                     process = member.process
                     if isinstance(process, Supervisor) and process.reason is None:
-                        below.extend(process._children.values())
+                        below.extend(process.child_slots())
                     read += 1
                     if read % CHUNK == 0:
                         yield None

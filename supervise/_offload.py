@@ -52,6 +52,7 @@ from pydantic import BaseModel
 
 from ._errors import OffloadedHandlerError
 from ._imports import import_path_of, resolve_import_path
+from ._process import Exit
 from .spec import Execution
 
 if TYPE_CHECKING:
@@ -270,6 +271,9 @@ class _Worker:
         else:
             future = pool.submit(_in_worker, *args)
         kind, *rest = await asyncio.wrap_future(future)
+        if kind == "exit":  # the handler chose to stop the actor (`Exit`), as on the loop
+            exit_kind, detail = json.loads(rest[0])
+            raise Exit(exit_kind, detail)
         if kind == "error":
             exc_type, message, remote = rest
             raise OffloadedHandlerError(self._actor, exc_type, message, remote)
@@ -317,6 +321,8 @@ def _in_worker(
         if isinstance(reply, BaseModel):
             return ("model", import_path_of(type(reply)), reply.model_dump_json())
         return ("json", json.dumps(reply))
+    except Exit as exc:
+        return ("exit", json.dumps([exc.reason.kind.value, exc.reason.detail]))
     except Exception as exc:
         return ("error", type(exc).__qualname__, str(exc), traceback.format_exc())
 

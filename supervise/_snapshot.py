@@ -355,9 +355,9 @@ def _read(
     if isinstance(process, Supervisor):
         spec = process.spec
         # Not `statistics()`: it counts the running children, 100,000 for a big pool.
-        in_window = process._intensity.in_window(now)
+        in_window = process.restarts_in_window(now)
         max_restarts, max_seconds = spec.max_restarts, spec.max_seconds
-        children = len(process._children)
+        children = len(process.child_slots())
     elif isinstance(process, ActorProcess):
         mailbox = process.mailbox
         queued = len(mailbox)
@@ -429,7 +429,7 @@ async def _walk(
         process = child.process
         actors += isinstance(process, ActorProcess) and process.reason is None
         if isinstance(process, Supervisor) and process.reason is None:
-            below = list(process._children.values())
+            below = list(process.child_slots())
             below.reverse()  # popped from the end: start order
             stack.append((below, child.path, depth + 1))
         if len(rows) == chunk:

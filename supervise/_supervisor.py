@@ -78,7 +78,7 @@ from .spec import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Sequence, ValuesView
 
     from ._metrics import TreeMetrics
     from ._operations import ChildKey, ChildRef, StartArg
@@ -441,13 +441,29 @@ class Supervisor(LoopProcess):
         return await future
 
     def statistics(self) -> SupervisorStatistics:
+        # Counts the running children one by one: only `SupervisorRef.statistics` asks,
+        # never the snapshot or the metrics (they read `child_slots`).
         return SupervisorStatistics(
             children=len(self._children),
             children_running=sum(1 for c in self._children.values() if c.process is not None),
-            restarts_in_window=self._intensity.in_window(self._loop_time()),
+            restarts_in_window=self.restarts_in_window(self._loop_time()),
             max_restarts=self.spec.max_restarts,
             max_seconds=self.spec.max_seconds,
         )
+
+    # -- what the tree's readers see (snapshot, metrics) ---------------------------------
+
+    def child_slots(self) -> ValuesView[Child]:
+        """Its child slots, in start order: a live read-only view, not a copy.
+
+        For the walks of the snapshot and the metrics, which copy it (``list``,
+        ``extend``) before they yield to the loop, when children may come and go.
+        """
+        return self._children.values()
+
+    def restarts_in_window(self, now: float) -> int:
+        """The restarts its intensity window holds at loop time ``now``."""
+        return self._intensity.in_window(now)
 
     # -- the task ------------------------------------------------------------------------
 

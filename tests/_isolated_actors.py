@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, JsonValue
 
 from supervise import Actor, Down, ExitReason, Monitor, Request, SuperviseError
+from supervise import Exit as ChosenExit
 
 
 class Pid(Request[int], frozen=True):
@@ -41,6 +42,12 @@ class Exit(BaseModel, frozen=True):
 
 class Segfault(BaseModel, frozen=True):
     pass
+
+
+class Quit(BaseModel, frozen=True):
+    """Raise `supervise.Exit("shutdown", detail)` from the handler: a chosen stop."""
+
+    detail: str
 
 
 class Hang(BaseModel, frozen=True):
@@ -89,6 +96,7 @@ class Counter(
         | GetTotal
         | Fail
         | Exit
+        | Quit
         | Segfault
         | Hang
         | Ticks
@@ -132,6 +140,8 @@ class Counter(
                 raise ValueError(text)
             case Exit(code=code):
                 os._exit(code)
+            case Quit(detail=detail):
+                raise ChosenExit("shutdown", detail)
             case Segfault():
                 ctypes.string_at(0)
             case Hang():

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from supervise import Actor, offload
+from supervise import Actor, Exit, offload
 
 
 class Compute(BaseModel, frozen=True):
@@ -31,6 +31,12 @@ class Square(BaseModel, frozen=True):
     n: int
 
 
+class Leave(BaseModel, frozen=True):
+    """Raise `Exit("shutdown", detail)` from the handler."""
+
+    detail: str
+
+
 class Squared(BaseModel, frozen=True):
     n: int
     square: int
@@ -49,10 +55,10 @@ def compute(seconds: float) -> int:
     return rounds
 
 
-class Cruncher(Actor[Compute | Fail | Square | SwitchIntervalNow]):
+class Cruncher(Actor[Compute | Fail | Square | SwitchIntervalNow | Leave]):
     """Its handler computes; where it runs is the spec's `execution`."""
 
-    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow) -> Any:
+    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow | Leave) -> Any:
         match msg:
             case SwitchIntervalNow():
                 return sys.getswitchinterval()
@@ -63,6 +69,8 @@ class Cruncher(Actor[Compute | Fail | Square | SwitchIntervalNow]):
                 raise ValueError(text)
             case Square(n=n):
                 return Squared(n=n, square=n * n)
+            case Leave(detail=detail):
+                raise Exit("shutdown", detail)
         return None
 
 
@@ -70,5 +78,5 @@ class ThreadCruncher(Cruncher):
     """The same, offloaded to a thread by the decorator."""
 
     @offload("thread")
-    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow) -> Any:
+    async def handle(self, msg: Compute | Fail | Square | SwitchIntervalNow | Leave) -> Any:
         return await super().handle(msg)

@@ -97,3 +97,17 @@ def test_specs_and_pure_logic_sit_in_the_specs_layer() -> None:
         m.removeprefix("supervise.") for m in _contracts()["specs-are-data"]["source_modules"]
     }
     assert sources == specs_layer
+
+
+def test_a_supervisors_private_state_is_read_by_its_own_modules_only() -> None:
+    """The snapshot and the metrics walk a supervisor's children through its methods
+    (`Supervisor.child_slots`, `restarts_in_window`), never its ``_children`` or
+    ``_intensity`` (docs/architecture.md, "Private state stays private")."""
+    owners = {"_supervisor.py", "_dynamic_supervisor.py"}
+    private = re.compile(r"(?<!\bself)\._(?:children|intensity)\b")
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "supervise").rglob("*.py")
+        if path.name not in owners and private.search(path.read_text())
+    )
+    assert readers == []

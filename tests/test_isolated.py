@@ -24,6 +24,7 @@ from _isolated_actors import (
     GetTotal,
     Hang,
     Pid,
+    Quit,
     Segfault,
     Ticks,
     Total,
@@ -243,6 +244,22 @@ async def test_monitors_and_links_reach_across(events: EventLog) -> None:
         await events.wait_for("actor_started", actor="app/counter", incarnation=3, timeout=TIMEOUT)
     crashes = [e for e in events.of("actor_crashed") if e["actor"] == "app/counter"]
     assert [e["exc_type"] for e in crashes] == ["IsolatedProcessDiedError", "LinkedExit"]
+
+
+async def test_exit_from_its_handler_stops_it_as_in_the_tree(events: EventLog) -> None:
+    """`Exit` raised by an isolated actor's handler is a stop with that reason, not a
+    failure: the call gets ActorExitedError, and a transient actor is not restarted."""
+    async with open_tree(_tree(_isolated(restart="transient"))) as tree:
+        counter = tree.actor("app/counter", Counter)
+        with pytest.raises(ActorExitedError) as info:
+            await counter.call(Quit(detail="done"), timeout=TIMEOUT)
+        assert type(info.value) is ActorExitedError
+        assert (info.value.reason.kind, info.value.reason.detail) == ("shutdown", "done")
+        stopped = await events.wait_for("actor_stopped", actor="app/counter", timeout=TIMEOUT)
+        assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "done")
+        [row] = await tree.root.which_children()
+        assert row.state == "stopped"
+    assert not events.of("actor_crashed")
 
 
 async def test_a_failure_in_on_start_is_a_start_failure() -> None:

@@ -16,6 +16,7 @@ from _offload_actors import (
     Compute,
     Cruncher,
     Fail,
+    Leave,
     Square,
     Squared,
     SwitchIntervalNow,
@@ -77,6 +78,24 @@ async def test_a_failure_off_the_loop_is_a_crash(cruncher: ChildSpec, events: Ev
             assert crashed["exc_type"] == "ValueError"
         await events.wait_for("actor_started", actor="app/cruncher", incarnation=2)
         assert await crunch.call(Square(n=4), timeout=30) == Squared(n=4, square=16)
+
+
+@pytest.mark.parametrize("cruncher", CRUNCHERS)
+async def test_exit_off_the_loop_stops_as_on_it(cruncher: ChildSpec, events: EventLog) -> None:
+    """`Exit` raised by a handler in a thread or a worker process is the stop it is on the
+    loop: the call gets ActorExitedError with that reason, and a transient actor stays down."""
+    spec = _tree(cruncher.model_copy(update={"restart": "transient"}))
+    async with open_tree(spec) as tree:
+        crunch = tree.actor("app/cruncher", Cruncher)
+        with pytest.raises(ActorExitedError) as info:
+            await crunch.call(Leave(detail="done"), timeout=30)
+        assert type(info.value) is ActorExitedError
+        assert (info.value.reason.kind, info.value.reason.detail) == ("shutdown", "done")
+        stopped = await events.wait_for("actor_stopped", actor="app/cruncher", timeout=30)
+        assert (stopped["reason"], stopped["reason_detail"]) == ("shutdown", "done")
+        [row, _] = await tree.root.which_children()
+        assert row.state == "stopped"
+    assert not events.of("actor_crashed")
 
 
 async def test_a_thread_that_outlives_the_shutdown_timeout_is_abandoned(
