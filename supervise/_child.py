@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._dead_letters import DeadLetters
+    from ._deadlines import _Bucket
     from ._metrics import NodeMetrics
     from ._process import Process
     from ._registry import Registry
@@ -69,6 +70,7 @@ class Child:
         "share_types",
         "spec",
         "supervisor",
+        "timeouts",
     )
 
     path: str
@@ -122,6 +124,9 @@ class Child:
         #: by its supervisor when the slot is added, shared by a dynamic supervisor's
         #: children (see `supervise._metrics`).
         self.metrics: NodeMetrics | None = None
+        #: The call-timeout bucket its callers used last (`ActorRef.call`): calls
+        #: mostly use one timeout, and the slot lives on one loop.
+        self.timeouts: _Bucket | None = None
         #: Futures of ``ref.wait_running()`` callers, woken by `wake_running`.
         self.running_waiters: list[asyncio.Future[None]] | None = None
         self.ref: ActorRef[object] | SupervisorRef | TaskRef

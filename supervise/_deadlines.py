@@ -22,7 +22,9 @@ timeout for every call cost no more than a timer per call.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
+from collections.abc import Callable
 from typing import Any, Final, final
 
 from ._errors import CallTimeoutError
@@ -34,23 +36,35 @@ class _Bucket:
 
     # No reference to the loop (the loop-keyed weak dict must not keep it alive):
     # `add` is given it, and `_fire` runs on it.
-    __slots__ = ("_armed_for", "_buckets", "_pending", "_timer", "discard", "timeout")
+    __slots__ = ("_armed_for", "_buckets", "clock", "discard", "pending", "timeout", "timer")
 
-    def __init__(self, timeout: float, buckets: dict[float, _Bucket]) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        buckets: dict[float, _Bucket],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._buckets = buckets
-        self.timeout = timeout
-        # future -> (deadline, actor path, message); deadlines never decrease.
-        self._pending: dict[asyncio.Future[Any], tuple[float, str, object]] = {}
+        self.timeout: float = timeout
+        #: The loop's clock when reading it needs no loop method (`clock_of`), else
+        #: None: read ``loop.time()``.
+        self.clock: Callable[[], float] | None = clock
+        #: future -> (deadline, actor path, message); deadlines never decrease. A
+        #: caller on the busy path adds its entry itself, then calls `arm` if
+        #: ``timer`` is None (what `add` does, without its Python frame).
+        self.pending: dict[asyncio.Future[Any], tuple[float, str, object]] = {}
         #: ``discard(future, None)``: forget a call that has ended, however it ended.
         #: The dict's own ``pop``, bound once: a method of ours would cost every
         #: call with a timeout another Python frame (about 50 ns).
-        self.discard = self._pending.pop
-        self._timer: asyncio.TimerHandle | None = None
+        self.discard: Callable[[asyncio.Future[Any], None], tuple[float, str, object] | None] = (
+            self.pending.pop
+        )
+        self.timer: asyncio.TimerHandle | None = None
         self._armed_for = 0.0
 
     def __len__(self) -> int:
         """Calls in flight."""
-        return len(self._pending)
+        return len(self.pending)
 
     def add(
         self,
@@ -61,44 +75,57 @@ class _Bucket:
     ) -> None:
         """Fail ``future`` with `CallTimeoutError` ``timeout`` seconds from now unless discarded."""
         deadline = loop.time() + self.timeout
-        self._pending[future] = (deadline, actor, message)
-        if self._timer is None:
-            self._arm(loop, deadline)
+        self.pending[future] = (deadline, actor, message)
+        if self.timer is None:
+            self.arm(loop, deadline)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Arm the timer for ``deadline``, the oldest call's (none is armed)."""
         self._armed_for = deadline
-        self._timer = loop.call_at(deadline, self._fire)
+        self.timer = loop.call_at(deadline, self._fire)
 
     def _fire(self) -> None:
-        self._timer = None
+        self.timer = None
         loop = asyncio.get_running_loop()
         # The loop may run a timer up to its clock resolution early: whatever
         # was due by the deadline the timer was armed for is due now.
         now = max(loop.time(), self._armed_for)
-        pending = self._pending
+        pending = self.pending
         expired: list[asyncio.Future[Any]] = []
         for future, (deadline, _, _) in pending.items():
             if deadline > now:
-                self._arm(loop, deadline)
+                self.arm(loop, deadline)
                 break
             expired.append(future)
         for future in expired:
             _, actor, message = pending.pop(future)
             if not future.done():
                 future.set_exception(CallTimeoutError(actor, message, self.timeout))
-        if self._timer is None and self._buckets.get(self.timeout) is self:
+        if self.timer is None and self._buckets.get(self.timeout) is self:
             del self._buckets[self.timeout]  # nothing in flight: a later call starts afresh
             _forget(self)
+
+
+def clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float] | None:
+    """``time.monotonic`` when ``loop.time`` is asyncio's own, which returns it; else None.
+
+    A timed call reads the loop's clock: through ``loop.time()`` that is a Python
+    frame more on the asyncio loop (about 50 ns); uvloop's is C, and a virtual
+    clock (`supervise.testing`) or any loop overriding ``time`` keeps its own.
+    """
+    own = getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time
+    return time.monotonic if own else None
 
 
 @final
 class CallTimeouts:
     """The timeout buckets of one event loop."""
 
-    __slots__ = ("_buckets",)
+    __slots__ = ("_buckets", "_clock")
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self._buckets: dict[float, _Bucket] = {}
+        self._clock = clock
 
     def add(
         self,
@@ -117,7 +144,7 @@ class CallTimeouts:
         """The bucket of the calls in flight with ``timeout`` (created on first use)."""
         bucket = self._buckets.get(timeout)
         if bucket is None:
-            bucket = self._buckets[timeout] = _Bucket(timeout, self._buckets)
+            bucket = self._buckets[timeout] = _Bucket(timeout, self._buckets, self._clock)
         return bucket
 
 
@@ -146,7 +173,7 @@ def call_timeouts(loop: asyncio.AbstractEventLoop) -> CallTimeouts:
         # when another one first makes a call, so they can be collected.
         for old in [old for old in list(_by_loop) if old.is_closed()]:
             del _by_loop[old]
-        timeouts = _by_loop[loop] = CallTimeouts()
+        timeouts = _by_loop[loop] = CallTimeouts(clock_of(loop))
     _last = (weakref.ref(loop), timeouts)
     return timeouts
 
@@ -173,9 +200,9 @@ def add_timeout(
         bucket = call_timeouts(loop).bucket(timeout)
         _last_bucket = (weakref.ref(loop), timeout, bucket)
     deadline = loop.time() + timeout
-    bucket._pending[future] = (deadline, actor, message)
-    if bucket._timer is None:
-        bucket._arm(loop, deadline)
+    bucket.pending[future] = (deadline, actor, message)
+    if bucket.timer is None:
+        bucket.arm(loop, deadline)
     return bucket
 
 

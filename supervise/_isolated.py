@@ -74,7 +74,7 @@ from ._imports import import_path_of
 from ._link import link, unlink
 from ._mailbox import MailboxClosed
 from ._monitor import start_monitor
-from ._process import ActorProcess, Call, LoopProcess, Process, _Stop
+from ._process import ActorProcess, Call, LoopProcess, Process, _Stop, new_call
 from ._reason import ExitKind, ExitReason, crash, killed
 from ._ref import accepted_messages, child_of, queue_call
 
@@ -583,7 +583,7 @@ async def _queue_when_room(
         return
     try:
         async with asyncio.timeout(timeout):
-            await process.mailbox.put(Call(message, future))
+            await process.mailbox.put(new_call(message, future))
     except MailboxClosed:
         if not future.done():
             future.set_exception(ActorNotRunningError(ref.path))

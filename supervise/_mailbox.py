@@ -100,16 +100,28 @@ class Mailbox(Generic[T]):
             MailboxFull: the mailbox is at capacity (or senders are already waiting).
             MailboxClosed: the actor has ended.
         """
+        waiter = self.parked
+        items = self.items
+        if waiter is not None and not items and not self.putters:
+            # The consumer is parked on an empty mailbox, so it is open (closing
+            # wakes it) and there is room. Queue and wake it: the busy path of every
+            # call and cast to an idle actor. (Parked with items queued means a
+            # quiet control item: the checks below count it against the capacity.)
+            if items is None:
+                items = self.items = deque()
+            items.append(item)
+            self.parked = None
+            if not waiter.done():
+                waiter.set_result(None)
+            return
         if self._closed:
             raise MailboxClosed
-        items = self.items
         if items is None:
             items = self.items = deque()
         if self._capacity is not None and (len(items) >= self._capacity or self.putters):
             raise MailboxFull(self._owner, self._capacity)
         items.append(item)
-        waiter = self.parked
-        if waiter is not None:  # _wake_consumer, inline: this is every cast's path
+        if waiter is not None:  # _wake_consumer, inline
             self.parked = None
             if not waiter.done():
                 waiter.set_result(None)

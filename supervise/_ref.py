@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 import anyio
 from pydantic import BaseModel
 
-from ._deadlines import add_timeout
+from ._deadlines import call_timeouts
 from ._errors import (
     ActorNotRunningError,
     ArgumentError,
@@ -38,7 +38,7 @@ from ._operations import (
     WhichChild,
     WhichChildren,
 )
-from ._process import ActorProcess, Call
+from ._process import ActorProcess, Call, new_call
 from ._reason import NORMAL, ExitReason
 from ._task_supervisor import AsyncTask, TaskStream, async_stream, start_async
 
@@ -480,7 +480,9 @@ class ActorRef(Watchable, Generic[MsgT]):
             if asyncio.current_task(loop) is process.task:
                 raise CallingSelfError(child.path)
         future: asyncio.Future[Any] = loop.create_future()
-        envelope = Call(checked, future)
+        envelope = Call()
+        envelope.message = checked
+        envelope.future = future
         if child.metrics is not None:
             envelope.sent = perf_counter()
         try:
@@ -509,8 +511,16 @@ class ActorRef(Watchable, Generic[MsgT]):
                     timer.cancel()
         if timeout is None:
             return await future
-        # One loop timer per timeout value, not one per call (see _deadlines).
-        bucket = add_timeout(loop, future, timeout, child.path, checked)
+        # One loop timer per timeout value, not one per call (see _deadlines), armed
+        # inline (`_Bucket.add` without its frame); the slot keeps the bucket.
+        bucket = child.timeouts
+        if bucket is None or bucket.timeout != timeout:
+            bucket = child.timeouts = call_timeouts(loop).bucket(timeout)
+        clock = bucket.clock
+        deadline = (loop.time() if clock is None else clock()) + timeout
+        bucket.pending[future] = (deadline, child.path, checked)
+        if bucket.timer is None:
+            bucket.arm(loop, deadline)
         try:
             return await future
         finally:
@@ -853,7 +863,7 @@ def queue_call(ref: ActorRef[Any], msg: object) -> asyncio.Future[Any]:
         raise ActorNotRunningError(child.path)
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     try:
-        process.mailbox.put_nowait(Call(checked, future))
+        process.mailbox.put_nowait(new_call(checked, future))
     except MailboxClosed:
         raise ActorNotRunningError(child.path) from None
     return future

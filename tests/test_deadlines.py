@@ -151,3 +151,45 @@ async def test_add_timeout_reuses_the_last_bucket_until_it_is_dropped() -> None:
     assert fresh is not bucket
     assert fresh is call_timeouts(loop)._buckets[0.02]
     assert await _expiry_time(third) >= deadline
+
+
+@pytest.mark.virtual_clock
+async def test_a_timed_call_fails_exactly_at_its_deadline_on_the_loops_clock() -> None:
+    """The deadline is read from the loop's own clock (here a virtual one), to the tick.
+
+    Calls with one timeout to two actors share one bucket; each fails at its own
+    deadline, not at the other's.
+    """
+    spec = SupervisorSpec(name="root", children=[worker("a"), worker("b")])
+    async with open_tree(spec) as tree:
+        a, b = tree.whereis("root/a"), tree.whereis("root/b")
+        assert isinstance(a, ActorRef)
+        assert isinstance(b, ActorRef)
+        loop = asyncio.get_running_loop()
+        first_deadline = loop.time() + 3.0
+        first = asyncio.ensure_future(a.call(Sleep(seconds=60), timeout=3.0))
+        await asyncio.sleep(1.0)
+        second_deadline = loop.time() + 3.0
+        second = asyncio.ensure_future(b.call(Sleep(seconds=60), timeout=3.0))
+        assert await _expiry_time(first) == first_deadline
+        assert not second.done()
+        assert await _expiry_time(second) == second_deadline
+
+
+@pytest.mark.virtual_clock
+async def test_a_slot_keeps_timing_out_its_calls_after_its_bucket_is_dropped() -> None:
+    """A bucket that fired with nothing in flight leaves the loop's table, not the slot's hands.
+
+    The slot's next call with that timeout still fails at its deadline.
+    """
+    spec = SupervisorSpec(name="root", children=[worker("w")])
+    async with open_tree(spec) as tree:
+        w = tree.whereis("root/w")
+        assert isinstance(w, ActorRef)
+        loop = asyncio.get_running_loop()
+        assert await w.call(Ping(), timeout=0.5) == "pong"
+        await asyncio.sleep(1.0)  # its timer fires with nothing in flight: dropped
+        assert 0.5 not in call_timeouts(loop)._buckets
+        deadline = loop.time() + 0.5
+        late = asyncio.ensure_future(w.call(Sleep(seconds=60), timeout=0.5))
+        assert await _expiry_time(late) == deadline

@@ -81,6 +81,42 @@ async def test_wait_returns_when_an_item_arrives_or_on_wake() -> None:
     await waiter
 
 
+async def test_a_parked_consumer_is_woken_and_senders_waiting_for_room_still_go_first() -> None:
+    """put_nowait to a parked consumer queues and wakes it, but never overtakes a waiting sender.
+
+    A quiet control item counts against the capacity; once closed, a mailbox whose
+    consumer was parked refuses items.
+    """
+    box: Mailbox[int] = Mailbox("a", 1)
+    box.put_nowait(0)
+    waiting = [asyncio.ensure_future(box.put(i)) for i in (1, 2)]
+    await asyncio.sleep(0)
+    assert box.get_nowait() == 0  # room for the first sender; the second still waits
+    parked = box.waiter()  # the consumer parks on the empty mailbox
+    with pytest.raises(MailboxFull):
+        box.put_nowait(99)
+    assert not parked.done()
+    await asyncio.sleep(0)  # the first sender queues its item and wakes the consumer
+    assert parked.done()
+    assert box.get_nowait() == 1
+    await asyncio.sleep(0)
+    assert box.get_nowait() == 2
+    await asyncio.gather(*waiting)
+    parked = box.waiter()
+    box.put_nowait(3)  # nobody waits for room: queued, the consumer woken
+    assert parked.done()
+    assert box.get_nowait() == 3
+    parked = box.waiter()
+    box.put_control_quietly(4)  # queued without waking: it counts against the capacity
+    with pytest.raises(MailboxFull):
+        box.put_nowait(5)
+    assert not parked.done()
+    assert box.close() == [4]
+    assert parked.done()
+    with pytest.raises(MailboxClosed):
+        box.put_nowait(6)
+
+
 async def test_put_control_quietly_queues_without_waking_the_consumer() -> None:
     """A quiet control item leaves the consumer parked; the next item queued wakes it,
     and the quiet one comes out first. A closed mailbox refuses it."""
