@@ -33,13 +33,15 @@ class EchoActor(Actor[Echo]):
 async def _serve_raw(url: str) -> None:
     import nats
 
+    from supervise._nats._node import settle
+
     nc = await nats.connect(url)
 
     async def echo(msg: object) -> None:
         await msg.respond(msg.data)  # type: ignore[attr-defined]
 
     await nc.subscribe(RAW_SUBJECT, cb=echo)
-    await nc.flush()
+    await settle(nc, 30.0)  # "ready" once the server has the subscription
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

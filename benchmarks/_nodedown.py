@@ -52,13 +52,14 @@ main(sys.argv[1:], prog_name="supervise")
 _RESPONDER = """
 import asyncio, sys
 import nats
+from supervise._nats._node import settle
 
 async def main():
     nc = await nats.connect(sys.argv[1], name="raw:" + sys.argv[2])
     async def answer(msg):
         await msg.respond(b"ok")
     await nc.subscribe("raw." + sys.argv[2], cb=answer)
-    await nc.flush()
+    await settle(nc, 30.0)
     print("ready", flush=True)
     await asyncio.Event().wait()
 
@@ -196,6 +197,7 @@ async def raw_side(n: int) -> float:
     """The raw side (see the module docs)."""
     import nats
 
+    from supervise._nats._node import settle
     from supervise._nats._server import NatsServer
 
     times: list[float] = []
@@ -220,7 +222,7 @@ async def raw_side(n: int) -> float:
                     gone.put_nowait(name[4:])
 
             await client.subscribe("$SYS.ACCOUNT.*.DISCONNECT", cb=advisory)
-            await client.flush()
+            await settle(client, 30.0)
             holder = "a"
             for _ in range(n):
                 other = "b" if holder == "a" else "a"

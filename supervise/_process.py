@@ -199,7 +199,11 @@ class Process:
         """Resolved once the process is ready, or failed with why it could not start."""
         started = self._started
         if started is True or started is False:
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            # On its task's loop: `_finish` may ask while no loop runs (a task
+            # destroyed between two runs of its loop).
+            task = self.task
+            loop = asyncio.get_running_loop() if task is None else task.get_loop()
+            future: asyncio.Future[None] = loop.create_future()
             if started:
                 future.set_result(None)
             self._started = started = future

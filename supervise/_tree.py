@@ -254,6 +254,9 @@ class Tree:
         self._root.incarnation = 1
         self._root.wake_running()
         try:
+            if self._membership is not None:
+                # Started once every node's whereis finds its registered names.
+                await self._membership.conn.wait_serving()
             if self._control_path is not None:
                 self._control = ControlServer(self, self._control_path)
                 await self._control.start()
@@ -487,14 +490,17 @@ def open_tree(
             ``metrics`` on. Other hosts are refused.
 
     Returns:
-        A `Tree`; entering it starts the tree, leaving it stops it.
+        A `Tree`; entering it starts the tree, leaving it stops it. With a ``cluster``
+        block, entering returns once the other nodes find its registered names.
 
     Raises:
         TreeFileError: the dict is not a valid tree; every problem is listed.
         UnsupportedEventLoopError: (on entering) no asyncio event loop runs, as under trio.
         UsageError: prometheus-client is not installed (``metrics`` or ``http``); or,
             on entering, the control socket or the HTTP address cannot be bound (the
-            tree is stopped), or a running tree of the same name exports metrics.
+            tree is stopped), or a running tree of the same name exports metrics, or
+            the NATS server did not take its registered names within 5 s (the tree is
+            stopped).
         ArgumentError: ``http`` is not a loopback ``HOST:PORT``.
 
     .. versionadded:: 0.1

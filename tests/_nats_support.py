@@ -83,11 +83,14 @@ class LateLink:
     The bytes a client writes after a PING (its connection's first, the handshake's,
     aside) reach the server only with the client's next publish, as a busy server may
     read them after it has answered the PING: an answer to a PING says nothing of the
-    commands written after it. Everything else passes through in order.
+    commands written after it. With ``subscriptions_late``, every SUB and UNSUB is held
+    so too, as a busy server may read them after another client's request. Everything
+    else passes through in order.
     """
 
-    def __init__(self, server_port: int) -> None:
+    def __init__(self, server_port: int, *, subscriptions_late: bool = False) -> None:
         self._server_port = server_port
+        self._subscriptions_late = subscriptions_late
         self._listener: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -146,10 +149,11 @@ class LateLink:
             publish = verb in (b"PUB", b"HPUB")
             if publish:  # the payload follows: its size ends the line
                 command += await source.readexactly(int(line.split()[-1]) + 2)
-            if holding and not publish:
+            late = self._subscriptions_late and verb in (b"SUB", b"UNSUB")
+            if (holding or late) and not publish:
                 held.append(command)
                 continue
-            if holding:  # a publish: what was held goes first, in order
+            if publish:  # what was held goes first, in order
                 sink.write(b"".join(held))
                 held.clear()
                 holding = False

@@ -29,7 +29,7 @@ from supervise import (
 )
 from supervise._logs._records import Filter
 from supervise._logs._views import TreeView
-from supervise._nats._node import NodeConnection, open_node
+from supervise._nats._node import NodeConnection, open_node, settle
 from supervise._nats._remote import NodeOperation
 from supervise._nats._server import NatsServer, nats_server_binary
 from supervise._nats._wire import DownNotice, Heartbeat, Send, decode, encode, token
@@ -318,6 +318,31 @@ async def test_a_node_is_up_only_once_the_server_has_its_subscriptions(
         assert (await t.ping("b")).incarnation == b.incarnation
 
 
+async def test_settle_returns_once_the_server_has_a_raw_clients_subscriptions(
+    nats_server: NatsServer,
+) -> None:
+    """`settle` (what nodes and the W9 benchmarks' raw responders wait on) returns once
+    the server has read a plain nats-py client's subscriptions, even over a link that
+    delivers what is written after a PING late: nothing is held, and a request from
+    another client finds the responder."""
+    async with LateLink(nats_server.port) as link:
+        responder = await nats.connect(link.url)
+        caller = await nats.connect(nats_server.url)
+        try:
+
+            async def answer(msg: Msg) -> None:
+                await msg.respond(b"here")
+
+            await responder.subscribe("settle.test", cb=answer)
+            await responder.flush()  # a PING ahead of the SUB: the link holds what follows
+            await settle(responder, 5.0)
+            assert link.held == []
+            assert (await caller.request("settle.test", b"", timeout=5.0)).data == b"here"
+        finally:
+            await caller.close()
+            await responder.close()
+
+
 async def test_a_second_node_of_a_name_in_use_is_refused(nats_server: NatsServer) -> None:
     """As Erlang refuses a node name in use, a node does not join under a name that a
     running node of the same cluster holds: UsageError naming the node, the holder's
@@ -354,8 +379,7 @@ async def test_a_name_held_by_a_silent_subscriber_is_refused(nats_server: NatsSe
             pass
 
         await silent.subscribe("sup.supervise.op.b", cb=ignore)
-        await silent.flush()
-        await silent.flush()  # its SUB is read before the second PING
+        await settle(silent, 5.0)
         refused = (
             r"^node 'b': something holds this node name in cluster 'supervise' but did not "
             r"answer a ping in 0\.5 s \(a frozen node, or one whose connection the server "
@@ -496,3 +520,23 @@ async def test_registered_names_are_found_by_any_node_once_served(
         ref = await t.whereis("counter")
         assert (ref.name, ref.node) == ("counter", "b")
         assert await ref.call(Get()) == 0
+
+
+async def test_a_tree_with_a_cluster_block_starts_once_its_names_are_served(
+    nats_server: NatsServer,
+) -> None:
+    """Entering open_tree with a cluster block returns once the server has the
+    subscriptions of the tree's registered names: over a link that delivers a client's
+    subscriptions only with its next publish (as a busy server reads them late), nothing
+    of the tree's node is held back, and another node's whereis finds a name at once."""
+    async with (
+        LateLink(nats_server.port, subscriptions_late=True) as link,
+        open_node(nats_server.url, name="t", heartbeat=HEARTBEAT, misses=MISSES) as t,
+    ):
+        # Heartbeats far apart: none of them carries the held subscriptions through.
+        cluster = ClusterSpec(servers=link.url, node="b", heartbeat=10.0, misses=MISSES)
+        async with open_tree(SPEC.model_copy(update={"cluster": cluster})):
+            assert link.held == []
+            ref = await t.whereis("counter")
+            assert (ref.name, ref.node) == ("counter", "b")
+            assert await ref.call(Get()) == 0

@@ -306,30 +306,20 @@ class NodeConnection(Serving):
             )
 
     async def _settle(self, timeout: float) -> None:
-        """Return once the server has read every command this connection sent so far.
+        """Return once the server has read every command this connection sent so far
+        (see `settle`).
 
-        nats-py's ``flush()`` does not promise it: it writes its PING straight to the
-        socket, ahead of the commands still queued for its flusher task (the SUBs just
-        made), so the server may answer it before it has read them, and a node that
-        went on would not yet receive what is sent to it. A message to this node's own
-        inbox is queued behind them, and the server handles a connection's commands
-        in order: once it is back, every subscription made before it is in place.
+        Raises:
+            UsageError: not within ``timeout`` (an overloaded server).
         """
-        key = f"settle{next(self._ids)}"
-        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
-        self._replies[key] = future
         try:
-            await self.nats.publish(self._inbox + key, b"")
-            async with asyncio.timeout(timeout):
-                await future
+            await settle(self.nats, timeout)
         except TimeoutError:
             raise UsageError(
                 f"node {self.name!r}",
                 f"the NATS server did not confirm this node's subscriptions in {timeout:g} s; "
                 f"check that the server is not overloaded",
             ) from None
-        finally:
-            del self._replies[key]
 
     def announce(self) -> None:
         """Start heartbeating (the others see this node up) and watching the other nodes.
@@ -891,6 +881,31 @@ def _add(callbacks: list[CallbackT], callback: CallbackT) -> Callable[[], None]:
             callbacks.remove(callback)
 
     return remove
+
+
+async def settle(nc: NatsClient, timeout: float) -> None:
+    """Return once the NATS server has read every command ``nc`` sent so far.
+
+    nats-py's ``flush()`` does not promise it: it writes its PING straight to the socket,
+    ahead of the commands still queued for its flusher task (the SUBs just made), so the
+    server may answer it before it has read them, and a client that went on would not yet
+    receive what is sent to it. A message to an inbox of its own is queued behind them,
+    and the server handles a connection's commands in order: once it is back, every
+    subscription made before it is in place.
+
+    Raises:
+        TimeoutError: the message was not back within ``timeout`` seconds.
+    """
+    back: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox, future=back, max_msgs=1)
+    try:
+        await nc.publish(inbox, b"")
+        async with asyncio.timeout(timeout):
+            await back
+    finally:
+        with contextlib.suppress(nats.errors.Error):
+            await sub.unsubscribe()
 
 
 @contextlib.asynccontextmanager
