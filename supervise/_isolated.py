@@ -52,6 +52,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel
@@ -138,6 +139,32 @@ def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
     return len(body).to_bytes(LENGTH, "big") + body
 
 
+class FrameTooLarge(Exception):
+    """Internal: a length prefix over `MAX_FRAME`: the other side does not speak the channel."""
+
+
+def frames(buffer: bytearray) -> Iterator[tuple[bytes, int]]:
+    """The bodies of the whole frames at the start of ``buffer``, each with the offset after it.
+
+    Stops at the first frame not yet all there. The reader may stop taking
+    frames early; it then drops what it took, ``del buffer[:offset]`` with the
+    last offset it was given.
+
+    Raises:
+        FrameTooLarge: a frame's length is over `MAX_FRAME`.
+    """
+    offset, size = 0, len(buffer)
+    while size - offset >= LENGTH:
+        length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
+        if length > MAX_FRAME:
+            raise FrameTooLarge(length)
+        end = offset + LENGTH + length
+        if end > size:
+            return
+        yield bytes(buffer[offset + LENGTH : end]), end
+        offset = end
+
+
 def split(body: bytes) -> tuple[dict[str, Any], bytes]:
     """A frame's body as its header and its payload (b"" if none)."""
     cut = body.find(b"\n")  # the header's compact JSON holds no raw newline
@@ -202,23 +229,18 @@ class _Channel(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
         buffer += data
-        offset, size = 0, len(buffer)
-        while size - offset >= LENGTH:
-            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
-            if length > MAX_FRAME:
-                self._process._broken(f"a frame of {length} bytes from the child")
-                return
-            end = offset + LENGTH + length
-            if end > size:
-                break
-            body = bytes(buffer[offset + LENGTH : end])
-            offset = end
-            try:
-                header, payload = split(body)
-                self._process._on_frame(header, payload)
-            except Exception as exc:  # a child that speaks nonsense is killed
-                self._process._broken(f"a frame it could not read ({exc!r})")
-                return
+        offset = 0
+        try:
+            for body, offset in frames(buffer):  # noqa: B007  # the last offset is used below
+                try:
+                    header, payload = split(body)
+                    self._process._on_frame(header, payload)
+                except Exception as exc:  # a child that speaks nonsense is killed
+                    self._process._broken(f"a frame it could not read ({exc!r})")
+                    return
+        except FrameTooLarge as exc:
+            self._process._broken(f"a frame of {exc.args[0]} bytes from the child")
+            return
         del buffer[:offset]
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -62,12 +62,12 @@ from ._errors import (
 )
 from ._imports import import_path_of, resolve_import_path
 from ._isolated import (
-    LENGTH,
     MAX_FORK_REQUEST,
-    MAX_FRAME,
+    FrameTooLarge,
     _loaded_model,
     error_fields,
     frame,
+    frames,
     reply_frame,
     split,
 )
@@ -257,22 +257,21 @@ class _Channel(asyncio.Protocol):
     def _parse(self) -> None:
         buffer = self._buffer
         offset = 0
-        while len(buffer) - offset >= LENGTH and not (self._held and self.init.done()):
-            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
-            if length > MAX_FRAME:
-                os._exit(1)  # not our parent speaking: nobody to serve
-            end = offset + LENGTH + length
-            if end > len(buffer):
-                break
-            header, payload = split(bytes(buffer[offset + LENGTH : end]))
-            offset = end
-            if not self.init.done():
-                self.init.set_result(header)
-                continue
-            assert self._deliver is not None
-            waiting = self._deliver(header, payload)
-            if waiting is not None:
-                self._hold(waiting)
+        try:
+            for body, end in frames(buffer):
+                if self._held and self.init.done():
+                    break  # the rest waits for room in the mailbox
+                header, payload = split(body)
+                offset = end
+                if not self.init.done():
+                    self.init.set_result(header)
+                    continue
+                assert self._deliver is not None
+                waiting = self._deliver(header, payload)
+                if waiting is not None:
+                    self._hold(waiting)
+        except FrameTooLarge:
+            os._exit(1)  # not our parent speaking: nobody to serve
         del buffer[:offset]
 
     def _hold(self, waiting: Awaitable[None]) -> None:
@@ -480,16 +479,11 @@ class TreeLink(asyncio.Protocol):
         buffer = self._buffer
         buffer += data
         offset = 0
-        while len(buffer) - offset >= LENGTH:
-            length = int.from_bytes(buffer[offset : offset + LENGTH], "big")
-            if length > MAX_FRAME:
-                os._exit(1)  # not our parent speaking: nobody to serve
-            end = offset + LENGTH + length
-            if end > len(buffer):
-                break
-            header, payload = split(bytes(buffer[offset + LENGTH : end]))
-            offset = end
-            self._answered(header, payload)
+        try:
+            for body, offset in frames(buffer):  # noqa: B007  # the last offset is used below
+                self._answered(*split(body))
+        except FrameTooLarge:
+            os._exit(1)  # not our parent speaking: nobody to serve
         del buffer[:offset]
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -50,7 +50,7 @@ from supervise import (
     open_tree,
 )
 from supervise import _isolated as isolated_module
-from supervise._isolated import FORKSERVER
+from supervise._isolated import FORKSERVER, MAX_FRAME, FrameTooLarge, frame, frames, split
 from supervise.spec import json_schema
 from supervise.testing import EventLog
 
@@ -411,3 +411,16 @@ async def test_isolated_siblings_each_get_their_own_process_and_channels() -> No
             assert len({_parent_of(pid) for pid in pids}) == 1
         totals = [await ref.call(GetTotal(), timeout=TIMEOUT) for ref in refs]
         assert totals == [Total(value=1), Total(value=2), Total(value=3)]
+
+
+def test_frames_are_read_whole_and_an_oversized_one_ends_the_channel() -> None:
+    """The channel's reader takes whole frames only, each with the offset after it, and
+    refuses a length over MAX_FRAME (the other side does not speak the channel)."""
+    first, second = frame({"op": "a"}), frame({"op": "b"}, b"payload")
+    buffer = bytearray(first + second + second[:5])  # the third frame has not all arrived
+    taken = list(frames(buffer))
+    assert [split(body) for body, _ in taken] == [({"op": "a"}, b""), ({"op": "b"}, b"payload")]
+    assert [end for _, end in taken] == [len(first), len(first) + len(second)]
+    assert list(frames(bytearray(first[:3]))) == []
+    with pytest.raises(FrameTooLarge):
+        list(frames(bytearray((MAX_FRAME + 1).to_bytes(4, "big"))))
