@@ -213,15 +213,33 @@ def signal_name(number: int) -> str:
 # -- the tree's side -------------------------------------------------------------------
 
 
-class _Channel(asyncio.Protocol):
+class WriteFlow(asyncio.Protocol):
+    """A channel end's write flow control: while the transport's buffer is over its high
+    mark (``paused``), a writer waits on ``_drained``, released when it drains or closes."""
+
+    paused = False
+    _drained: asyncio.Future[None] | None = None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._release_writer()
+
+    def _release_writer(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+
+class _Channel(WriteFlow):
     """The tree's end of the socket pair: cuts frames and hands them to the process."""
 
     def __init__(self, process: IsolatedProcess) -> None:
         self._process = process
         self._buffer = bytearray()
         self.transport: asyncio.Transport | None = None
-        self._drained: asyncio.Future[None] | None = None
-        self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -246,18 +264,6 @@ class _Channel(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._release_writer()
         self._process._on_channel_closed()
-
-    def pause_writing(self) -> None:
-        self.paused = True
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        self._release_writer()
-
-    def _release_writer(self) -> None:
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
 
     async def drain(self) -> None:
         """Wait until the child has read enough that writing may go on (or it is gone)."""

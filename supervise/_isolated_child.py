@@ -64,6 +64,7 @@ from ._imports import import_path_of, resolve_import_path
 from ._isolated import (
     MAX_FORK_REQUEST,
     FrameTooLarge,
+    WriteFlow,
     _loaded_model,
     error_fields,
     frame,
@@ -448,7 +449,7 @@ def _exit_header(process: ActorProcess, requested: list[ExitReason]) -> dict[str
 # -- the actor's requests to the tree's other actors -----------------------------------
 
 
-class TreeLink(asyncio.Protocol):
+class TreeLink(WriteFlow):
     """The child's end of the tree channel: its actor's casts and calls to the tree's
     other actors, and their answers (`supervise._isolated._TreeChannel` is the other end).
 
@@ -464,8 +465,6 @@ class TreeLink(asyncio.Protocol):
         #: Requests not answered yet: their future, the message (for a rebuilt error) and
         #: the name of the tree's actor they went to.
         self._pending: dict[int, tuple[asyncio.Future[Any], object, str]] = {}
-        self._paused = False
-        self._drained: asyncio.Future[None] | None = None
         #: The isolated actor's path, named in the errors raised here.
         self.caller = ""
         #: Monitors of the tree's actors, by monitor id: the incarnation as seen here,
@@ -493,18 +492,6 @@ class TreeLink(asyncio.Protocol):
             if not future.done():
                 future.set_exception(self._gone())
 
-    def pause_writing(self) -> None:
-        self._paused = True
-
-    def resume_writing(self) -> None:
-        self._paused = False
-        self._release_writer()
-
-    def _release_writer(self) -> None:
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
-
     def _gone(self) -> IsolationError:
         return IsolationError(self.caller, "a request to the tree", "the tree's process is gone")
 
@@ -517,7 +504,7 @@ class TreeLink(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             raise self._gone()
-        if self._paused:
+        if self.paused:
             full = MailboxFull(name, 0)
             full.args = (
                 f"isolated actor {self.caller!r} cannot send to {name!r} without waiting: the "
@@ -533,7 +520,7 @@ class TreeLink(asyncio.Protocol):
         if transport is None or transport.is_closing():
             raise self._gone()
         transport.write(data)
-        if self._paused and not transport.is_closing():
+        if self.paused and not transport.is_closing():
             if self._drained is None:
                 self._drained = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._drained)
