@@ -86,7 +86,7 @@ class DynamicSupervisor(Supervisor):
         queued, an operation in progress, an ``on_start`` or a subtree to wait
         for) goes through the inbox, in order.
         """
-        if not self._idle or len(self._inbox):
+        if self._inbox.parked is None or self._inbox.items:  # not idle, or work queued
             return None
         spec = self._spec_for(arg)
         if not (

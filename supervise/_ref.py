@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 import anyio
 from pydantic import BaseModel
 
-from ._deadlines import call_timeouts
+from ._deadlines import Expired, call_timeouts
 from ._errors import (
     ActorNotRunningError,
     ArgumentError,
@@ -474,7 +474,7 @@ class ActorRef(Watchable, Generic[MsgT]):
             # A consumer parked on its mailbox is not the task calling, and its loop
             # is the caller's: no need to ask asyncio (`get_running_loop` costs a
             # getpid() system call on CPython 3.11, about 0.2 µs of a call).
-            loop = parked.get_loop()
+            loop: asyncio.AbstractEventLoop = mailbox.loop  # type: ignore[assignment]
         else:
             loop = asyncio.get_running_loop()
             if asyncio.current_task(loop) is process.task:
@@ -486,7 +486,16 @@ class ActorRef(Watchable, Generic[MsgT]):
         if child.metrics is not None:
             envelope.sent = perf_counter()
         try:
-            mailbox.put_nowait(envelope)
+            if parked is not None and not mailbox.items and not mailbox.putters:
+                # `Mailbox.put_nowait`'s hand-over, inline (its Python frame is about
+                # 1 % of a call round trip): the parked consumer wakes with the call.
+                mailbox.parked = None
+                try:
+                    parked.set_result(envelope)
+                except asyncio.InvalidStateError:  # its wait was cancelled: queue the call
+                    mailbox.put_nowait(envelope)
+            else:
+                mailbox.put_nowait(envelope)
         except MailboxClosed:
             raise ActorNotRunningError(child.path) from None
         except Exception:
@@ -518,11 +527,13 @@ class ActorRef(Watchable, Generic[MsgT]):
             bucket = child.timeouts = call_timeouts(loop).bucket(timeout)
         clock = bucket.clock
         deadline = (loop.time() if clock is None else clock()) + timeout
-        bucket.pending[future] = (deadline, child.path, checked)
+        bucket.pending[future] = deadline
         if bucket.timer is None:
             bucket.arm(loop, deadline)
         try:
             return await future
+        except Expired:
+            raise CallTimeoutError(child.path, checked, timeout) from None
         finally:
             bucket.discard(future, None)
 

@@ -332,7 +332,6 @@ class Supervisor(LoopProcess):
         "_children",
         "_context",
         "_exited",
-        "_idle",
         "_inbox",
         "_intensity",
         "_launch",
@@ -371,9 +370,6 @@ class Supervisor(LoopProcess):
         self._one_for_one_at_once = self._strategy is Strategy.ONE_FOR_ONE and spec.backoff is None
         # Every child's on_exit, bound once rather than once per incarnation.
         self._exited = self._child_exited
-        # True only while parked on an empty inbox, in the middle of nothing
-        # (see DynamicSupervisor.start_child_now).
-        self._idle = False
         #: created (its task has not run yet), starting (its initial children) or serving.
         self._phase = _CREATED
         # A child that this supervisor was stopping ended with KeyboardInterrupt or
@@ -554,14 +550,21 @@ class Supervisor(LoopProcess):
     async def _serve(self) -> ExitReason:
         inbox = self._inbox
         while True:
-            if not inbox.items:  # the inbox's one consumer, as an actor's loop
-                self._idle = True
+            if inbox.items:
+                message = inbox.get_nowait()
+            else:
+                # The inbox's one consumer, as an actor's loop. While ``parked`` is
+                # set the supervisor is idle, in the middle of nothing (see
+                # `_child_exited` and DynamicSupervisor.start_child_now).
+                waiter = inbox.waiter()
                 try:
-                    await inbox.waiter()
-                finally:
-                    self._idle = False
-                continue
-            message = inbox.get_nowait()
+                    handed = await waiter
+                except BaseException:
+                    inbox.take_back(waiter)
+                    raise
+                if handed is None:
+                    continue
+                message = handed
             kind = type(message)
             try:
                 if kind is _ChildExit:
@@ -639,10 +642,11 @@ class Supervisor(LoopProcess):
             unregister(self.child.registry, child)
 
     def _child_exited(self, process: Process) -> None:
-        if self._idle and not self._inbox.items and self._restart_in_place(process):
+        inbox = self._inbox
+        if inbox.parked is not None and not inbox.items and self._restart_in_place(process):
             return
         try:
-            self._inbox.put_control(_ChildExit(process))
+            inbox.put_control(_ChildExit(process))
         except MailboxClosed:
             pass  # we are gone; nobody restarts anything now
 

@@ -66,19 +66,57 @@ async def test_close_returns_leftovers_and_releases_senders() -> None:
     assert box.statistics().closed
 
 
-async def test_wait_returns_when_an_item_arrives_or_on_wake() -> None:
-    """The consumer's wait ends on a new item, or when woken for a stop."""
-    box: Mailbox[int] = Mailbox("a", None)
-    waiter = asyncio.ensure_future(box.wait())
-    await asyncio.sleep(0)
-    assert not waiter.done()
+async def test_a_parked_consumer_is_handed_the_item_or_woken_with_none() -> None:
+    """An item put into the empty mailbox of a parked consumer is handed over, not queued.
+
+    A second item put before the consumer runs is queued behind it; a wake
+    (for a stop) resolves the waiter with None.
+    """
+    box: Mailbox[int] = Mailbox("a", 1)
+    parked = box.waiter()
     box.put_nowait(1)
-    await waiter
-    box.get_nowait()
-    waiter = asyncio.ensure_future(box.wait())
-    await asyncio.sleep(0)
+    assert parked.result() == 1
+    assert len(box) == 0
+    assert box.parked is None
+    box.put_nowait(2)  # the consumer has not run yet: queued, in order behind the first
+    assert box.get_nowait() == 2
+    parked = box.waiter()
     box.wake()
-    await waiter
+    assert parked.result() is None
+
+
+async def test_a_consumer_cancelled_after_the_hand_over_gives_the_item_back() -> None:
+    """The handed item goes back to the front of the mailbox, before items queued since.
+
+    A put into the empty mailbox of a consumer whose wait was cancelled (it has
+    not run since) queues the item, and closing the mailbox returns it.
+    """
+    box: Mailbox[int] = Mailbox("a", None)
+
+    async def consumer() -> int | None:
+        waiter = box.waiter()
+        try:
+            return await waiter
+        except BaseException:
+            box.take_back(waiter)
+            raise
+
+    task = asyncio.ensure_future(consumer())
+    await asyncio.sleep(0)
+    box.put_nowait(1)
+    box.put_nowait(2)
+    task.cancel()  # after the hand-over, before the consumer ran
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert box.parked is None
+    assert [box.get_nowait(), box.get_nowait()] == [1, 2]
+    task = asyncio.ensure_future(consumer())
+    await asyncio.sleep(0)
+    task.cancel()  # cancelled while parked, nothing handed: the next put queues
+    box.put_nowait(3)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert box.close() == [3]
 
 
 async def test_a_parked_consumer_is_woken_and_senders_waiting_for_room_still_go_first() -> None:
@@ -97,15 +135,14 @@ async def test_a_parked_consumer_is_woken_and_senders_waiting_for_room_still_go_
         box.put_nowait(99)
     assert not parked.done()
     await asyncio.sleep(0)  # the first sender queues its item and wakes the consumer
-    assert parked.done()
+    assert parked.result() is None
     assert box.get_nowait() == 1
     await asyncio.sleep(0)
     assert box.get_nowait() == 2
     await asyncio.gather(*waiting)
     parked = box.waiter()
-    box.put_nowait(3)  # nobody waits for room: queued, the consumer woken
-    assert parked.done()
-    assert box.get_nowait() == 3
+    box.put_nowait(3)  # nobody waits for room: handed to the consumer
+    assert parked.result() == 3
     parked = box.waiter()
     box.put_control_quietly(4)  # queued without waking: it counts against the capacity
     with pytest.raises(MailboxFull):

@@ -43,7 +43,7 @@ from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel, ValidationError
 
 from .. import _log
-from .._deadlines import call_timeouts
+from .._deadlines import Expired, call_timeouts
 from .._errors import (
     ArgumentError,
     CallTimeoutError,
@@ -633,10 +633,12 @@ class NodeConnection(Serving):
             peer.pending[future] = target
         # One loop timer per timeout value, not one per request (see supervise._deadlines).
         where = target if node is None else f"{target}@{node}"
-        bucket = call_timeouts(loop).add(loop, future, timeout, where, message)
+        bucket = call_timeouts(loop).add(loop, future, timeout)
         try:
             await self.nats.publish(subject, payload, reply=self._inbox + key)
             return await future
+        except Expired:
+            raise CallTimeoutError(where, message, timeout) from None
         finally:
             del self._replies[key]
             bucket.discard(future, None)
