@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from asyncio import Future
 from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -537,7 +538,8 @@ class ActorProcess(LoopProcess):
             mailbox = self.mailbox
             # Asked once (`asyncio.get_running_loop` costs a getpid() system call on
             # CPython 3.11, about 0.2 µs), and kept on the mailbox for its callers.
-            loop = mailbox.loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
+            mailbox.bind(loop)
             # No more locals than needed: each is 8 bytes of every idle actor's frame
             # (``future`` is the start's, the park's and a call's in turn).
             item: Any  # a message, a `Call` or a `_Stop`, told apart by its type
@@ -546,7 +548,9 @@ class ActorProcess(LoopProcess):
                     # Park (`Mailbox.waiter`, inline): whoever puts an item or wakes
                     # the mailbox clears ``parked`` and resolves it, with the item
                     # handed over or None.
-                    future = mailbox.parked = loop.create_future()
+                    future = mailbox.parked = (
+                        Future(loop=loop) if mailbox.plain_futures else loop.create_future()
+                    )
                     try:  # free on 3.11+ while nothing is raised
                         item = await future
                     except BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from asyncio import Future
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
@@ -479,7 +480,9 @@ class ActorRef(Watchable, Generic[MsgT]):
             loop = asyncio.get_running_loop()
             if asyncio.current_task(loop) is process.task:
                 raise CallingSelfError(child.path)
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = (
+            Future(loop=loop) if mailbox.plain_futures else loop.create_future()
+        )
         envelope = Call()
         envelope.message = checked
         envelope.future = future
