@@ -5,7 +5,8 @@ A ``loop.call_later`` per call, cancelled when the reply comes, costs about
 bookkeeping): a quarter of a call round trip on asyncio. Calls made with the
 same timeout expire in the order they were made, so the calls in flight with
 one timeout value wait together in an insertion-ordered dict (a `_Bucket`),
-under one loop timer armed for the oldest of them:
+under one timer armed for the oldest of them (an alarm, `supervise._alarms`,
+on asyncio's own loop; ``loop.call_at`` on others):
 
 - a call adds its entry (`CallTimeouts.add`) and discards it from the bucket
   (``bucket.discard``) when it ends, however it ends;
@@ -23,10 +24,11 @@ timeout for every call cost no more than a timer per call.
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Final, final
+
+from ._alarms import ALARMS, clock_of
 
 
 class Expired(Exception):
@@ -42,8 +44,17 @@ class _Bucket:
     """The calls in flight with one timeout value, oldest first, and their timer."""
 
     # No reference to the loop (the loop-keyed weak dict must not keep it alive):
-    # `add` is given it, and `_fire` runs on it.
-    __slots__ = ("_armed_for", "_buckets", "clock", "discard", "pending", "timeout", "timer")
+    # `add` is given it, and `ring` runs on it.
+    __slots__ = (
+        "__weakref__",
+        "_armed_for",
+        "_buckets",
+        "armed",
+        "clock",
+        "discard",
+        "pending",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -54,17 +65,18 @@ class _Bucket:
         self._buckets = buckets
         self.timeout: float = timeout
         #: The loop's clock when reading it needs no loop method (`clock_of`), else
-        #: None: read ``loop.time()``.
+        #: None: read ``loop.time()``. With a clock, the timer is an alarm.
         self.clock: Callable[[], float] | None = clock
         #: future -> deadline; deadlines never decrease. A caller on the busy path
-        #: adds its entry itself, then calls `arm` if ``timer`` is None (what `add`
+        #: adds its entry itself, then calls `arm` unless ``armed`` (what `add`
         #: does, without its Python frame).
         self.pending: dict[asyncio.Future[Any], float] = {}
         #: ``discard(future, None)``: forget a call that has ended, however it ended.
         #: The dict's own ``pop``, bound once: a method of ours would cost every
         #: call with a timeout another Python frame (about 50 ns).
         self.discard: Callable[[asyncio.Future[Any], None], float | None] = self.pending.pop
-        self.timer: asyncio.TimerHandle | None = None
+        #: Whether its timer is armed (for the oldest call in flight).
+        self.armed = False
         self._armed_for = 0.0
 
     def __len__(self) -> int:
@@ -75,16 +87,21 @@ class _Bucket:
         """Fail ``future`` with `Expired` ``timeout`` seconds from now unless discarded."""
         deadline = loop.time() + self.timeout
         self.pending[future] = deadline
-        if self.timer is None:
+        if not self.armed:
             self.arm(loop, deadline)
 
     def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         """Arm the timer for ``deadline``, the oldest call's (none is armed)."""
         self._armed_for = deadline
-        self.timer = loop.call_at(deadline, self._fire)
+        self.armed = True
+        if self.clock is None:
+            loop.call_at(deadline, self.ring)
+        else:
+            ALARMS.set(loop, deadline, self)
 
-    def _fire(self) -> None:
-        self.timer = None
+    def ring(self) -> None:
+        """The timer is due: fail the calls past their deadline, arm it for the next one."""
+        self.armed = False
         loop = asyncio.get_running_loop()
         # The loop may run a timer up to its clock resolution early: whatever
         # was due by the deadline the timer was armed for is due now.
@@ -100,19 +117,8 @@ class _Bucket:
             del pending[future]
             if not future.done():
                 future.set_exception(Expired())
-        if self.timer is None and self._buckets.get(self.timeout) is self:
+        if not self.armed and self._buckets.get(self.timeout) is self:
             del self._buckets[self.timeout]  # nothing in flight: a later call starts afresh
-
-
-def clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float] | None:
-    """``time.monotonic`` when ``loop.time`` is asyncio's own, which returns it; else None.
-
-    A timed call reads the loop's clock: through ``loop.time()`` that is a Python
-    frame more on the asyncio loop (about 50 ns); uvloop's is C, and a virtual
-    clock (`supervise.testing`) or any loop overriding ``time`` keeps its own.
-    """
-    own = getattr(loop.time, "__func__", None) is asyncio.BaseEventLoop.time
-    return time.monotonic if own else None
 
 
 @final

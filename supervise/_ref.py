@@ -523,7 +523,7 @@ class ActorRef(Watchable, Generic[MsgT]):
                     timer.cancel()
         if timeout is None:
             return await future
-        # One loop timer per timeout value, not one per call (see _deadlines), armed
+        # One timer per timeout value, not one per call (see _deadlines), armed
         # inline (`_Bucket.add` without its frame); the slot keeps the bucket.
         bucket = child.timeouts
         if bucket is None or bucket.timeout != timeout:
@@ -531,7 +531,7 @@ class ActorRef(Watchable, Generic[MsgT]):
         clock = bucket.clock
         deadline = (loop.time() if clock is None else clock()) + timeout
         bucket.pending[future] = deadline
-        if bucket.timer is None:
+        if not bucket.armed:
             bucket.arm(loop, deadline)
         try:
             return await future

@@ -41,6 +41,17 @@ async def test_calls_with_one_timeout_expire_each_at_its_own_deadline() -> None:
         first.result()
 
 
+async def test_on_asyncios_own_loop_the_timer_is_an_alarm_not_a_loop_timer() -> None:
+    """Nothing is added to the loop's timer heap (which its every iteration looks at)."""
+    loop = asyncio.get_running_loop()
+    scheduled = list(loop._scheduled)  # type: ignore[attr-defined]
+    future: asyncio.Future[Any] = loop.create_future()
+    deadline = loop.time() + 0.03
+    call_timeouts(loop).add(loop, future, 0.03)
+    assert loop._scheduled == scheduled  # type: ignore[attr-defined]
+    assert await _expiry_time(future) >= deadline
+
+
 async def test_overlapping_calls_share_one_timer_and_expire_in_order() -> None:
     """Calls in flight together with one timeout expire in the order they were made."""
     loop = asyncio.get_running_loop()

@@ -631,7 +631,7 @@ class NodeConnection(Serving):
         self._replies[key] = future
         if peer is not None:
             peer.pending[future] = target
-        # One loop timer per timeout value, not one per request (see supervise._deadlines).
+        # One timer per timeout value, not one per request (see supervise._deadlines).
         where = target if node is None else f"{target}@{node}"
         bucket = call_timeouts(loop).add(loop, future, timeout)
         try:
