@@ -76,7 +76,7 @@ class _Bucket:
         #: call with a timeout another Python frame (about 50 ns).
         self.discard: Callable[[asyncio.Future[Any], None], float | None] = self.pending.pop
         #: Whether its timer is armed (for the oldest call in flight).
-        self.armed = False
+        self.armed: bool = False
         self._armed_for = 0.0
 
     def __len__(self) -> int:

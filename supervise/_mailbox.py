@@ -100,7 +100,7 @@ class Mailbox(Generic[T]):
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Whether ``loop`` makes plain asyncio futures (`bind`): then
         #: ``asyncio.Future(loop=loop)`` is its ``create_future()``, made directly.
-        self.plain_futures = False
+        self.plain_futures: bool = False
         #: Senders waiting for room, oldest first; created on first need. The
         #: consumer that takes an item itself (not through `get_nowait`) calls
         #: `wake_putter` when there are some.

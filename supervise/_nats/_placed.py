@@ -488,7 +488,7 @@ class RemoteMailbox:
     messages wait here and are sent in order once it does.
     """
 
-    __slots__ = ("_held", "_process", "_ref", "closed", "high_water", "parked")
+    __slots__ = ("_held", "_process", "_ref", "closed", "high_water", "parked", "plain_futures")
 
     def __init__(self, process: PlacedProcess) -> None:
         self._process = process
@@ -498,6 +498,8 @@ class RemoteMailbox:
         self.high_water = 0
         #: Never set: the consumer is on the actor's node, never a task calling here.
         self.parked: asyncio.Future[None] | None = None
+        #: A caller makes its reply future with its loop's ``create_future()``.
+        self.plain_futures: bool = False
 
     def __len__(self) -> int:
         return len(self._held or ())
