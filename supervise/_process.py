@@ -474,9 +474,13 @@ class ActorProcess(LoopProcess):
 
         See `_run` and `prepare_next`.
         """
-        incarnation = self.child.incarnation + 1
+        child = self.child
+        incarnation = child.incarnation + 1
         context = _log.take_context(self.path, incarnation) if incarnation > 1 else None
-        self.task = asyncio.get_running_loop().create_task(
+        loop = child.loop
+        if loop is None:
+            loop = child.loop = asyncio.get_running_loop()
+        self.task = loop.create_task(
             self._run(incarnation if context is None else None), name=self.path, context=context
         )
 
@@ -536,9 +540,9 @@ class ActorProcess(LoopProcess):
             # idle actor another frame). It is the mailbox's one consumer: it
             # reads the queue directly and drains it before waiting again.
             mailbox = self.mailbox
-            # Asked once (`asyncio.get_running_loop` costs a getpid() system call on
-            # CPython 3.11, about 0.2 µs), and kept on the mailbox for its callers.
-            loop = asyncio.get_running_loop()
+            # The slot's (`start` set it), kept on the mailbox for its callers.
+            loop = self.child.loop
+            assert loop is not None
             mailbox.bind(loop)
             # No more locals than needed: each is 8 bytes of every idle actor's frame
             # (``future`` is the start's, the park's and a call's in turn).
