@@ -293,7 +293,8 @@ class Mailbox(Generic[T]):
             for fut in putters:
                 if not fut.done():
                     fut.set_result(None)
-        self._wake_consumer()
+        if self.parked is not None:  # not when its own consumer closes it (a restart)
+            self._wake_consumer()
         return left
 
     def statistics(self) -> MailboxStatistics:

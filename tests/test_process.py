@@ -37,6 +37,26 @@ def make_process() -> ActorProcess:
     return ActorProcess(child, Plain(), Mailbox("root/p", 10), 5.0)
 
 
+def test_an_actor_process_starts_with_the_fields_process_init_sets() -> None:
+    """`ActorProcess.__init__` sets `Process`'s fields itself (inline, for restarts):
+    each one as `Process.__init__` does, ``ready`` as "no on_start"."""
+
+    class Starting(Plain):
+        async def on_start(self) -> None:
+            pass
+
+    fields = Process.__slots__
+    for actor, ready in ((Plain(), True), (Starting(), False)):
+        spec = ChildSpec(name="p", actor=type(actor))
+        child = Child(spec, "root/p", None, Registry(), DeadLetters())
+        process = ActorProcess(child, actor, Mailbox("root/p", 10), 5.0)
+        reference = object.__new__(ActorProcess)
+        Process.__init__(reference, child, ready=ready)
+        assert {f: getattr(process, f) for f in fields} == {
+            f: getattr(reference, f) for f in fields
+        }
+
+
 async def test_kill_before_the_first_step_still_finishes_as_killed() -> None:
     """A task cancelled before it ever ran still reports its end, once, as killed."""
     process = make_process()
