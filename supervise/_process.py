@@ -452,16 +452,16 @@ class ActorProcess(LoopProcess):
         # 0.2 µs of its latency (W5, uvloop); `tests/test_process.py` checks that
         # both set the same fields. Without on_start there is nothing to wait for:
         # ready as soon as the task exists.
-        self.child = child
-        self.path = child.path
+        self.child: Child = child
+        self.path: str = child.path
         self.task = None
-        self._started = not actor._has_on_start
-        self.reason = None
-        self.terminating = False
-        self.on_exit = None
-        self.on_end = None
-        self._kill_reason = None
-        self._exit_callbacks = None
+        self._started: asyncio.Future[None] | bool = not actor._has_on_start
+        self.reason: ExitReason | None = None
+        self.terminating: bool = False
+        self.on_exit: Callable[[Process], None] | None = None
+        self.on_end: Callable[[Process], None] | None = None
+        self._kill_reason: ExitReason | None = None
+        self._exit_callbacks: dict[object, Callable[[Process], None]] | None = None
         #: The actor instance; None once the incarnation has ended.
         self.actor: Actor[Any] | None = actor
         self.mailbox: Mailbox[object] = mailbox
