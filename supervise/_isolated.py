@@ -1199,12 +1199,7 @@ class IsolatedProcess(ActorProcess):
             if mailbox.items:
                 item = mailbox.get_nowait()
             else:
-                waiter = mailbox.waiter()
-                try:
-                    handed = await waiter
-                except BaseException:
-                    mailbox.take_back(waiter)
-                    raise
+                handed = await mailbox.wait()
                 if handed is None:
                     continue
                 item = handed

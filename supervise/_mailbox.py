@@ -264,6 +264,20 @@ class Mailbox(Generic[T]):
         self.parked = waiter
         return waiter
 
+    async def wait(self) -> T | None:
+        """Park on the empty mailbox: the item handed over, or None when woken.
+
+        `waiter` and `take_back` for a consumer that can afford a coroutine per
+        wait (a supervisor's inbox, an isolated actor's forwarder); an actor's
+        message loop parks inline.
+        """
+        waiter = self.waiter()
+        try:
+            return await waiter
+        except BaseException:
+            self.take_back(waiter)
+            raise
+
     def take_back(self, waiter: asyncio.Future[T | None]) -> None:
         """Queue again, first, an item handed to ``waiter`` that its consumer did not take.
 

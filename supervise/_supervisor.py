@@ -556,12 +556,7 @@ class Supervisor(LoopProcess):
                 # The inbox's one consumer, as an actor's loop. While ``parked`` is
                 # set the supervisor is idle, in the middle of nothing (see
                 # `_child_exited` and DynamicSupervisor.start_child_now).
-                waiter = inbox.waiter()
-                try:
-                    handed = await waiter
-                except BaseException:
-                    inbox.take_back(waiter)
-                    raise
+                handed = await inbox.wait()
                 if handed is None:
                     continue
                 message = handed

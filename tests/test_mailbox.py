@@ -92,16 +92,7 @@ async def test_a_consumer_cancelled_after_the_hand_over_gives_the_item_back() ->
     not run since) queues the item, and closing the mailbox returns it.
     """
     box: Mailbox[int] = Mailbox("a", None)
-
-    async def consumer() -> int | None:
-        waiter = box.waiter()
-        try:
-            return await waiter
-        except BaseException:
-            box.take_back(waiter)
-            raise
-
-    task = asyncio.ensure_future(consumer())
+    task = asyncio.ensure_future(box.wait())
     await asyncio.sleep(0)
     box.put_nowait(1)
     box.put_nowait(2)
@@ -110,7 +101,7 @@ async def test_a_consumer_cancelled_after_the_hand_over_gives_the_item_back() ->
         await task
     assert box.parked is None
     assert [box.get_nowait(), box.get_nowait()] == [1, 2]
-    task = asyncio.ensure_future(consumer())
+    task = asyncio.ensure_future(box.wait())
     await asyncio.sleep(0)
     task.cancel()  # cancelled while parked, nothing handed: the next put queues
     box.put_nowait(3)
