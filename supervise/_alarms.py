@@ -66,22 +66,26 @@ class AlarmClock:
         self._order = itertools.count()  # ties ring in the order they were set
         self._thread: threading.Thread | None = None
 
-    def set(self, loop: asyncio.AbstractEventLoop, when: float, owner: Ringing) -> None:
-        """Run ``owner.ring()`` on ``loop`` once ``time.monotonic()`` reaches ``when``."""
+    def set(self, loop: asyncio.AbstractEventLoop, when: float, owner: Ringing) -> bool:
+        """Run ``owner.ring()`` on ``loop`` once ``time.monotonic()`` reaches ``when``.
+
+        Returns False, setting nothing, if the thread cannot be started (an
+        interpreter without threads, or out of them): the caller arms a loop
+        timer instead.
+        """
         alarm: _Alarm = (when, next(self._order), weakref.ref(loop), weakref.ref(owner))
         with self._lock:
-            heapq.heappush(self._alarms, alarm)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="supervise-alarms", daemon=True
-                )
-                self._thread.start()
-            elif self._alarms[0] is alarm:
+                thread = threading.Thread(target=self._run, name="supervise-alarms", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:
+                    return False
+                self._thread = thread
+            heapq.heappush(self._alarms, alarm)
+            if self._alarms[0] is alarm:
                 self._changed.notify()  # earlier than what the thread sleeps for
-
-    def __len__(self) -> int:
-        """Alarms set and not yet rung."""
-        return len(self._alarms)
+        return True
 
     def _run(self) -> None:
         while True:
@@ -95,9 +99,7 @@ class AlarmClock:
                     pass  # closed since the check: nothing there to ring
             time.sleep(GRANULARITY)  # what falls due meanwhile rings together, next
 
-    def _next_due(
-        self,
-    ) -> list[tuple[weakref.ref[asyncio.AbstractEventLoop], weakref.ref[Ringing]]]:
+    def _next_due(self) -> list[_Due]:
         """Sleep until alarms are due, then take them."""
         alarms = self._alarms
         with self._lock:

@@ -94,10 +94,8 @@ class _Bucket:
         """Arm the timer for ``deadline``, the oldest call's (none is armed)."""
         self._armed_for = deadline
         self.armed = True
-        if self.clock is None:
+        if self.clock is None or not ALARMS.set(loop, deadline, self):
             loop.call_at(deadline, self.ring)
-        else:
-            ALARMS.set(loop, deadline, self)
 
     def ring(self) -> None:
         """The timer is due: fail the calls past their deadline, arm it for the next one."""

@@ -11,7 +11,7 @@ import weakref
 
 import pytest
 
-from supervise._alarms import ALARMS, clock_of
+from supervise._alarms import ALARMS, AlarmClock, clock_of
 
 
 class _Owner:
@@ -126,3 +126,19 @@ def test_only_loops_on_the_monotonic_clock_get_alarms() -> None:
     finally:
         plain.close()
         own.close()
+
+
+async def test_without_a_thread_set_sets_nothing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An interpreter that cannot start the thread: `set` returns False (callers arm a loop
+    timer instead)."""
+
+    def cannot_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    clock = AlarmClock()
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    loop = asyncio.get_running_loop()
+    assert clock.set(loop, time.monotonic(), _Owner(loop)) is False
+    assert clock._alarms == []

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from _support import Ping, Sleep, worker
 
-from supervise import ActorRef, CallTimeoutError, SupervisorSpec, open_tree
+from supervise import ActorRef, CallTimeoutError, SupervisorSpec, _deadlines, open_tree
 from supervise._deadlines import Expired, call_timeouts
 
 
@@ -49,6 +49,25 @@ async def test_on_asyncios_own_loop_the_timer_is_an_alarm_not_a_loop_timer() -> 
     deadline = loop.time() + 0.03
     call_timeouts(loop).add(loop, future, 0.03)
     assert loop._scheduled == scheduled  # type: ignore[attr-defined]
+    assert await _expiry_time(future) >= deadline
+
+
+async def test_without_the_alarm_thread_the_timer_is_a_loop_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When no alarm can be set (no thread), the bucket arms a loop timer: calls still expire."""
+
+    class NoAlarms:
+        def set(self, loop: object, when: float, owner: object) -> bool:
+            return False
+
+    monkeypatch.setattr(_deadlines, "ALARMS", NoAlarms())
+    loop = asyncio.get_running_loop()
+    scheduled = len(loop._scheduled)  # type: ignore[attr-defined]
+    future: asyncio.Future[Any] = loop.create_future()
+    deadline = loop.time() + 0.02
+    call_timeouts(loop).add(loop, future, 0.02)
+    assert len(loop._scheduled) == scheduled + 1  # type: ignore[attr-defined]
     assert await _expiry_time(future) >= deadline
 
 
