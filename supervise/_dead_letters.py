@@ -47,14 +47,20 @@ class DeadLetters:
         self.by_cause: dict[str, int] = {}
         self.recent: deque[DeadLetter] = deque(maxlen=keep)
 
-    def add(self, actor: str, message: object, cause: str) -> None:
-        """Record and log one undelivered message."""
+    def add(self, actor: str, message: object, cause: str, tree: str | None = None) -> None:
+        """Record and log one undelivered message.
+
+        ``tree``: the tree's name, for an ``actor`` that is no path of it
+        (``name@node``, an actor on another node); else it is the path's first part.
+        """
         self.count += 1
         self.by_cause[cause] = self.by_cause.get(cause, 0) + 1
         self.recent.append(DeadLetter(actor, message, cause))
+        fields: dict[str, object] = {} if tree is None else {"tree": tree}
         _log.emit(
             Event.MESSAGE_DEAD_LETTERED,
             actor=actor,
             message_type=type(message).__qualname__,
             cause=cause,
+            **fields,
         )

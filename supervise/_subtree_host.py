@@ -316,10 +316,13 @@ class Membership:
             await self._exit.aclose()
 
 
-async def join_cluster(cluster: ClusterSpec, tree: str, registry: Registry) -> Membership:
+async def join_cluster(
+    cluster: ClusterSpec, tree: str, registry: Registry, dead_letters: DeadLetters
+) -> Membership:
     """Connect this process as node ``cluster.node``, ready to place and host children.
 
-    The node serves ``registry`` (the tree's, which hosted copies join) to the others.
+    The node serves ``registry`` (the tree's, which hosted copies join) to the others,
+    and counts casts to nodes that are down in ``dead_letters`` (the tree's).
 
     Raises:
         UsageError: no server could be reached.
@@ -339,6 +342,7 @@ async def join_cluster(cluster: ClusterSpec, tree: str, registry: Registry) -> M
             )
         )
         conn.serve(registry, tree)
+        conn.dead_letters = dead_letters
         leases = await open_leases(conn, LEASE_TTL)
         placer = Placer(conn, cluster, leases, tree)
         host = SubtreeHost(conn, leases, cluster.heartbeat, registry)

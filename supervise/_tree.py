@@ -209,7 +209,7 @@ class Tree:
         _require_asyncio(f"open_tree({self.spec.name!r})")
         self._ended = asyncio.Event()
         if self.spec.cluster is not None:
-            self._membership = await _join(self.spec, self.registry)
+            self._membership = await _join(self.spec, self.registry, self.dead_letters)
             set_placer(self.registry, self._membership.placer)
         try:
             await self._start_root()
@@ -414,7 +414,9 @@ def prometheus_collector(option: str) -> TreesCollector:
     return COLLECTOR
 
 
-async def _join(spec: SupervisorSpec | DynamicSupervisorSpec, registry: Registry) -> Membership:
+async def _join(
+    spec: SupervisorSpec | DynamicSupervisorSpec, registry: Registry, dead_letters: DeadLetters
+) -> Membership:
     """Join the tree's cluster (the ``nats`` extra, imported only here)."""
     cluster = spec.cluster
     assert cluster is not None
@@ -426,7 +428,7 @@ async def _join(spec: SupervisorSpec | DynamicSupervisorSpec, registry: Registry
         )
     from ._subtree_host import join_cluster
 
-    return await join_cluster(cluster, spec.name, registry)
+    return await join_cluster(cluster, spec.name, registry, dead_letters)
 
 
 def _require_asyncio(what: str) -> None:

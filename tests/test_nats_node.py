@@ -13,6 +13,7 @@ from _nats_actors import Add, Boom, Echo, EchoReply, Get, Lie, Nap
 from _nats_support import HEARTBEAT, MISSES, node_process
 
 from supervise import CallTimeoutError, NodeDownError, NotServedError, RemoteError
+from supervise._dead_letters import DeadLetters
 from supervise._nats._node import NodeConnection, open_node
 from supervise._nats._server import NatsServer, nats_server_binary
 from supervise.events import CATALOGUE, Event
@@ -92,7 +93,7 @@ async def test_sigkill_declares_nodedown_fast_and_fails_pending_calls(
 ) -> None:
     """SIGKILL of a node: node_down (disconnect) within 1 s, a call pending to it fails at
     once with NodeDownError naming the node, a monitor on its actor gets Down nodedown,
-    and new calls fail at once."""
+    new calls fail at once and casts are dead letters."""
     # Heartbeats would find b down only after 10 s: what finds it is the disconnect.
     async with (
         node_process(nats_server.url, "b", tmp_path) as b,
@@ -113,6 +114,14 @@ async def test_sigkill_declares_nodedown_fast_and_fails_pending_calls(
         assert (dead.reason, dead.detail) == ("nodedown", "b: disconnect")
         with pytest.raises(NodeDownError):
             await ref.call(Get())
+        # A cast to it is a dead letter: logged, and counted where a tree counts them.
+        conn.dead_letters = counted = DeadLetters()
+        await ref.cast(Add(by=1))
+        assert (counted.count, counted.by_cause) == (1, {"nodedown": 1})
+        assert counted.recent[-1].actor == "counter@b"
+        [dead_letter] = [e for e in events.entries if e["event"] == "message_dead_lettered"]
+        assert (dead_letter["actor"], dead_letter["cause"]) == ("counter@b", "nodedown")
+        _check_fields([dead_letter])
         assert not conn.is_up("b")
         assert conn.nodes()["b"].down_how == "disconnect"
         downs = [e for e in _node_events(events) if e["event"] == "node_down"]

@@ -11,7 +11,8 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from _cluster import Nodes, cluster
@@ -27,10 +28,18 @@ from supervise import (
     UsageError,
     open_tree,
 )
-from supervise._errors import PlacementError, RemoteError
+from supervise._child import Child
+from supervise._dead_letters import DeadLetters
+from supervise._errors import CallDroppedError, PlacementError, RemoteError
+from supervise._mailbox import MailboxClosed
+from supervise._nats._placed import RemoteMailbox
+from supervise._process import new_call
+from supervise._reason import killed
+from supervise._registry import Registry
 from supervise.testing import EventLog
 
 if TYPE_CHECKING:
+    from supervise._nats._placed import PlacedProcess
     from supervise._nats._server import NatsServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -61,6 +70,23 @@ def placed_actor(
 ) -> ChildSpec:
     """A placed actor."""
     return ChildSpec(name=name, actor=actor, placement=placement, **fields)
+
+
+async def test_what_waited_for_a_placed_actor_that_ended_is_dead_lettered() -> None:
+    """A placed actor's mailbox holds messages until the actor runs on its node; if the
+    incarnation ends first, its calls fail (`CallDroppedError`) and every held message is
+    a dead letter (``actor_stopped``), as for an in-process mailbox."""
+    child = Child(ChildSpec(name="p", actor=Worker), "root/p", None, Registry(), DeadLetters())
+    held = RemoteMailbox(cast("PlacedProcess", SimpleNamespace(path="root/p", child=child)))
+    held.put_nowait(Ping())
+    call = new_call(Ping(), asyncio.get_running_loop().create_future())
+    held.put_nowait(call)
+    held.close(killed("nodedown"))
+    with pytest.raises(CallDroppedError):
+        call.future.result()
+    assert (child.dead_letters.count, child.dead_letters.by_cause) == (2, {"actor_stopped": 2})
+    with pytest.raises(MailboxClosed):
+        held.put_nowait(Ping())
 
 
 async def test_without_a_cluster_placement_is_ignored(events: EventLog) -> None:

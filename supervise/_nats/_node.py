@@ -89,6 +89,7 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
 
+    from .._dead_letters import DeadLetters
     from .._monitor import Down
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -195,6 +196,9 @@ class NodeConnection(Serving):
         self._beating: asyncio.Task[None] | None = None
         #: This node's own subjects (op, at, down), dropped if it must leave its name.
         self._own_subs: list[Subscription] = []
+        #: Where casts to a node that is down are counted (the tree's, set when a tree
+        #: joins its cluster); None: they are only logged.
+        self.dead_letters: DeadLetters | None = None
         #: Set if another process holds the name and this one left it (`_name_clash`).
         self._refused: asyncio.Future[UsageError] = asyncio.get_running_loop().create_future()
         self.add_operation(Ping, self._on_ping)
@@ -746,13 +750,17 @@ class NodeConnection(Serving):
         payload = self._send_payload("cast", ref, msg)
         peer = self._peers.get(ref.node)
         if peer is not None and not peer.up and peer.down_how is not None:
-            _log.emit(
-                Event.MESSAGE_DEAD_LETTERED,
-                tree=self._tree,
-                actor=f"{ref.name}@{ref.node}",
-                message_type=type(msg).__qualname__,
-                cause="nodedown",
-            )
+            where = f"{ref.name}@{ref.node}"
+            if self.dead_letters is not None:
+                self.dead_letters.add(where, msg, "nodedown", tree=self._tree)
+            else:
+                _log.emit(
+                    Event.MESSAGE_DEAD_LETTERED,
+                    tree=self._tree,
+                    actor=where,
+                    message_type=type(msg).__qualname__,
+                    cause="nodedown",
+                )
             return
         await self.nats.publish(ref._subject, payload)
 

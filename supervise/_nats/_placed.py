@@ -512,12 +512,24 @@ class RemoteMailbox:
             self._send(item)
 
     def close(self, reason: ExitReason) -> None:
-        """The incarnation ended: fail the calls that waited, refuse the rest."""
+        """The incarnation ended: fail the calls that waited, refuse the rest.
+
+        What waited here is dead-lettered (``actor_stopped``), as what is left in
+        an in-process actor's mailbox when it ends.
+        """
         self.closed = True
         held, self._held = self._held, None
-        for item in held or ():
-            if isinstance(item, Call) and not item.future.done():
-                item.future.set_exception(CallDroppedError(self._process.path, reason))
+        if not held:
+            return
+        path = self._process.path
+        dead_letters = self._process.child.dead_letters
+        for item in held:
+            if isinstance(item, Call):
+                if not item.future.done():
+                    item.future.set_exception(CallDroppedError(path, reason))
+                dead_letters.add(path, item.message, "actor_stopped")
+            else:
+                dead_letters.add(path, item, "actor_stopped")
 
     def put_nowait(self, item: object) -> None:
         if self.closed:
