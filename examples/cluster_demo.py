@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from supervise import Tree, load_tree, open_tree
-from supervise._nats._server import NatsServer
+from supervise.testing import NatsServer
 
 HERE = Path(__file__).resolve().parent
 

@@ -11,6 +11,8 @@
 - `VirtualClockLoop`, `virtual_clock_loop_factory`, `VirtualClockPolicy`: an
   event loop whose clock jumps to the next timer when idle, so restart windows,
   backoff delays and timers are tested without waiting.
+- `NatsServer`: a ``nats-server`` on 127.0.0.1 (the ``nats`` extra's binary), with
+  JetStream in a temporary directory, for tests and demos of trees in a cluster.
 
 Open trees with `supervise.open_tree` itself, in the test body (not in a
 fixture that yields inside it: pytest-asyncio may run the teardown in another
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any, final
 import structlog
 
 from ._errors import ActorNotRunningError
+from ._nats._server import NatsServer  # stdlib only: no nats-py imported
 from ._reason import crash
 from ._virtual_clock import VirtualClockLoop, VirtualClockPolicy, virtual_clock_loop_factory
 from .events import Event
@@ -335,6 +338,7 @@ async def inject_crash(tree: Tree, path: str, exc: BaseException | None = None) 
 __all__ = [
     "EventLog",
     "InjectedCrash",
+    "NatsServer",
     "TreeStarter",
     "VirtualClockLoop",
     "VirtualClockPolicy",
