@@ -1196,13 +1196,9 @@ class IsolatedProcess(ActorProcess):
         mailbox = self.mailbox
         gone = self._gone
         while self._stop_reason is None and not gone.done():
-            if mailbox.items:
-                item = mailbox.get_nowait()
-            else:
-                handed = await mailbox.wait()
-                if handed is None:
-                    continue
-                item = handed
+            item = await mailbox.take()
+            if item is None:  # woken: look at the stop reason and the child again
+                continue
             kind = type(item)
             if kind is Call:
                 call: Call = item  # type: ignore[assignment]

@@ -264,12 +264,21 @@ class Mailbox(Generic[T]):
         self.parked = waiter
         return waiter
 
+    async def take(self) -> T | None:
+        """The oldest item, waiting for one on an empty mailbox; None when woken without one.
+
+        For a consumer that can afford a coroutine per item (a supervisor's inbox,
+        an isolated actor's forwarder): `get_nowait`, or `wait`. An actor's
+        message loop does the same inline.
+        """
+        if self.items:
+            return self.get_nowait()
+        return await self.wait()
+
     async def wait(self) -> T | None:
         """Park on the empty mailbox: the item handed over, or None when woken.
 
-        `waiter` and `take_back` for a consumer that can afford a coroutine per
-        wait (a supervisor's inbox, an isolated actor's forwarder); an actor's
-        message loop parks inline.
+        `waiter`, and `take_back` if the wait ends by an exception.
         """
         waiter = self.waiter()
         try:

@@ -550,16 +550,12 @@ class Supervisor(LoopProcess):
     async def _serve(self) -> ExitReason:
         inbox = self._inbox
         while True:
-            if inbox.items:
-                message = inbox.get_nowait()
-            else:
-                # The inbox's one consumer, as an actor's loop. While ``parked`` is
-                # set the supervisor is idle, in the middle of nothing (see
-                # `_child_exited` and DynamicSupervisor.start_child_now).
-                handed = await inbox.wait()
-                if handed is None:
-                    continue
-                message = handed
+            # The inbox's one consumer, as an actor's loop. While its ``parked`` is set
+            # the supervisor is idle, in the middle of nothing (see `_child_exited`
+            # and DynamicSupervisor.start_child_now).
+            message = await inbox.take()
+            if message is None:  # woken: what woke it, if anything, is queued now
+                continue
             kind = type(message)
             try:
                 if kind is _ChildExit:

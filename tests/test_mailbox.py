@@ -85,6 +85,23 @@ async def test_a_parked_consumer_is_handed_the_item_or_woken_with_none() -> None
     assert parked.result() is None
 
 
+async def test_take_gives_the_oldest_item_or_waits_for_one() -> None:
+    """Queued items come first, in order; on an empty mailbox take() waits and is handed
+    the next item, or gets None when the consumer is woken."""
+    box: Mailbox[int] = Mailbox("a", None)
+    box.put_control_quietly(1)
+    box.put_nowait(2)
+    assert [await box.take(), await box.take()] == [1, 2]
+    taking = asyncio.ensure_future(box.take())
+    await asyncio.sleep(0)
+    box.put_nowait(3)
+    assert await taking == 3
+    taking = asyncio.ensure_future(box.take())
+    await asyncio.sleep(0)
+    box.wake()
+    assert await taking is None
+
+
 async def test_a_consumer_cancelled_after_the_hand_over_gives_the_item_back() -> None:
     """The handed item goes back to the front of the mailbox, before items queued since.
 
