@@ -12,7 +12,7 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -68,6 +68,12 @@ def as_json(*args: str) -> Any:
 
 def events(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _write_log(path: Path, base: Mapping[str, object], records: list[dict[str, object]]) -> Path:
+    """A JSON-lines log of ``records``, each over the fields of ``base``."""
+    path.write_text("".join(json.dumps({**base, **r}) + "\n" for r in records))
+    return path
 
 
 def stamps(path: Path, event: str) -> list[str]:
@@ -643,8 +649,7 @@ def test_tree_names_the_node_of_each_placed_child(tmp_path: Path) -> None:
         {"event": "actor_started", "actor": "root/ingest", "supervisor": "root",
          "incarnation": 2, "restart_count": 1},
     ]  # fmt: skip
-    log = tmp_path / "placed.log"
-    log.write_text("".join(json.dumps({**base, **r}) + "\n" for r in records))
+    log = _write_log(tmp_path / "placed.log", base, records)
     assert logs(str(log), "--tree").stdout.splitlines() == [
         "root (supervisor, running, incarnation 1, 0 restarts)",
         "└── ingest (running, incarnation 2, on node c, 1 restart, 1 crash)",
@@ -667,8 +672,7 @@ def test_a_block_outside_the_trees_actors_is_no_path(tmp_path: Path) -> None:
         {"event": "event_loop_blocked", "actor": "Task-7", "blocked_seconds": 0.2},
         {"event": "event_loop_blocked", "actor": "root/a", "blocked_seconds": 0.2},
     ]  # fmt: skip
-    log = tmp_path / "blocked.log"
-    log.write_text("".join(json.dumps({**base, **r}) + "\n" for r in records))
+    log = _write_log(tmp_path / "blocked.log", base, records)
     assert logs(str(log), "--tree").stdout.splitlines() == [
         "root (supervisor, running, incarnation 1, 0 restarts)",
         "└── a (running, incarnation 1, 0 restarts)",

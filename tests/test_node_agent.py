@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,30 @@ def _node(*args: str) -> subprocess.Popen[str]:
         text=True,
         env=ENV,
     )
+
+
+@contextlib.asynccontextmanager
+async def _node_in(cwd: Path, command: list[str], server: NatsServer) -> AsyncIterator[None]:
+    """Node ``b`` started by ``command`` (``supervise`` or ``python -m supervise``) in ``cwd``
+    without PYTHONPATH, as a user starts one; ready when it says so, killed at the end."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    node = await asyncio.create_subprocess_exec(
+        *[*command, "node", "--name", "b", "--nats", server.url],
+        *["--cluster", CLUSTER, "--heartbeat", str(HEARTBEAT), "--misses", str(MISSES)],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert node.stderr is not None
+        async with asyncio.timeout(30):
+            assert await node.stderr.readline() == b"node b ready\n"
+        yield
+    finally:
+        node.kill()
+        await node.wait()
 
 
 def test_sigterm_stops_the_tree_in_order_then_leaves(nats_server: NatsServer) -> None:
@@ -124,21 +150,8 @@ async def test_the_installed_command_imports_placed_actors_from_its_directory(
     `supervise run` does: the docs start nodes in the directory holding the code."""
     (tmp_path / "node_cwd_actors.py").write_text(PLACED_HERE)
     monkeypatch.syspath_prepend(str(tmp_path))  # the owner (this process) imports it too
-    command = Path(sys.executable).with_name("supervise")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    node = await asyncio.create_subprocess_exec(
-        *[str(command), "node", "--name", "b", "--nats", nats_server.url],
-        *["--cluster", CLUSTER, "--heartbeat", str(HEARTBEAT), "--misses", str(MISSES)],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        assert node.stderr is not None
-        async with asyncio.timeout(30):
-            assert await node.stderr.readline() == b"node b ready\n"
+    command = [str(Path(sys.executable).with_name("supervise"))]
+    async with _node_in(tmp_path, command, nats_server):
         spec = SupervisorSpec(
             name="root",
             cluster=cluster(nats_server.url),
@@ -151,9 +164,6 @@ async def test_the_installed_command_imports_placed_actors_from_its_directory(
 
             reply = await tree.actor("root/w", Here).call(Ping())
         assert reply == "pong from the node's directory"
-    finally:
-        node.kill()
-        await node.wait()
 
 
 async def test_a_spec_the_node_cannot_load_is_refused_naming_the_field(
@@ -165,20 +175,7 @@ async def test_a_spec_the_node_cannot_load_is_refused_naming_the_field(
     monkeypatch.syspath_prepend(str(tmp_path))  # the owner has the code...
     elsewhere = tmp_path / "elsewhere"  # ...the node, started here, does not
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    node = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "supervise", "node", "--name", "b", "--nats", nats_server.url],
-        *["--cluster", CLUSTER, "--heartbeat", str(HEARTBEAT), "--misses", str(MISSES)],
-        cwd=elsewhere,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        assert node.stderr is not None
-        async with asyncio.timeout(30):
-            assert await node.stderr.readline() == b"node b ready\n"
+    async with _node_in(elsewhere, [sys.executable, "-m", "supervise"], nats_server):
         placed = SupervisorSpec(
             name="group",
             placement=Placement(node="b"),
@@ -195,9 +192,6 @@ async def test_a_spec_the_node_cannot_load_is_refused_naming_the_field(
         ) in message, message
         assert "tagged-union" not in message
         assert "install the same code on every node" in message
-    finally:
-        node.kill()
-        await node.wait()
 
 
 async def test_a_node_that_leaves_its_name_to_a_twin_stops_with_the_error(
